@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// The README's two commands land here, so that a fresh machine with only Node 20, npm and cargo works:
+//   npm start  -> install from the lockfile, build everything (the native addon too), run the demo
+//   npm test   -> install if needed, build, lint, typecheck, vitest and cargo test
+// pnpm itself comes through npx at the pinned version (corepack fails signature checks on this machine).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PNPM = ['--yes', 'pnpm@12.4.2'];
+const job = process.argv[2];
+const rest = process.argv.slice(3);
+
+function run(cmd, args, what) {
+  const started = Date.now();
+  process.stderr.write(`\n▶ ${what}: ${cmd} ${args.join(' ')}\n`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } });
+  if (r.error) {
+    process.stderr.write(`✖ ${what} could not start: ${r.error.message}\n`);
+    process.exit(1);
+  }
+  if (r.status !== 0) {
+    process.stderr.write(`✖ ${what} failed (exit ${r.status ?? r.signal}) after ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.exit(r.status ?? 1);
+  }
+  process.stderr.write(`✔ ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+}
+const pnpm = (args, what) => run('npx', [...PNPM, ...args], what);
+
+function install() {
+  // --frozen-lockfile: CI and fresh clones get exactly the versions in pnpm-lock.yaml.
+  pnpm(['install', '--frozen-lockfile'], 'install dependencies');
+}
+
+function build() {
+  pnpm(['exec', 'turbo', 'run', 'build', '--output-logs=errors-only'], 'build packages and the native addon');
+}
+
+switch (job) {
+  case 'demo':
+    install();
+    build();
+    pnpm(['--filter', '@tmesh/examples', 'run', 'demo', ...rest], 'demo');
+    break;
+  case 'test':
+    if (!existsSync(join(root, 'node_modules', '.pnpm')) || process.env.CI) install();
+    build();
+    pnpm(['exec', 'biome', 'check', '.'], 'lint');
+    pnpm(['exec', 'turbo', 'run', 'typecheck', '--output-logs=errors-only'], 'typecheck');
+    pnpm(['exec', 'vitest', 'run', ...rest], 'vitest');
+    run('cargo', ['test', '--workspace', '--release', '--quiet'], 'cargo test');
+    pnpm(['exec', 'turbo', 'run', 'publint', '--output-logs=errors-only'], 'publint on every packed package');
+    break;
+  default:
+    process.stderr.write('usage: node scripts/tmesh-run.mjs demo|test [args...]\n');
+    process.exit(2);
+}
