@@ -17,3 +17,9 @@ export type {
   TypeDesc, UnionDesc, VariantDesc,
 } from './schema.js';
 export { sampleMessages } from './samples.js';
+export {
+  DEFAULT_MAX_FRAME_SIZE, FRAME_FLAGS, FixedFrameDecoder, RUST_FRAME, SWIFT_FRAME, checkPayload, openFrame,
+  readFrameHeader, sealFrame,
+} from './frame.js';
+export type { FixedFrameLayout, FrameDecoderOptions, FrameHeader, FrameMeta, RawFrame } from './frame.js';
+export type { DecodedMessage, MessageDecoder, PayloadCodec, WireCodec, WireEncodeOptions } from './codec.js';

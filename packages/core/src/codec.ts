@@ -1,0 +1,59 @@
+import type { FrameDecoderOptions, FrameHeader } from './frame.js';
+import type { WireId } from './node.js';
+import type { MessageRegistry, MessageType } from './registry.js';
+import type { Schema } from './schema.js';
+
+/** A payload encoder/decoder compiled from one schema (no framing). */
+export interface PayloadCodec<T> {
+  /** Encode a value; the result is a fresh Uint8Array the caller owns. */
+  encode(value: T): Uint8Array;
+  /**
+   * Decode exactly one value from `bytes` (trailing bytes are an error). Bytes fields are views into
+   * `bytes` unless `copy` is true.
+   */
+  decode(bytes: Uint8Array, options?: { copy?: boolean }): T;
+}
+
+/** Header fields a sender may set when encoding a frame. */
+export interface WireEncodeOptions {
+  sequence?: number;
+  flags?: number;
+  /** Milliseconds since the Unix epoch; defaults to Date.now(). */
+  timestamp?: number;
+  /** Sender node id (universal wire only; the fixed-header wires have no room for it). */
+  source?: string;
+  /** Destination node id (universal wire only). */
+  destination?: string;
+}
+
+/** One message taken out of a frame. */
+export interface DecodedMessage<T = unknown> {
+  type: MessageType<T>;
+  header: FrameHeader;
+  value: T;
+  /** Sender and destination node ids, when the wire carries them (universal). */
+  source?: string;
+  destination?: string;
+}
+
+/** An incremental decoder: push chunks cut anywhere, get whole messages. */
+export interface MessageDecoder {
+  push(chunk: Uint8Array): DecodedMessage[];
+  /** Throws E_FRAME_TRUNCATED if the stream ended inside a frame. */
+  end(): void;
+  readonly bufferedBytes: number;
+}
+
+/** The interface every wire codec offers, so transports treat the three wires alike. */
+export interface WireCodec {
+  readonly wire: WireId;
+  readonly registry: MessageRegistry;
+  /** The payload codec for a schema (compiled once, cached). */
+  compile<T>(schema: Schema<T>): PayloadCodec<T>;
+  /** Encode one message into one complete frame. */
+  encode<T>(type: MessageType<T>, value: T, options?: WireEncodeOptions): Uint8Array;
+  /** Decode exactly one complete frame. */
+  decode(frame: Uint8Array, options?: { copy?: boolean }): DecodedMessage;
+  /** A decoder for a byte stream of frames. */
+  createDecoder(options?: FrameDecoderOptions & { copy?: boolean }): MessageDecoder;
+}

@@ -1,0 +1,289 @@
+import { crc32 } from './crc32.js';
+import { tmeshError } from './errors.js';
+import type { WireId } from './node.js';
+
+/**
+ * The fixed header of the Swift and Rust wires: the same fields at the same offsets, little-endian.
+ * magic u32 @0, version u8 @4, messageType u8 @5, flags u16 @6, payloadSize u32 @8,
+ * sequenceNumber u32 @12, timestamp u64 @16 (ms since the Unix epoch), checksum u32 @24 (CRC-32 of the
+ * payload); the Rust wire adds 4 zero bytes of padding @28 (`#[repr(C)]` size 32).
+ */
+export interface FixedFrameLayout {
+  readonly wire: WireId;
+  readonly magic: number;
+  readonly headerSize: number;
+  readonly version: number;
+}
+
+/** SWFT frames: 28-byte header, version 1. */
+export const SWIFT_FRAME: FixedFrameLayout = Object.freeze({ wire: 'swift', magic: 0x53574654, headerSize: 28, version: 1 });
+/** RUST frames: 32-byte header (4 trailing zero bytes), version 1. */
+export const RUST_FRAME: FixedFrameLayout = Object.freeze({ wire: 'rust', magic: 0x52555354, headerSize: 32, version: 1 });
+
+/** Default ceiling on one frame (header + payload), checked before anything is allocated. */
+export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
+
+/**
+ * Frame flag bits (u16), shared by every wire. Bits 0-2 carry the compression algorithm of the
+ * payload; the checksum always covers the payload bytes as sent (compressed if compressed).
+ */
+export const FRAME_FLAGS = Object.freeze({
+  COMPRESSION_MASK: 0x0007,
+  COMPRESSION_NONE: 0,
+  COMPRESSION_DEFLATE: 1,
+  COMPRESSION_ZSTD: 2,
+  COMPRESSION_LZ4: 3,
+  /** The frame answers a request (request/response correlation by sequence number). */
+  RESPONSE: 0x0008,
+  /** The sender expects a response. */
+  REQUEST: 0x0010,
+});
+
+/** The header fields of one frame. */
+export interface FrameHeader {
+  version: number;
+  messageType: number;
+  flags: number;
+  payloadSize: number;
+  sequence: number;
+  /** Milliseconds since the Unix epoch. */
+  timestamp: number;
+  checksum: number;
+}
+
+/** A frame split into its checked header and its payload (a view into the input when possible). */
+export interface RawFrame {
+  header: FrameHeader;
+  payload: Uint8Array;
+}
+
+/** Header fields a sender chooses; the rest (version, size, checksum) are computed. */
+export interface FrameMeta {
+  messageType: number;
+  flags?: number;
+  sequence?: number;
+  /** Milliseconds since the Unix epoch; defaults to Date.now(). */
+  timestamp?: number;
+}
+
+function u16ok(v: number): boolean {
+  return Number.isInteger(v) && v >= 0 && v <= 0xffff;
+}
+
+/**
+ * Write the header for the payload that already sits at `frame[layout.headerSize ..]`, computing its
+ * size and CRC-32. `frame` must be exactly header + payload long. Returns `frame`.
+ */
+export function sealFrame(layout: FixedFrameLayout, frame: Uint8Array, meta: FrameMeta): Uint8Array {
+  const payloadSize = frame.length - layout.headerSize;
+  if (payloadSize < 0 || payloadSize > 0xffffffff) {
+    throw tmeshError('E_INVALID_ARGUMENT', `${layout.wire} frame: payload size ${payloadSize} out of range`);
+  }
+  const { messageType, flags = 0, sequence = 0, timestamp = Date.now() } = meta;
+  if (!Number.isInteger(messageType) || messageType < 0 || messageType > 255) {
+    throw tmeshError('E_RANGE', `${layout.wire} frame: messageType ${messageType} does not fit u8`);
+  }
+  if (!u16ok(flags)) throw tmeshError('E_RANGE', `${layout.wire} frame: flags ${flags} do not fit u16`);
+  if (!Number.isInteger(sequence) || sequence < 0 || sequence > 0xffffffff) {
+    throw tmeshError('E_RANGE', `${layout.wire} frame: sequence ${sequence} does not fit u32`);
+  }
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+    throw tmeshError('E_RANGE', `${layout.wire} frame: timestamp ${timestamp} must be a non-negative safe integer (ms)`);
+  }
+  const view = new DataView(frame.buffer, frame.byteOffset, layout.headerSize);
+  view.setUint32(0, layout.magic, true);
+  view.setUint8(4, layout.version);
+  view.setUint8(5, messageType);
+  view.setUint16(6, flags, true);
+  view.setUint32(8, payloadSize, true);
+  view.setUint32(12, sequence, true);
+  view.setUint32(16, timestamp % 0x100000000, true);
+  view.setUint32(20, Math.floor(timestamp / 0x100000000), true);
+  view.setUint32(24, crc32(frame.subarray(layout.headerSize)), true);
+  for (let i = 28; i < layout.headerSize; i++) frame[i] = 0;
+  return frame;
+}
+
+/**
+ * Read and check a header at `bytes[offset ..]`: magic, version and the size limit. The checksum is
+ * not checked here (the payload may not have arrived yet); see {@link checkPayload}.
+ */
+export function readFrameHeader(
+  layout: FixedFrameLayout,
+  bytes: Uint8Array,
+  offset = 0,
+  maxFrameSize = DEFAULT_MAX_FRAME_SIZE,
+): FrameHeader {
+  if (bytes.length - offset < layout.headerSize) {
+    throw tmeshError('E_FRAME_TRUNCATED', `${layout.wire} frame: header needs ${layout.headerSize} bytes, got ${bytes.length - offset}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, layout.headerSize);
+  const magic = view.getUint32(0, true);
+  if (magic !== layout.magic) {
+    throw tmeshError('E_BAD_MAGIC', `${layout.wire} frame: magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${layout.magic.toString(16)}`);
+  }
+  const version = view.getUint8(4);
+  if (version !== layout.version) {
+    throw tmeshError('E_UNSUPPORTED_VERSION', `${layout.wire} frame: version ${version}, this build speaks ${layout.version}`);
+  }
+  const payloadSize = view.getUint32(8, true);
+  if (layout.headerSize + payloadSize > maxFrameSize) {
+    throw tmeshError('E_FRAME_TOO_LARGE', `${layout.wire} frame: header announces ${payloadSize} payload bytes, limit is ${maxFrameSize - layout.headerSize}`);
+  }
+  const timestamp = view.getUint32(16, true) + view.getUint32(20, true) * 0x100000000;
+  return {
+    version,
+    messageType: view.getUint8(5),
+    flags: view.getUint16(6, true),
+    payloadSize,
+    sequence: view.getUint32(12, true),
+    timestamp,
+    checksum: view.getUint32(24, true),
+  };
+}
+
+/** Throw E_CHECKSUM unless the payload's CRC-32 matches the header. */
+export function checkPayload(layout: FixedFrameLayout, header: FrameHeader, payload: Uint8Array): void {
+  const actual = crc32(payload);
+  if (actual !== header.checksum) {
+    throw tmeshError('E_CHECKSUM', `${layout.wire} frame seq ${header.sequence}: payload CRC-32 0x${actual.toString(16)}, header says 0x${header.checksum.toString(16)}`);
+  }
+}
+
+/** Split one complete frame (exactly one, no trailing bytes) into header and payload, all checks done. */
+export function openFrame(layout: FixedFrameLayout, frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): RawFrame {
+  const header = readFrameHeader(layout, frame, 0, maxFrameSize);
+  const end = layout.headerSize + header.payloadSize;
+  if (frame.length < end) {
+    throw tmeshError('E_FRAME_TRUNCATED', `${layout.wire} frame: header announces ${header.payloadSize} payload bytes, got ${frame.length - layout.headerSize}`);
+  }
+  if (frame.length > end) throw tmeshError('E_TRAILING_BYTES', `${layout.wire} frame: ${frame.length - end} bytes after the payload`);
+  const payload = frame.subarray(layout.headerSize, end);
+  checkPayload(layout, header, payload);
+  return { header, payload };
+}
+
+/** Options of an incremental frame decoder. */
+export interface FrameDecoderOptions {
+  /** Largest frame (header + payload) accepted; checked before allocating. Default 64 MiB. */
+  maxFrameSize?: number;
+}
+
+/**
+ * Turns a byte stream cut anywhere into checked frames. A payload that lies inside one pushed chunk is
+ * returned as a view of it (no copy); one that spans chunks is assembled once, after its size passed the
+ * limit check. After an error the decoder is poisoned: the stream has lost its framing.
+ */
+export class FixedFrameDecoder {
+  readonly #layout: FixedFrameLayout;
+  readonly #max: number;
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  #header: FrameHeader | undefined;
+  #failed: unknown;
+
+  constructor(layout: FixedFrameLayout, options: FrameDecoderOptions = {}) {
+    const max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    if (!Number.isInteger(max) || max < layout.headerSize) {
+      throw tmeshError('E_INVALID_ARGUMENT', `maxFrameSize must be an integer >= ${layout.headerSize}, got ${max}`);
+    }
+    this.#layout = layout;
+    this.#max = max;
+  }
+
+  /** Bytes received but not yet returned as part of a frame. */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  /** Feed bytes; returns every frame completed by them, in order. */
+  push(chunk: Uint8Array): RawFrame[] {
+    if (this.#failed) throw this.#failed;
+    try {
+      return this.#push(chunk);
+    } catch (error) {
+      this.#failed = error;
+      this.#chunks = [];
+      this.#buffered = 0;
+      throw error;
+    }
+  }
+
+  /** Declare the end of the stream: throws E_FRAME_TRUNCATED if a partial frame is left. */
+  end(): void {
+    if (this.#failed) throw this.#failed;
+    if (this.#buffered > 0) {
+      throw tmeshError('E_FRAME_TRUNCATED', `${this.#layout.wire} stream ended inside a frame (${this.#buffered} bytes pending)`);
+    }
+  }
+
+  #push(chunk: Uint8Array): RawFrame[] {
+    const out: RawFrame[] = [];
+    const hs = this.#layout.headerSize;
+    // Fast path: nothing pending, parse frames straight out of the chunk as views.
+    let offset = 0;
+    if (this.#buffered === 0) {
+      while (chunk.length - offset >= hs) {
+        const header = readFrameHeader(this.#layout, chunk, offset, this.#max);
+        const end = offset + hs + header.payloadSize;
+        if (end > chunk.length) break;
+        const payload = chunk.subarray(offset + hs, end);
+        checkPayload(this.#layout, header, payload);
+        out.push({ header, payload });
+        offset = end;
+      }
+      if (offset === chunk.length) return out;
+      chunk = chunk.subarray(offset);
+    }
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    for (;;) {
+      if (!this.#header) {
+        if (this.#buffered < hs) return out;
+        this.#header = readFrameHeader(this.#layout, this.#take(hs, true), 0, this.#max);
+      }
+      const header = this.#header;
+      if (this.#buffered < hs + header.payloadSize) return out;
+      this.#take(hs, false);
+      const payload = this.#take(header.payloadSize, false);
+      this.#header = undefined;
+      checkPayload(this.#layout, header, payload);
+      out.push({ header, payload });
+      if (this.#buffered === 0) return out;
+    }
+  }
+
+  /** Take (or with `peek`, look at) the next n buffered bytes, copying only when they span chunks. */
+  #take(n: number, peek: boolean): Uint8Array {
+    const first = this.#chunks[0];
+    if (n === 0) return new Uint8Array(0);
+    if (first && first.length >= n) {
+      const view = first.subarray(0, n);
+      if (!peek) {
+        if (first.length === n) this.#chunks.shift();
+        else this.#chunks[0] = first.subarray(n);
+        this.#buffered -= n;
+      }
+      return view;
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    let i = 0;
+    while (filled < n) {
+      const c = this.#chunks[i]!;
+      const part = Math.min(c.length, n - filled);
+      out.set(c.subarray(0, part), filled);
+      filled += part;
+      if (!peek) {
+        if (part === c.length) {
+          this.#chunks.shift();
+          continue;
+        }
+        this.#chunks[0] = c.subarray(part);
+      }
+      i++;
+    }
+    if (!peek) this.#buffered -= n;
+    return out;
+  }
+}
