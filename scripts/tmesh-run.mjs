@@ -29,6 +29,24 @@ function run(cmd, args, what) {
 }
 const pnpm = (args, what) => run('npx', [...PNPM, ...args], what);
 
+const has = (cmd, args = ['--version']) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+
+// What the tests need from outside npm: Python's msgpack (the independent MessagePack implementation the
+// Swift-wire tests check against) and, as root on Debian, iproute2 for the network-namespace tests.
+function systemDeps() {
+  if (!has('python3', ['-c', 'import msgpack'])) {
+    run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', 'msgpack==1.1.2'], 'install Python msgpack (test peer)');
+  }
+  const isRoot = process.getuid?.() === 0;
+  const missing = [['ip', 'iproute2'], ['tc', 'iproute2'], ['nft', 'nftables']].filter(([cmd]) => !has('sh', ['-c', `command -v ${cmd}`]));
+  if (missing.length > 0 && isRoot && has('sh', ['-c', 'command -v apt-get'])) {
+    const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
+    run('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${pkgs.join(' ')}`], `install ${pkgs.join(', ')}`);
+  } else if (missing.length > 0) {
+    process.stderr.write(`note: ${missing.map(([c]) => c).join(', ')} missing and not root: network-namespace tests will skip\n`);
+  }
+}
+
 function install() {
   // --frozen-lockfile: CI and fresh clones get exactly the versions in pnpm-lock.yaml.
   pnpm(['install', '--frozen-lockfile'], 'install dependencies');
@@ -40,11 +58,13 @@ function build() {
 
 switch (job) {
   case 'demo':
+    systemDeps();
     install();
     build();
     pnpm(['--filter', '@tmesh/examples', 'run', 'demo', ...rest], 'demo');
     break;
   case 'test':
+    systemDeps();
     if (!existsSync(join(root, 'node_modules', '.pnpm')) || process.env.CI) install();
     build();
     pnpm(['exec', 'biome', 'check', '.'], 'lint');
