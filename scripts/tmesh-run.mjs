@@ -16,13 +16,19 @@ const rest = process.argv.slice(3);
 function run(cmd, args, what) {
   const started = Date.now();
   process.stderr.write(`\n▶ ${what}: ${cmd} ${args.join(' ')}\n`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } });
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' },
+  });
   if (r.error) {
     process.stderr.write(`✖ ${what} could not start: ${r.error.message}\n`);
     process.exit(1);
   }
   if (r.status !== 0) {
-    process.stderr.write(`✖ ${what} failed (exit ${r.status ?? r.signal}) after ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(
+      `✖ ${what} failed (exit ${r.status ?? r.signal}) after ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    );
     process.exit(r.status ?? 1);
   }
   process.stderr.write(`✔ ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
@@ -35,15 +41,32 @@ const has = (cmd, args = ['--version']) => spawnSync(cmd, args, { stdio: 'ignore
 // Swift-wire tests check against) and, as root on Debian, iproute2 for the network-namespace tests.
 function systemDeps() {
   if (!has('python3', ['-c', 'import msgpack'])) {
-    run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', 'msgpack==1.1.2'], 'install Python msgpack (test peer)');
+    run(
+      'python3',
+      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', 'msgpack==1.1.2'],
+      'install Python msgpack (test peer)',
+    );
   }
   const isRoot = process.getuid?.() === 0;
-  const missing = [['ip', 'iproute2'], ['tc', 'iproute2'], ['nft', 'nftables']].filter(([cmd]) => !has('sh', ['-c', `command -v ${cmd}`]));
+  const missing = [
+    ['ip', 'iproute2'],
+    ['tc', 'iproute2'],
+    ['nft', 'nftables'],
+  ].filter(([cmd]) => !has('sh', ['-c', `command -v ${cmd}`]));
   if (missing.length > 0 && isRoot && has('sh', ['-c', 'command -v apt-get'])) {
     const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
-    run('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${pkgs.join(' ')}`], `install ${pkgs.join(', ')}`);
+    run(
+      'sh',
+      [
+        '-c',
+        `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${pkgs.join(' ')}`,
+      ],
+      `install ${pkgs.join(', ')}`,
+    );
   } else if (missing.length > 0) {
-    process.stderr.write(`note: ${missing.map(([c]) => c).join(', ')} missing and not root: network-namespace tests will skip\n`);
+    process.stderr.write(
+      `note: ${missing.map(([c]) => c).join(', ')} missing and not root: network-namespace tests will skip\n`,
+    );
   }
 }
 

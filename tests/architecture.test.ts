@@ -1,6 +1,6 @@
 // Dependencies run one way: core <- codecs and shm-native <- selector and monitor <- manager <- examples
 // and bench. This test fails when a package imports (or depends on) one at its own layer or above.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -62,8 +62,10 @@ describe('dependency direction', () => {
           const target = m[1]!;
           if (target === pkg.name) continue;
           const layer = LAYERS[target];
-          if (layer === undefined || layer >= own) violations.push(`${relative(root, file)} imports ${target}`);
-          else if (!declared.includes(target)) violations.push(`${relative(root, file)} imports ${target} without declaring it`);
+          if (layer === undefined || layer >= own)
+            violations.push(`${relative(root, file)} imports ${target}`);
+          else if (!declared.includes(target))
+            violations.push(`${relative(root, file)} imports ${target} without declaring it`);
         }
       }
       expect(violations).toEqual([]);

@@ -26,7 +26,14 @@ function buildTables(): Uint32Array[] {
 export function crc32Js(data: Uint8Array, seed = 0): number {
   if (!tables) tables = buildTables();
   const [t0, t1, t2, t3, t4, t5, t6, t7] = tables as [
-    Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
   ];
   let crc = ~seed >>> 0;
   let i = 0;
@@ -35,8 +42,14 @@ export function crc32Js(data: Uint8Array, seed = 0): number {
   while (i < end8) {
     const a = (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)) ^ crc;
     crc =
-      t7[a & 0xff]! ^ t6[(a >>> 8) & 0xff]! ^ t5[(a >>> 16) & 0xff]! ^ t4[a >>> 24]! ^
-      t3[data[i + 4]!]! ^ t2[data[i + 5]!]! ^ t1[data[i + 6]!]! ^ t0[data[i + 7]!]!;
+      t7[a & 0xff]! ^
+      t6[(a >>> 8) & 0xff]! ^
+      t5[(a >>> 16) & 0xff]! ^
+      t4[a >>> 24]! ^
+      t3[data[i + 4]!]! ^
+      t2[data[i + 5]!]! ^
+      t1[data[i + 6]!]! ^
+      t0[data[i + 7]!]!;
     i += 8;
   }
   while (i < n) crc = t0[(crc ^ data[i++]!) & 0xff]! ^ (crc >>> 8);
@@ -44,9 +57,10 @@ export function crc32Js(data: Uint8Array, seed = 0): number {
 }
 
 type NativeCrc = (data: Uint8Array, value?: number) => number;
-const nativeCrc: NativeCrc | undefined = typeof (zlib as { crc32?: NativeCrc }).crc32 === 'function'
-  ? (zlib as { crc32: NativeCrc }).crc32
-  : undefined;
+const nativeCrc: NativeCrc | undefined =
+  typeof (zlib as { crc32?: NativeCrc }).crc32 === 'function'
+    ? (zlib as { crc32: NativeCrc }).crc32
+    : undefined;
 
 /** Which implementation `crc32` uses: Node's zlib (SIMD, Node >= 20.15) or the pure-JS fallback. */
 export const crc32Implementation: 'zlib' | 'js' = nativeCrc ? 'zlib' : 'js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, TmeshError, isTmeshError, tmeshError } from './errors.js';
+import { ERROR_CODES, isTmeshError, TmeshError, tmeshError } from './errors.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -37,7 +37,9 @@ describe('TmeshError', () => {
   it('every code is listed in docs/ERRORS.md with its meaning', () => {
     const doc = readFileSync(join(root, 'docs/ERRORS.md'), 'utf8');
     for (const [code, meaning] of Object.entries(ERROR_CODES)) {
-      expect(doc, `${code} missing: run npx tsx scripts/gen-errors-doc.ts`).toContain(`| \`${code}\` | ${meaning} |`);
+      expect(doc, `${code} missing: run npx tsx scripts/gen-errors-doc.ts`).toContain(
+        `| \`${code}\` | ${meaning} |`,
+      );
     }
   });
 });

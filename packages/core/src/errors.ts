@@ -13,7 +13,8 @@ export const ERROR_CODES = {
   E_MACHINE_ID: 'No machine identity could be read or derived.',
   // schema and registry
   E_SCHEMA_INVALID: 'A schema definition is malformed (bad name, bad tag, empty enum, ...).',
-  E_SCHEMA_DUPLICATE_FIELD: 'A struct declares the same field name or tag twice, or an enum the same variant twice.',
+  E_SCHEMA_DUPLICATE_FIELD:
+    'A struct declares the same field name or tag twice, or an enum the same variant twice.',
   E_SCHEMA_UNKNOWN_TYPE: 'A schema refers to a type that does not exist.',
   E_SCHEMA_PROTO_PARSE: 'A .proto file could not be parsed.',
   E_SCHEMA_UNSUPPORTED: 'A schema construct has no mapping on one of the wires.',

@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type TmeshErrorCode, isTmeshError } from './errors.js';
-import { FixedFrameDecoder, RUST_FRAME, SWIFT_FRAME, openFrame, readFrameHeader, sealFrame } from './frame.js';
+import { isTmeshError, type TmeshErrorCode } from './errors.js';
+import {
+  FixedFrameDecoder,
+  openFrame,
+  RUST_FRAME,
+  readFrameHeader,
+  SWIFT_FRAME,
+  sealFrame,
+} from './frame.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -22,7 +29,11 @@ function codeOf(fn: () => unknown): TmeshErrorCode | string {
 
 describe('fixed frame header', () => {
   it('writes the SWFT header byte for byte (28 bytes)', () => {
-    const f = frameOf(SWIFT_FRAME, [...'123456789'].map((c) => c.charCodeAt(0)), 7);
+    const f = frameOf(
+      SWIFT_FRAME,
+      [...'123456789'].map((c) => c.charCodeAt(0)),
+      7,
+    );
     expect(f.length).toBe(28 + 9);
     expect(hex(f.subarray(0, 28))).toBe(
       '54465753' + '01' + '01' + '0201' + '09000000' + '07000000' + '0504030201000000' + '2639f4cb',
@@ -31,24 +42,77 @@ describe('fixed frame header', () => {
 
   it('writes the RUST header with 4 zero padding bytes (32 bytes)', () => {
     const f = frameOf(RUST_FRAME, [], 0);
-    expect(hex(f)).toBe('54535552' + '01' + '01' + '0201' + '00000000' + '00000000' + '0504030201000000' + '00000000' + '00000000');
+    expect(hex(f)).toBe(
+      '54535552' +
+        '01' +
+        '01' +
+        '0201' +
+        '00000000' +
+        '00000000' +
+        '0504030201000000' +
+        '00000000' +
+        '00000000',
+    );
   });
 
   it('opens what it sealed', () => {
     const f = frameOf(RUST_FRAME, [1, 2, 3], 42);
     const { header, payload } = openFrame(RUST_FRAME, f);
-    expect(header).toEqual({ version: 1, messageType: 1, flags: 0x0102, payloadSize: 3, sequence: 42, timestamp: 0x0102030405, checksum: header.checksum });
+    expect(header).toEqual({
+      version: 1,
+      messageType: 1,
+      flags: 0x0102,
+      payloadSize: 3,
+      sequence: 42,
+      timestamp: 0x0102030405,
+      checksum: header.checksum,
+    });
     expect([...payload]).toEqual([1, 2, 3]);
   });
 
   it.each<[string, (f: Uint8Array) => Uint8Array, TmeshErrorCode]>([
     ['truncated header', (f) => f.subarray(0, 20), 'E_FRAME_TRUNCATED'],
     ['truncated payload', (f) => f.subarray(0, f.length - 1), 'E_FRAME_TRUNCATED'],
-    ['wrong magic', (f) => { f[0] = 0; return f; }, 'E_BAD_MAGIC'],
-    ['other wire magic', (f) => { f.set([0x54, 0x53, 0x55, 0x52]); return f; }, 'E_BAD_MAGIC'],
-    ['unknown version', (f) => { f[4] = 2; return f; }, 'E_UNSUPPORTED_VERSION'],
-    ['checksum mismatch', (f) => { f[f.length - 1]! ^= 1; return f; }, 'E_CHECKSUM'],
-    ['4 GiB payload claimed', (f) => { f.set([0xff, 0xff, 0xff, 0xff], 8); return f; }, 'E_FRAME_TOO_LARGE'],
+    [
+      'wrong magic',
+      (f) => {
+        f[0] = 0;
+        return f;
+      },
+      'E_BAD_MAGIC',
+    ],
+    [
+      'other wire magic',
+      (f) => {
+        f.set([0x54, 0x53, 0x55, 0x52]);
+        return f;
+      },
+      'E_BAD_MAGIC',
+    ],
+    [
+      'unknown version',
+      (f) => {
+        f[4] = 2;
+        return f;
+      },
+      'E_UNSUPPORTED_VERSION',
+    ],
+    [
+      'checksum mismatch',
+      (f) => {
+        f[f.length - 1]! ^= 1;
+        return f;
+      },
+      'E_CHECKSUM',
+    ],
+    [
+      '4 GiB payload claimed',
+      (f) => {
+        f.set([0xff, 0xff, 0xff, 0xff], 8);
+        return f;
+      },
+      'E_FRAME_TOO_LARGE',
+    ],
     ['trailing bytes', (f) => Uint8Array.from([...f, 0]), 'E_TRAILING_BYTES'],
   ])('%s -> %s', (_name, mutate, code) => {
     expect(codeOf(() => openFrame(SWIFT_FRAME, mutate(frameOf(SWIFT_FRAME, [1, 2, 3]))))).toBe(code);
@@ -69,14 +133,21 @@ describe('fixed frame header', () => {
 });
 
 describe('FixedFrameDecoder', () => {
-  const frames = [frameOf(SWIFT_FRAME, [1, 2, 3], 1), frameOf(SWIFT_FRAME, [], 2), frameOf(SWIFT_FRAME, new Uint8Array(70).fill(9), 3)];
+  const frames = [
+    frameOf(SWIFT_FRAME, [1, 2, 3], 1),
+    frameOf(SWIFT_FRAME, [], 2),
+    frameOf(SWIFT_FRAME, new Uint8Array(70).fill(9), 3),
+  ];
   const stream = Uint8Array.from(frames.flatMap((f) => [...f]));
 
   it('decodes at every split point into two chunks', () => {
     for (let cut = 0; cut <= stream.length; cut++) {
       const d = new FixedFrameDecoder(SWIFT_FRAME);
       const got = [...d.push(stream.slice(0, cut)), ...d.push(stream.slice(cut))];
-      expect(got.map((g) => g.header.sequence), `cut ${cut}`).toEqual([1, 2, 3]);
+      expect(
+        got.map((g) => g.header.sequence),
+        `cut ${cut}`,
+      ).toEqual([1, 2, 3]);
       expect(got.map((g) => g.payload.length)).toEqual([3, 0, 70]);
       d.end();
     }
@@ -93,7 +164,11 @@ describe('FixedFrameDecoder', () => {
           at += s;
           if (at >= stream.length) break;
         }
-        expect(got.map((g) => [g.header.sequence, [...g.payload].reduce((a, b) => a + b, 0)])).toEqual([[1, 6], [2, 0], [3, 630]]);
+        expect(got.map((g) => [g.header.sequence, [...g.payload].reduce((a, b) => a + b, 0)])).toEqual([
+          [1, 6],
+          [2, 0],
+          [3, 630],
+        ]);
       }),
       { numRuns: 300 },
     );

@@ -16,9 +16,19 @@ export interface FixedFrameLayout {
 }
 
 /** SWFT frames: 28-byte header, version 1. */
-export const SWIFT_FRAME: FixedFrameLayout = Object.freeze({ wire: 'swift', magic: 0x53574654, headerSize: 28, version: 1 });
+export const SWIFT_FRAME: FixedFrameLayout = Object.freeze({
+  wire: 'swift',
+  magic: 0x53574654,
+  headerSize: 28,
+  version: 1,
+});
 /** RUST frames: 32-byte header (4 trailing zero bytes), version 1. */
-export const RUST_FRAME: FixedFrameLayout = Object.freeze({ wire: 'rust', magic: 0x52555354, headerSize: 32, version: 1 });
+export const RUST_FRAME: FixedFrameLayout = Object.freeze({
+  wire: 'rust',
+  magic: 0x52555354,
+  headerSize: 32,
+  version: 1,
+});
 
 /** Default ceiling on one frame (header + payload), checked before anything is allocated. */
 export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
@@ -88,7 +98,10 @@ export function sealFrame(layout: FixedFrameLayout, frame: Uint8Array, meta: Fra
     throw tmeshError('E_RANGE', `${layout.wire} frame: sequence ${sequence} does not fit u32`);
   }
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
-    throw tmeshError('E_RANGE', `${layout.wire} frame: timestamp ${timestamp} must be a non-negative safe integer (ms)`);
+    throw tmeshError(
+      'E_RANGE',
+      `${layout.wire} frame: timestamp ${timestamp} must be a non-negative safe integer (ms)`,
+    );
   }
   const view = new DataView(frame.buffer, frame.byteOffset, layout.headerSize);
   view.setUint32(0, layout.magic, true);
@@ -115,20 +128,32 @@ export function readFrameHeader(
   maxFrameSize = DEFAULT_MAX_FRAME_SIZE,
 ): FrameHeader {
   if (bytes.length - offset < layout.headerSize) {
-    throw tmeshError('E_FRAME_TRUNCATED', `${layout.wire} frame: header needs ${layout.headerSize} bytes, got ${bytes.length - offset}`);
+    throw tmeshError(
+      'E_FRAME_TRUNCATED',
+      `${layout.wire} frame: header needs ${layout.headerSize} bytes, got ${bytes.length - offset}`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, layout.headerSize);
   const magic = view.getUint32(0, true);
   if (magic !== layout.magic) {
-    throw tmeshError('E_BAD_MAGIC', `${layout.wire} frame: magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${layout.magic.toString(16)}`);
+    throw tmeshError(
+      'E_BAD_MAGIC',
+      `${layout.wire} frame: magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${layout.magic.toString(16)}`,
+    );
   }
   const version = view.getUint8(4);
   if (version !== layout.version) {
-    throw tmeshError('E_UNSUPPORTED_VERSION', `${layout.wire} frame: version ${version}, this build speaks ${layout.version}`);
+    throw tmeshError(
+      'E_UNSUPPORTED_VERSION',
+      `${layout.wire} frame: version ${version}, this build speaks ${layout.version}`,
+    );
   }
   const payloadSize = view.getUint32(8, true);
   if (layout.headerSize + payloadSize > maxFrameSize) {
-    throw tmeshError('E_FRAME_TOO_LARGE', `${layout.wire} frame: header announces ${payloadSize} payload bytes, limit is ${maxFrameSize - layout.headerSize}`);
+    throw tmeshError(
+      'E_FRAME_TOO_LARGE',
+      `${layout.wire} frame: header announces ${payloadSize} payload bytes, limit is ${maxFrameSize - layout.headerSize}`,
+    );
   }
   const timestamp = view.getUint32(16, true) + view.getUint32(20, true) * 0x100000000;
   return {
@@ -146,18 +171,32 @@ export function readFrameHeader(
 export function checkPayload(layout: FixedFrameLayout, header: FrameHeader, payload: Uint8Array): void {
   const actual = crc32(payload);
   if (actual !== header.checksum) {
-    throw tmeshError('E_CHECKSUM', `${layout.wire} frame seq ${header.sequence}: payload CRC-32 0x${actual.toString(16)}, header says 0x${header.checksum.toString(16)}`);
+    throw tmeshError(
+      'E_CHECKSUM',
+      `${layout.wire} frame seq ${header.sequence}: payload CRC-32 0x${actual.toString(16)}, header says 0x${header.checksum.toString(16)}`,
+    );
   }
 }
 
 /** Split one complete frame (exactly one, no trailing bytes) into header and payload, all checks done. */
-export function openFrame(layout: FixedFrameLayout, frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): RawFrame {
+export function openFrame(
+  layout: FixedFrameLayout,
+  frame: Uint8Array,
+  maxFrameSize = DEFAULT_MAX_FRAME_SIZE,
+): RawFrame {
   const header = readFrameHeader(layout, frame, 0, maxFrameSize);
   const end = layout.headerSize + header.payloadSize;
   if (frame.length < end) {
-    throw tmeshError('E_FRAME_TRUNCATED', `${layout.wire} frame: header announces ${header.payloadSize} payload bytes, got ${frame.length - layout.headerSize}`);
+    throw tmeshError(
+      'E_FRAME_TRUNCATED',
+      `${layout.wire} frame: header announces ${header.payloadSize} payload bytes, got ${frame.length - layout.headerSize}`,
+    );
   }
-  if (frame.length > end) throw tmeshError('E_TRAILING_BYTES', `${layout.wire} frame: ${frame.length - end} bytes after the payload`);
+  if (frame.length > end)
+    throw tmeshError(
+      'E_TRAILING_BYTES',
+      `${layout.wire} frame: ${frame.length - end} bytes after the payload`,
+    );
   const payload = frame.subarray(layout.headerSize, end);
   checkPayload(layout, header, payload);
   return { header, payload };
@@ -185,7 +224,10 @@ export class FixedFrameDecoder {
   constructor(layout: FixedFrameLayout, options: FrameDecoderOptions = {}) {
     const max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     if (!Number.isInteger(max) || max < layout.headerSize) {
-      throw tmeshError('E_INVALID_ARGUMENT', `maxFrameSize must be an integer >= ${layout.headerSize}, got ${max}`);
+      throw tmeshError(
+        'E_INVALID_ARGUMENT',
+        `maxFrameSize must be an integer >= ${layout.headerSize}, got ${max}`,
+      );
     }
     this.#layout = layout;
     this.#max = max;
@@ -213,7 +255,10 @@ export class FixedFrameDecoder {
   end(): void {
     if (this.#failed) throw this.#failed;
     if (this.#buffered > 0) {
-      throw tmeshError('E_FRAME_TRUNCATED', `${this.#layout.wire} stream ended inside a frame (${this.#buffered} bytes pending)`);
+      throw tmeshError(
+        'E_FRAME_TRUNCATED',
+        `${this.#layout.wire} stream ended inside a frame (${this.#buffered} bytes pending)`,
+      );
     }
   }
 

@@ -11,9 +11,17 @@ describe('machine id', () => {
   writeFileSync(file, 'abc123def456\n');
 
   it('prefers the override, then TMESH_MACHINE_ID, then the files', () => {
-    expect(resolveMachineId({ override: 'box-1', env: { TMESH_MACHINE_ID: 'env-id' }, files: [file] })).toEqual({ id: 'box-1', source: 'override' });
-    expect(resolveMachineId({ env: { TMESH_MACHINE_ID: 'env-id' }, files: [file] })).toEqual({ id: 'env-id', source: 'env' });
-    expect(resolveMachineId({ env: {}, files: [join(dir, 'missing'), file] })).toEqual({ id: 'abc123def456', source: 'file' });
+    expect(
+      resolveMachineId({ override: 'box-1', env: { TMESH_MACHINE_ID: 'env-id' }, files: [file] }),
+    ).toEqual({ id: 'box-1', source: 'override' });
+    expect(resolveMachineId({ env: { TMESH_MACHINE_ID: 'env-id' }, files: [file] })).toEqual({
+      id: 'env-id',
+      source: 'env',
+    });
+    expect(resolveMachineId({ env: {}, files: [join(dir, 'missing'), file] })).toEqual({
+      id: 'abc123def456',
+      source: 'file',
+    });
   });
 
   it('derives a stable id when no file exists', () => {

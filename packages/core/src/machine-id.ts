@@ -21,7 +21,10 @@ const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function checked(id: string, where: string): string {
   if (!ID_PATTERN.test(id)) {
-    throw tmeshError('E_MACHINE_ID', `machine id from ${where} must be 1-128 characters of [A-Za-z0-9._:-], got ${JSON.stringify(id)}`);
+    throw tmeshError(
+      'E_MACHINE_ID',
+      `machine id from ${where} must be 1-128 characters of [A-Za-z0-9._:-], got ${JSON.stringify(id)}`,
+    );
   }
   return id;
 }
@@ -31,7 +34,8 @@ function checked(id: string, where: string): string {
  * variable, then /etc/machine-id, then a hash of the host name and MAC addresses.
  */
 export function resolveMachineId(options: MachineIdOptions = {}): { id: string; source: MachineIdSource } {
-  if (options.override !== undefined) return { id: checked(options.override, 'the override option'), source: 'override' };
+  if (options.override !== undefined)
+    return { id: checked(options.override, 'the override option'), source: 'override' };
   const env = options.env ?? process.env;
   const fromEnv = env.TMESH_MACHINE_ID;
   if (fromEnv) return { id: checked(fromEnv, 'TMESH_MACHINE_ID'), source: 'env' };
@@ -49,7 +53,9 @@ export function resolveMachineId(options: MachineIdOptions = {}): { id: string; 
     .map((nic) => nic?.mac)
     .filter((mac): mac is string => !!mac && mac !== '00:00:00:00:00:00')
     .sort();
-  const digest = createHash('sha256').update(`${hostname()}\n${macs.join(',')}`).digest('hex');
+  const digest = createHash('sha256')
+    .update(`${hostname()}\n${macs.join(',')}`)
+    .digest('hex');
   return { id: digest.slice(0, 32), source: 'derived' };
 }
 

@@ -1,13 +1,27 @@
 import protobuf from 'protobufjs';
 import { tmeshError } from './errors.js';
 import {
-  type EnumDesc, type FieldDesc, type ScalarKind, type Schema, type StructDesc, type TypeDesc, type UnionDesc, t,
+  type EnumDesc,
+  type FieldDesc,
+  type ScalarKind,
+  type Schema,
+  type StructDesc,
+  type TypeDesc,
+  t,
+  type UnionDesc,
   validateDesc,
 } from './schema.js';
 
 const PROTO_SCALARS: Record<string, ScalarKind> = {
-  double: 'f64', float: 'f32', int32: 'i32', int64: 'i64', uint32: 'u32', uint64: 'u64',
-  bool: 'bool', string: 'string', bytes: 'bytes',
+  double: 'f64',
+  float: 'f32',
+  int32: 'i32',
+  int64: 'i64',
+  uint32: 'u32',
+  uint64: 'u64',
+  bool: 'bool',
+  string: 'string',
+  bytes: 'bytes',
 };
 const UNSUPPORTED_SCALARS = new Set(['sint32', 'sint64', 'fixed32', 'fixed64', 'sfixed32', 'sfixed64']);
 
@@ -48,7 +62,10 @@ export function loadProtoSchemas(source: string, fileName = '<proto>'): ProtoSch
     const kind = PROTO_SCALARS[type];
     if (kind) return { kind };
     if (UNSUPPORTED_SCALARS.has(type)) {
-      throw tmeshError('E_SCHEMA_UNSUPPORTED', `${fileName}: ${where} uses ${type}; tmesh maps only int32/int64/uint32/uint64 integers`);
+      throw tmeshError(
+        'E_SCHEMA_UNSUPPORTED',
+        `${fileName}: ${where} uses ${type}; tmesh maps only int32/int64/uint32/uint64 integers`,
+      );
     }
     throw tmeshError('E_SCHEMA_UNKNOWN_TYPE', `${fileName}: ${where} has unknown type ${type}`);
   };
@@ -57,10 +74,17 @@ export function loadProtoSchemas(source: string, fileName = '<proto>'): ProtoSch
     const entries = Object.entries(e.values);
     entries.forEach(([name, value], i) => {
       if (value !== i) {
-        throw tmeshError('E_SCHEMA_UNSUPPORTED', `${fileName}: enum ${e.name} value ${name} = ${value}; tmesh enums are numbered 0..n-1 in declaration order`);
+        throw tmeshError(
+          'E_SCHEMA_UNSUPPORTED',
+          `${fileName}: enum ${e.name} value ${name} = ${value}; tmesh enums are numbered 0..n-1 in declaration order`,
+        );
       }
     });
-    return { kind: 'enum', name: e.name, variants: entries.map(([name], i) => ({ name, index: i, tag: i + 1, type: undefined })) };
+    return {
+      kind: 'enum',
+      name: e.name,
+      variants: entries.map(([name], i) => ({ name, index: i, tag: i + 1, type: undefined })),
+    };
   };
 
   const fieldType = (f: protobuf.Field, where: string): TypeDesc => {
@@ -69,11 +93,16 @@ export function loadProtoSchemas(source: string, fileName = '<proto>'): ProtoSch
   };
 
   const messageDesc = (m: PbType): StructDesc | UnionDesc => {
-    const oneofs = m.oneofsArray.filter((o) => !(o.fieldsArray.length === 1 && o.fieldsArray[0]!.options?.proto3_optional));
+    const oneofs = m.oneofsArray.filter(
+      (o) => !(o.fieldsArray.length === 1 && o.fieldsArray[0]!.options?.proto3_optional),
+    );
     if (oneofs.length > 0) {
       const only = oneofs[0]!;
       if (oneofs.length > 1 || only.fieldsArray.length !== m.fieldsArray.length) {
-        throw tmeshError('E_SCHEMA_UNSUPPORTED', `${fileName}: message ${m.name} mixes a oneof with other fields; put the oneof in a message of its own (it becomes a union)`);
+        throw tmeshError(
+          'E_SCHEMA_UNSUPPORTED',
+          `${fileName}: message ${m.name} mixes a oneof with other fields; put the oneof in a message of its own (it becomes a union)`,
+        );
       }
       return {
         kind: 'union',
@@ -81,8 +110,17 @@ export function loadProtoSchemas(source: string, fileName = '<proto>'): ProtoSch
         variants: only.fieldsArray.map((f, i) => {
           const rt = f.resolvedType;
           const unit = rt instanceof protobuf.Type && rt.fieldsArray.length === 0;
-          if (f.repeated || f.map) throw tmeshError('E_SCHEMA_UNSUPPORTED', `${fileName}: oneof member ${m.name}.${f.name} cannot be repeated`);
-          return { name: f.name, index: i, tag: f.id, type: unit ? undefined : fieldType(f, `${m.name}.${f.name}`) };
+          if (f.repeated || f.map)
+            throw tmeshError(
+              'E_SCHEMA_UNSUPPORTED',
+              `${fileName}: oneof member ${m.name}.${f.name} cannot be repeated`,
+            );
+          return {
+            name: f.name,
+            index: i,
+            tag: f.id,
+            type: unit ? undefined : fieldType(f, `${m.name}.${f.name}`),
+          };
         }),
       };
     }
@@ -117,7 +155,10 @@ export function loadProtoSchemas(source: string, fileName = '<proto>'): ProtoSch
         const desc = named(child);
         validateDesc(desc, `${fileName}: ${child.name}`);
         if (types.has(child.name)) {
-          throw tmeshError('E_SCHEMA_DUPLICATE_FIELD', `${fileName}: two types are named ${child.name}; tmesh uses simple names`);
+          throw tmeshError(
+            'E_SCHEMA_DUPLICATE_FIELD',
+            `${fileName}: two types are named ${child.name}; tmesh uses simple names`,
+          );
         }
         types.set(child.name, t.fromDesc(desc));
       }
@@ -131,7 +172,11 @@ export function loadProtoSchemas(source: string, fileName = '<proto>'): ProtoSch
     types,
     get<T>(name: string): Schema<T> {
       const s = types.get(name);
-      if (!s) throw tmeshError('E_SCHEMA_UNKNOWN_TYPE', `${fileName} defines no message or enum named ${name} (has: ${[...types.keys()].join(', ')})`);
+      if (!s)
+        throw tmeshError(
+          'E_SCHEMA_UNKNOWN_TYPE',
+          `${fileName} defines no message or enum named ${name} (has: ${[...types.keys()].join(', ')})`,
+        );
       return s as Schema<T>;
     },
   };

@@ -9,15 +9,28 @@ export interface MessageType<T = unknown> {
 }
 
 /** Define a message type. `id` is 1..255: it fills the messageType byte of SWFT and RUST frame headers. */
-export function defineMessage<S extends StructSchema<any>>(name: string, id: number, schema: S): MessageType<Infer<S>> {
+export function defineMessage<S extends StructSchema<any>>(
+  name: string,
+  id: number,
+  schema: S,
+): MessageType<Infer<S>> {
   if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.]*$/.test(name)) {
-    throw tmeshError('E_SCHEMA_INVALID', `message type name must be an identifier (dots allowed), got ${JSON.stringify(name)}`);
+    throw tmeshError(
+      'E_SCHEMA_INVALID',
+      `message type name must be an identifier (dots allowed), got ${JSON.stringify(name)}`,
+    );
   }
   if (!Number.isInteger(id) || id < 1 || id > 255) {
-    throw tmeshError('E_SCHEMA_INVALID', `message type ${name}: id must be an integer in 1..255, got ${String(id)}`);
+    throw tmeshError(
+      'E_SCHEMA_INVALID',
+      `message type ${name}: id must be an integer in 1..255, got ${String(id)}`,
+    );
   }
   if (schema?.desc?.kind !== 'struct') {
-    throw tmeshError('E_SCHEMA_INVALID', `message type ${name}: schema must be a struct (t.struct or a .proto message)`);
+    throw tmeshError(
+      'E_SCHEMA_INVALID',
+      `message type ${name}: schema must be a struct (t.struct or a .proto message)`,
+    );
   }
   return Object.freeze({ name, id, schema }) as MessageType<Infer<S>>;
 }
@@ -34,8 +47,13 @@ export class MessageRegistry {
   /** Add a type; a second type with the same name or id is an E_REGISTRY_DUPLICATE error. */
   register<T>(type: MessageType<T>): MessageType<T> {
     const sameId = this.#byId.get(type.id);
-    if (sameId) throw tmeshError('E_REGISTRY_DUPLICATE', `message id ${type.id} is taken by ${sameId.name}, cannot register ${type.name}`);
-    if (this.#byName.has(type.name)) throw tmeshError('E_REGISTRY_DUPLICATE', `message type ${type.name} is already registered`);
+    if (sameId)
+      throw tmeshError(
+        'E_REGISTRY_DUPLICATE',
+        `message id ${type.id} is taken by ${sameId.name}, cannot register ${type.name}`,
+      );
+    if (this.#byName.has(type.name))
+      throw tmeshError('E_REGISTRY_DUPLICATE', `message type ${type.name} is already registered`);
     this.#byId.set(type.id, type);
     this.#byName.set(type.name, type);
     return type;
@@ -51,7 +69,11 @@ export class MessageRegistry {
   /** The type with this name; E_UNKNOWN_MESSAGE_TYPE if none. */
   byName(name: string): MessageType<unknown> {
     const type = this.#byName.get(name);
-    if (!type) throw tmeshError('E_UNKNOWN_MESSAGE_TYPE', `no message type registered with name ${JSON.stringify(name)}`);
+    if (!type)
+      throw tmeshError(
+        'E_UNKNOWN_MESSAGE_TYPE',
+        `no message type registered with name ${JSON.stringify(name)}`,
+      );
     return type;
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { type TmeshErrorCode, isTmeshError } from './errors.js';
-import { MessageRegistry, defineMessage } from './registry.js';
-import { type Infer, type TypeDesc, namedTypes, t, validateDesc } from './schema.js';
+import { isTmeshError, type TmeshErrorCode } from './errors.js';
+import { defineMessage, MessageRegistry } from './registry.js';
+import { type Infer, namedTypes, type TypeDesc, t, validateDesc } from './schema.js';
 
 function codeOf(fn: () => unknown): TmeshErrorCode | string {
   try {
@@ -47,8 +47,17 @@ describe('schema builder: inferred static types', () => {
     expectTypeOf<{ note?: string }>().toMatchTypeOf<Pick<M, 'note'>>();
     // A value without the optional key is valid; one with a wrong type is not.
     const ok: M = {
-      flag: true, small: 1, big: 1n, neg: -1n, ratio: 0.5, name: 'x', blob: new Uint8Array(),
-      inner: { id: 1, tags: [] }, counts: new Map(), color: 'Red', op: { kind: 'Stop' },
+      flag: true,
+      small: 1,
+      big: 1n,
+      neg: -1n,
+      ratio: 0.5,
+      name: 'x',
+      blob: new Uint8Array(),
+      inner: { id: 1, tags: [] },
+      counts: new Map(),
+      color: 'Red',
+      op: { kind: 'Stop' },
     };
     expect(ok.note).toBeUndefined();
     // @ts-expect-error big must be a bigint
@@ -80,22 +89,53 @@ describe('schema builder: inferred static types', () => {
 
 describe('schema validation errors', () => {
   it.each<[string, () => unknown, TmeshErrorCode]>([
-    ['duplicate field name', () => validateDesc({ kind: 'struct', name: 'S', fields: [{ name: 'a', tag: 1, type: { kind: 'u8' } }, { name: 'a', tag: 2, type: { kind: 'u8' } }] }), 'E_SCHEMA_DUPLICATE_FIELD'],
-    ['duplicate tag', () => t.struct('S', { a: t.u8(), b: t.u8() }, { tags: { b: 1 } }), 'E_SCHEMA_DUPLICATE_FIELD'],
+    [
+      'duplicate field name',
+      () =>
+        validateDesc({
+          kind: 'struct',
+          name: 'S',
+          fields: [
+            { name: 'a', tag: 1, type: { kind: 'u8' } },
+            { name: 'a', tag: 2, type: { kind: 'u8' } },
+          ],
+        }),
+      'E_SCHEMA_DUPLICATE_FIELD',
+    ],
+    [
+      'duplicate tag',
+      () => t.struct('S', { a: t.u8(), b: t.u8() }, { tags: { b: 1 } }),
+      'E_SCHEMA_DUPLICATE_FIELD',
+    ],
     ['duplicate enum variant', () => t.enum('E', ['A', 'A']), 'E_SCHEMA_DUPLICATE_FIELD'],
-    ['unknown type kind', () => validateDesc({ kind: 'u128' } as unknown as TypeDesc), 'E_SCHEMA_UNKNOWN_TYPE'],
+    [
+      'unknown type kind',
+      () => validateDesc({ kind: 'u128' } as unknown as TypeDesc),
+      'E_SCHEMA_UNKNOWN_TYPE',
+    ],
     ['non-schema field', () => t.struct('S', { a: 'u8' as never }), 'E_SCHEMA_UNKNOWN_TYPE'],
     ['non-schema list item', () => t.list({} as never), 'E_SCHEMA_UNKNOWN_TYPE'],
     ['bad struct name', () => t.struct('1abc', {}), 'E_SCHEMA_INVALID'],
     ['bad field name', () => t.struct('S', { 'a-b': t.u8() }), 'E_SCHEMA_INVALID'],
     ['tag out of range', () => t.struct('S', { a: t.u8() }, { tags: { a: 0 } }), 'E_SCHEMA_INVALID'],
     ['reserved tag', () => t.struct('S', { a: t.u8() }, { tags: { a: 19000 } }), 'E_SCHEMA_INVALID'],
-    ['tag for unknown field', () => t.struct('S', { a: t.u8() }, { tags: { b: 3 } as never }), 'E_SCHEMA_INVALID'],
+    [
+      'tag for unknown field',
+      () => t.struct('S', { a: t.u8() }, { tags: { b: 3 } as never }),
+      'E_SCHEMA_INVALID',
+    ],
     ['empty enum', () => t.enum('E', []), 'E_SCHEMA_INVALID'],
     ['empty union', () => t.union('U', {}), 'E_SCHEMA_INVALID'],
     ['float map key', () => t.map(t.f64(), t.u8()), 'E_SCHEMA_UNSUPPORTED'],
     ['optional of optional', () => t.optional(t.optional(t.u8())), 'E_SCHEMA_UNSUPPORTED'],
-    ['two different types with one name', () => namedTypes(t.struct('Outer', { a: t.struct('X', { a: t.u8() }), b: t.struct('X', { b: t.u8() }) }).desc), 'E_SCHEMA_DUPLICATE_FIELD'],
+    [
+      'two different types with one name',
+      () =>
+        namedTypes(
+          t.struct('Outer', { a: t.struct('X', { a: t.u8() }), b: t.struct('X', { b: t.u8() }) }).desc,
+        ),
+      'E_SCHEMA_DUPLICATE_FIELD',
+    ],
   ])('%s', (_name, fn, code) => {
     expect(codeOf(fn)).toBe(code);
   });
@@ -110,8 +150,16 @@ describe('message registry', () => {
     expect(reg.list().map((m) => m.id)).toEqual([1, 2]);
   });
   it.each<[string, () => unknown, TmeshErrorCode]>([
-    ['duplicate id', () => new MessageRegistry([defineMessage('a', 1, S), defineMessage('b', 1, S)]), 'E_REGISTRY_DUPLICATE'],
-    ['duplicate name', () => new MessageRegistry([defineMessage('a', 1, S), defineMessage('a', 2, S)]), 'E_REGISTRY_DUPLICATE'],
+    [
+      'duplicate id',
+      () => new MessageRegistry([defineMessage('a', 1, S), defineMessage('b', 1, S)]),
+      'E_REGISTRY_DUPLICATE',
+    ],
+    [
+      'duplicate name',
+      () => new MessageRegistry([defineMessage('a', 1, S), defineMessage('a', 2, S)]),
+      'E_REGISTRY_DUPLICATE',
+    ],
     ['unknown id', () => new MessageRegistry().byId(9), 'E_UNKNOWN_MESSAGE_TYPE'],
     ['unknown name', () => new MessageRegistry().byName('x'), 'E_UNKNOWN_MESSAGE_TYPE'],
     ['id out of u8', () => defineMessage('a', 256, S), 'E_SCHEMA_INVALID'],

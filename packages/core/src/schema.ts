@@ -2,10 +2,34 @@ import { tmeshError } from './errors.js';
 
 /** Scalar type names a schema can use. 64-bit integers are bigint at the API. */
 export type ScalarKind =
-  | 'bool' | 'u8' | 'u16' | 'u32' | 'u64' | 'i8' | 'i16' | 'i32' | 'i64' | 'f32' | 'f64' | 'string' | 'bytes';
+  | 'bool'
+  | 'u8'
+  | 'u16'
+  | 'u32'
+  | 'u64'
+  | 'i8'
+  | 'i16'
+  | 'i32'
+  | 'i64'
+  | 'f32'
+  | 'f64'
+  | 'string'
+  | 'bytes';
 
 export const SCALAR_KINDS: readonly ScalarKind[] = [
-  'bool', 'u8', 'u16', 'u32', 'u64', 'i8', 'i16', 'i32', 'i64', 'f32', 'f64', 'string', 'bytes',
+  'bool',
+  'u8',
+  'u16',
+  'u32',
+  'u64',
+  'i8',
+  'i16',
+  'i32',
+  'i64',
+  'f32',
+  'f64',
+  'string',
+  'bytes',
 ];
 
 /** A field of a struct: its name (the MessagePack key), its protobuf tag, and its type. */
@@ -109,10 +133,16 @@ function checkName(name: unknown, what: string): string {
 
 function checkTag(tag: unknown, where: string): number {
   if (
-    typeof tag !== 'number' || !Number.isInteger(tag) || tag < 1 || tag > MAX_TAG ||
+    typeof tag !== 'number' ||
+    !Number.isInteger(tag) ||
+    tag < 1 ||
+    tag > MAX_TAG ||
     (tag >= RESERVED_TAGS[0] && tag <= RESERVED_TAGS[1])
   ) {
-    throw tmeshError('E_SCHEMA_INVALID', `${where}: tag must be an integer in 1..${MAX_TAG} outside 19000..19999, got ${String(tag)}`);
+    throw tmeshError(
+      'E_SCHEMA_INVALID',
+      `${where}: tag must be an integer in 1..${MAX_TAG} outside 19000..19999, got ${String(tag)}`,
+    );
   }
   return tag;
 }
@@ -126,14 +156,19 @@ export function validateDesc(desc: TypeDesc, where = 'schema'): void {
   if ((SCALAR_KINDS as readonly string[]).includes(kind)) return;
   switch (desc.kind) {
     case 'optional':
-      return validateDesc(desc.inner, `${where}?`);
+      validateDesc(desc.inner, `${where}?`);
+      return;
     case 'list':
-      return validateDesc(desc.item, `${where}[]`);
+      validateDesc(desc.item, `${where}[]`);
+      return;
     case 'map': {
       validateDesc(desc.key, `${where} map key`);
       validateDesc(desc.value, `${where} map value`);
       if (!isMapKeyKind(desc.key.kind)) {
-        throw tmeshError('E_SCHEMA_UNSUPPORTED', `${where}: map keys must be an integer, bool or string type, got ${desc.key.kind}`);
+        throw tmeshError(
+          'E_SCHEMA_UNSUPPORTED',
+          `${where}: map keys must be an integer, bool or string type, got ${desc.key.kind}`,
+        );
       }
       return;
     }
@@ -144,8 +179,16 @@ export function validateDesc(desc: TypeDesc, where = 'schema'): void {
       for (const f of desc.fields) {
         checkName(f.name, `field of ${desc.name}`);
         checkTag(f.tag, `${desc.name}.${f.name}`);
-        if (names.has(f.name)) throw tmeshError('E_SCHEMA_DUPLICATE_FIELD', `struct ${desc.name} declares field "${f.name}" twice`);
-        if (tags.has(f.tag)) throw tmeshError('E_SCHEMA_DUPLICATE_FIELD', `struct ${desc.name} uses tag ${f.tag} twice (field "${f.name}")`);
+        if (names.has(f.name))
+          throw tmeshError(
+            'E_SCHEMA_DUPLICATE_FIELD',
+            `struct ${desc.name} declares field "${f.name}" twice`,
+          );
+        if (tags.has(f.tag))
+          throw tmeshError(
+            'E_SCHEMA_DUPLICATE_FIELD',
+            `struct ${desc.name} uses tag ${f.tag} twice (field "${f.name}")`,
+          );
         names.add(f.name);
         tags.add(f.tag);
         validateDesc(f.type, `${desc.name}.${f.name}`);
@@ -155,15 +198,25 @@ export function validateDesc(desc: TypeDesc, where = 'schema'): void {
     case 'enum':
     case 'union': {
       checkName(desc.name, desc.kind);
-      if (desc.variants.length === 0) throw tmeshError('E_SCHEMA_INVALID', `${desc.kind} ${desc.name} has no variants`);
+      if (desc.variants.length === 0)
+        throw tmeshError('E_SCHEMA_INVALID', `${desc.kind} ${desc.name} has no variants`);
       const names = new Set<string>();
       desc.variants.forEach((v, i) => {
         checkName(v.name, `variant of ${desc.name}`);
-        if (names.has(v.name)) throw tmeshError('E_SCHEMA_DUPLICATE_FIELD', `${desc.kind} ${desc.name} declares variant "${v.name}" twice`);
+        if (names.has(v.name))
+          throw tmeshError(
+            'E_SCHEMA_DUPLICATE_FIELD',
+            `${desc.kind} ${desc.name} declares variant "${v.name}" twice`,
+          );
         names.add(v.name);
-        if (v.index !== i) throw tmeshError('E_SCHEMA_INVALID', `${desc.name}.${v.name}: variant index must be ${i} (declaration order), got ${v.index}`);
+        if (v.index !== i)
+          throw tmeshError(
+            'E_SCHEMA_INVALID',
+            `${desc.name}.${v.name}: variant index must be ${i} (declaration order), got ${v.index}`,
+          );
         checkTag(v.tag, `${desc.name}.${v.name}`);
-        if (desc.kind === 'enum' && v.type) throw tmeshError('E_SCHEMA_INVALID', `enum ${desc.name}.${v.name} carries data; use t.union`);
+        if (desc.kind === 'enum' && v.type)
+          throw tmeshError('E_SCHEMA_INVALID', `enum ${desc.name}.${v.name} carries data; use t.union`);
         if (v.type) validateDesc(v.type, `${desc.name}.${v.name}`);
       });
       return;
@@ -206,7 +259,11 @@ export const t = {
   /** A value that may be absent: Rust `Option<T>`, Swift `T?`, proto3 `optional`. */
   optional<T>(inner: Schema<T>): OptionalSchema<T> {
     const desc = { kind: 'optional' as const, inner: descOf(inner, 'optional(...)') };
-    if (desc.inner.kind === 'optional') throw tmeshError('E_SCHEMA_UNSUPPORTED', 'optional(optional(...)) has no mapping on MessagePack or protobuf');
+    if (desc.inner.kind === 'optional')
+      throw tmeshError(
+        'E_SCHEMA_UNSUPPORTED',
+        'optional(optional(...)) has no mapping on MessagePack or protobuf',
+      );
     return Object.freeze({ desc }) as OptionalSchema<T>;
   },
 
@@ -223,9 +280,14 @@ export const t = {
   },
 
   /** A struct: fields in declaration order (bincode order); protobuf tags 1..n unless given. */
-  struct<F extends Record<string, Schema<any>>>(name: string, fields: F, options: StructOptions<F> = {}): StructSchema<InferStruct<F>> {
+  struct<F extends Record<string, Schema<any>>>(
+    name: string,
+    fields: F,
+    options: StructOptions<F> = {},
+  ): StructSchema<InferStruct<F>> {
     checkName(name, 'struct');
-    if (typeof fields !== 'object' || fields === null) throw tmeshError('E_SCHEMA_INVALID', `struct ${name}: fields must be an object`);
+    if (typeof fields !== 'object' || fields === null)
+      throw tmeshError('E_SCHEMA_INVALID', `struct ${name}: fields must be an object`);
     const tags = (options.tags ?? {}) as Record<string, number | undefined>;
     const list: FieldDesc[] = Object.keys(fields).map((fieldName, i) => ({
       name: fieldName,
@@ -233,7 +295,8 @@ export const t = {
       type: descOf(fields[fieldName], `${name}.${fieldName}`),
     }));
     for (const key of Object.keys(tags)) {
-      if (!(key in fields)) throw tmeshError('E_SCHEMA_INVALID', `struct ${name}: tag given for unknown field "${key}"`);
+      if (!(key in fields))
+        throw tmeshError('E_SCHEMA_INVALID', `struct ${name}: tag given for unknown field "${key}"`);
     }
     const desc: StructDesc = { kind: 'struct', name, fields: list };
     validateDesc(desc, name);
@@ -243,7 +306,8 @@ export const t = {
   /** An enum of unit variants, a string at the API: Rust C-like enum, Swift `String` enum, proto enum. */
   enum<const V extends readonly string[]>(name: string, variants: V): Schema<V[number]> {
     checkName(name, 'enum');
-    if (!Array.isArray(variants)) throw tmeshError('E_SCHEMA_INVALID', `enum ${name}: variants must be an array of names`);
+    if (!Array.isArray(variants))
+      throw tmeshError('E_SCHEMA_INVALID', `enum ${name}: variants must be an array of names`);
     const desc: EnumDesc = {
       kind: 'enum',
       name,
@@ -259,7 +323,8 @@ export const t = {
    */
   union<V extends Record<string, Schema<any> | null>>(name: string, variants: V): Schema<InferUnion<V>> {
     checkName(name, 'union');
-    if (typeof variants !== 'object' || variants === null) throw tmeshError('E_SCHEMA_INVALID', `union ${name}: variants must be an object`);
+    if (typeof variants !== 'object' || variants === null)
+      throw tmeshError('E_SCHEMA_INVALID', `union ${name}: variants must be an object`);
     const desc: UnionDesc = {
       kind: 'union',
       name,
@@ -284,9 +349,16 @@ export function namedTypes(desc: TypeDesc): (StructDesc | EnumDesc | UnionDesc)[
   const seen = new Map<string, StructDesc | EnumDesc | UnionDesc>();
   const visit = (d: TypeDesc): void => {
     switch (d.kind) {
-      case 'optional': return visit(d.inner);
-      case 'list': return visit(d.item);
-      case 'map': visit(d.key); return visit(d.value);
+      case 'optional':
+        visit(d.inner);
+        return;
+      case 'list':
+        visit(d.item);
+        return;
+      case 'map':
+        visit(d.key);
+        visit(d.value);
+        return;
       case 'struct':
       case 'enum':
       case 'union': {
