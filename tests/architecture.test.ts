@@ -15,6 +15,7 @@ const LAYERS: Record<string, number> = {
   '@tmesh/shm-native': 1,
   '@tmesh/selector': 2,
   '@tmesh/monitor': 2,
+  '@tmesh/net': 2,
   '@tmesh/manager': 3,
   '@tmesh/examples': 4,
   '@tmesh/bench': 4,
