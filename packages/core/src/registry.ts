@@ -1,7 +1,7 @@
 import { tmeshError } from './errors.js';
 import type { Infer, StructSchema } from './schema.js';
 
-/** A message type: a name (the universal wire's type name), an id (the frame's u8 messageType) and a schema. */
+/** A message type: a name (the universal wire's type name), an id (the frame's u8 messageType; 240..255 are reserved for tmesh control messages) and a schema. */
 export interface MessageType<T = unknown> {
   readonly name: string;
   readonly id: number;

@@ -148,6 +148,7 @@ describe('message registry', () => {
     expect(reg.byId(2).name).toBe('a.T');
     expect(reg.byName('a.S').id).toBe(1);
     expect(reg.list().map((m) => m.id)).toEqual([1, 2]);
+    expect(reg.register(defineControlMessage('tmesh.Ack', 240, S)).id).toBe(240);
   });
   it.each<[string, () => unknown, TmeshErrorCode]>([
     [
@@ -163,6 +164,8 @@ describe('message registry', () => {
     ['unknown id', () => new MessageRegistry().byId(9), 'E_UNKNOWN_MESSAGE_TYPE'],
     ['unknown name', () => new MessageRegistry().byName('x'), 'E_UNKNOWN_MESSAGE_TYPE'],
     ['id out of u8', () => defineMessage('a', 256, S), 'E_SCHEMA_INVALID'],
+    ['reserved control id', () => defineMessage('a', 240, S), 'E_SCHEMA_INVALID'],
+    ['control id outside its range', () => defineControlMessage('a', 239, S), 'E_SCHEMA_INVALID'],
     ['non-struct schema', () => defineMessage('a', 1, t.u8() as never), 'E_SCHEMA_INVALID'],
   ])('%s', (_name, fn, code) => {
     expect(codeOf(fn)).toBe(code);
