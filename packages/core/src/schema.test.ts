@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { isTmeshError, type TmeshErrorCode } from './errors.js';
-import { defineMessage, MessageRegistry } from './registry.js';
+import { defineControlMessage, defineMessage, MessageRegistry } from './registry.js';
 import { type Infer, namedTypes, type TypeDesc, t, validateDesc } from './schema.js';
 
 function codeOf(fn: () => unknown): TmeshErrorCode | string {
