@@ -30,7 +30,7 @@ export { ALL_WIRES, defaultWiresFor, nativeWireOf, PROTOCOL_VERSION } from './no
 export type { ProtoSchemas } from './proto-schema.js';
 export { loadProtoSchemas } from './proto-schema.js';
 export type { MessageType } from './registry.js';
-export { defineMessage, MessageRegistry } from './registry.js';
+export { CONTROL_MESSAGE_IDS, defineControlMessage, defineMessage, MessageRegistry } from './registry.js';
 export { sampleMessages } from './samples.js';
 export type {
   EnumDesc,

@@ -1,15 +1,50 @@
 import { tmeshError } from './errors.js';
 import type { Infer, StructSchema } from './schema.js';
 
-/** A message type: a name (the universal wire's type name), an id (the frame's u8 messageType; 240..255 are reserved for tmesh control messages) and a schema. */
+/** A message type: a name (the universal wire's type name), an id (the frame's u8 messageType) and a schema. */
 export interface MessageType<T = unknown> {
   readonly name: string;
   readonly id: number;
   readonly schema: StructSchema<T>;
 }
 
-/** Define a message type. `id` is 1..255: it fills the messageType byte of SWFT and RUST frame headers. */
+/** Message ids 240..255 belong to tmesh's own link control messages (acks, replies, heartbeats). */
+export const CONTROL_MESSAGE_IDS = Object.freeze({ first: 240, last: 255 });
+
+/**
+ * Define a message type. `id` is 1..239: it fills the messageType byte of SWFT and RUST frame headers
+ * (240..255 are reserved for tmesh's link control messages, see {@link defineControlMessage}).
+ */
 export function defineMessage<S extends StructSchema<any>>(
+  name: string,
+  id: number,
+  schema: S,
+): MessageType<Infer<S>> {
+  if (Number.isInteger(id) && id >= CONTROL_MESSAGE_IDS.first && id <= CONTROL_MESSAGE_IDS.last) {
+    throw tmeshError(
+      'E_SCHEMA_INVALID',
+      `message type ${name}: ids ${CONTROL_MESSAGE_IDS.first}..${CONTROL_MESSAGE_IDS.last} are reserved for tmesh control messages`,
+    );
+  }
+  return defineAnyMessage(name, id, schema);
+}
+
+/** Define one of tmesh's own control message types (ids 240..255): for the link layer, not applications. */
+export function defineControlMessage<S extends StructSchema<any>>(
+  name: string,
+  id: number,
+  schema: S,
+): MessageType<Infer<S>> {
+  if (!Number.isInteger(id) || id < CONTROL_MESSAGE_IDS.first || id > CONTROL_MESSAGE_IDS.last) {
+    throw tmeshError(
+      'E_SCHEMA_INVALID',
+      `control message ${name}: id must be in ${CONTROL_MESSAGE_IDS.first}..${CONTROL_MESSAGE_IDS.last}, got ${String(id)}`,
+    );
+  }
+  return defineAnyMessage(name, id, schema);
+}
+
+function defineAnyMessage<S extends StructSchema<any>>(
   name: string,
   id: number,
   schema: S,
