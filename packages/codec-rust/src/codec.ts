@@ -1,0 +1,142 @@
+import {
+  DEFAULT_MAX_FRAME_SIZE, FRAME_FLAGS, FixedFrameDecoder, RUST_FRAME, openFrame, sealFrame, tmeshError,
+} from '@tmesh/core';
+import type {
+  DecodedMessage, FrameDecoderOptions, FrameHeader, MessageDecoder, MessageRegistry, MessageType, PayloadCodec,
+  RawFrame, Schema, WireCodec, WireEncodeOptions,
+} from '@tmesh/core';
+import { type CompiledBincode, compileDescRust, compileRust } from './compile.js';
+import { acquireWriter, releaseWriter } from './writer.js';
+
+/** Options of {@link createRustCodec}. */
+export interface RustCodecOptions {
+  /**
+   * Largest frame (header + payload) this codec writes or reads; decoders check it before allocating.
+   * Default 64 MiB (`DEFAULT_MAX_FRAME_SIZE`).
+   */
+  maxFrameSize?: number;
+}
+
+const HEADER = RUST_FRAME.headerSize;
+
+function checkCompression(header: FrameHeader): void {
+  const algorithm = header.flags & FRAME_FLAGS.COMPRESSION_MASK;
+  if (algorithm !== FRAME_FLAGS.COMPRESSION_NONE) {
+    throw tmeshError('E_COMPRESSION', `rust frame seq ${header.sequence}: compression ${algorithm} is applied by the link layer, not by the codec; decompress before decoding`);
+  }
+}
+
+class RustCodec implements WireCodec {
+  readonly wire = 'rust' as const;
+  readonly registry: MessageRegistry;
+  readonly #max: number;
+  /** Compiled payload codec per registered type, keyed by frame id (filled lazily). */
+  readonly #byId = new Map<number, { type: MessageType<any>; codec: CompiledBincode<any> }>();
+
+  constructor(registry: MessageRegistry, options: RustCodecOptions) {
+    const max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    if (!Number.isInteger(max) || max < HEADER) {
+      throw tmeshError('E_INVALID_ARGUMENT', `maxFrameSize must be an integer >= ${HEADER}, got ${max}`);
+    }
+    this.registry = registry;
+    this.#max = max;
+  }
+
+  compile<T>(schema: Schema<T>): PayloadCodec<T> {
+    return compileRust(schema);
+  }
+
+  #entry(id: number): { type: MessageType<any>; codec: CompiledBincode<any> } {
+    let entry = this.#byId.get(id);
+    if (!entry) {
+      const type = this.registry.byId(id);
+      entry = { type, codec: compileDescRust(type.schema.desc) };
+      this.#byId.set(id, entry);
+    }
+    return entry;
+  }
+
+  encode<T>(type: MessageType<T>, value: T, options: WireEncodeOptions = {}): Uint8Array {
+    const entry = this.#entry(type?.id);
+    if (entry.type !== type) {
+      throw tmeshError('E_UNKNOWN_MESSAGE_TYPE', `rust encode: message type ${type?.name} (id ${type?.id}) is not the one registered with that id`);
+    }
+    const flags = options.flags ?? 0;
+    if ((flags & FRAME_FLAGS.COMPRESSION_MASK) !== 0) {
+      throw tmeshError('E_INVALID_ARGUMENT', 'rust encode: compression flags are set by the link layer after compressing, not by the codec');
+    }
+    const w = acquireWriter();
+    try {
+      // The header is written last (it holds the payload's size and CRC); the payload goes after it.
+      const end = entry.codec.encodeInto(w, value, w.start + HEADER);
+      const size = end - w.start;
+      if (size > this.#max) {
+        throw tmeshError('E_FRAME_TOO_LARGE', `rust encode ${type.name}: frame of ${size} bytes exceeds maxFrameSize ${this.#max}`);
+      }
+      const frame = w.take(end);
+      sealFrame(RUST_FRAME, frame, {
+        messageType: type.id,
+        flags,
+        sequence: options.sequence ?? 0,
+        timestamp: options.timestamp ?? Date.now(),
+      });
+      return frame;
+    } finally {
+      releaseWriter(w);
+    }
+  }
+
+  #open(raw: RawFrame, copy: boolean): DecodedMessage {
+    const { header, payload } = raw;
+    checkCompression(header);
+    const entry = this.#entry(header.messageType);
+    const value = entry.codec.decodeRange(payload, 0, payload.length, copy);
+    return { type: entry.type, header, value };
+  }
+
+  decode(frame: Uint8Array, options?: { copy?: boolean }): DecodedMessage {
+    if (!(frame instanceof Uint8Array)) {
+      throw tmeshError('E_INVALID_ARGUMENT', 'rust decode: a frame must be a Uint8Array');
+    }
+    return this.#open(openFrame(RUST_FRAME, frame, this.#max), options?.copy === true);
+  }
+
+  createDecoder(options: FrameDecoderOptions & { copy?: boolean } = {}): MessageDecoder {
+    const frames = new FixedFrameDecoder(RUST_FRAME, { maxFrameSize: options.maxFrameSize ?? this.#max });
+    const copy = options.copy === true;
+    let failed: unknown;
+    return {
+      push: (chunk: Uint8Array): DecodedMessage[] => {
+        if (failed) throw failed;
+        if (!(chunk instanceof Uint8Array)) {
+          throw tmeshError('E_INVALID_ARGUMENT', 'rust decoder: a chunk must be a Uint8Array');
+        }
+        try {
+          const raws = frames.push(chunk);
+          const out: DecodedMessage[] = new Array(raws.length);
+          for (let i = 0; i < raws.length; i++) out[i] = this.#open(raws[i]!, copy);
+          return out;
+        } catch (error) {
+          // Like the frame decoder, a decoder that threw stays failed: the caller has lost messages.
+          failed = error;
+          throw error;
+        }
+      },
+      end: (): void => {
+        if (failed) throw failed;
+        frames.end();
+      },
+      get bufferedBytes(): number {
+        return frames.bufferedBytes;
+      },
+    };
+  }
+}
+
+/**
+ * The Rust wire: RUST frames (32-byte header, CRC-32 checked on every decode) around bincode 1.x
+ * payloads, byte-compatible with Rust `bincode::serialize` / `deserialize` (bincode 1.3 default config).
+ */
+export function createRustCodec(registry: MessageRegistry, options: RustCodecOptions = {}): WireCodec {
+  return new RustCodec(registry, options);
+}
