@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   E_CLOSED: 'The node, link or channel was closed before or during the operation.',
   E_NOT_SUPPORTED: 'The operation is not available on this platform or in this configuration.',
   E_MACHINE_ID: 'No machine identity could be read or derived.',
+  E_PERMISSION: 'A file, directory or socket is owned by another user or has permissions that are too wide.',
+  E_CONFIG: 'A configuration file or option is missing, unreadable or invalid.',
   // schema and registry
   E_SCHEMA_INVALID: 'A schema definition is malformed (bad name, bad tag, empty enum, ...).',
   E_SCHEMA_DUPLICATE_FIELD:
