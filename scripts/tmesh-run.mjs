@@ -38,7 +38,8 @@ const pnpm = (args, what) => run('npx', [...PNPM, ...args], what);
 const has = (cmd, args = ['--version']) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 
 // What the tests need from outside npm: Python's msgpack (the independent MessagePack implementation the
-// Swift-wire tests check against) and, as root on Debian, iproute2 for the network-namespace tests.
+// Swift-wire tests check against) and, as root on Debian, iproute2 and nftables for the network-namespace tests and etcd-server
+// for the discovery tests (they start their own etcd on loopback).
 function systemDeps() {
   if (!has('python3', ['-c', 'import msgpack'])) {
     run(
