@@ -53,6 +53,7 @@ function systemDeps() {
     ['ip', 'iproute2'],
     ['tc', 'iproute2'],
     ['nft', 'nftables'],
+    ['etcd', 'etcd-server'],
   ].filter(([cmd]) => !has('sh', ['-c', `command -v ${cmd}`]));
   if (missing.length > 0 && isRoot && has('sh', ['-c', 'command -v apt-get'])) {
     const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
