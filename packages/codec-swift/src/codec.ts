@@ -1,0 +1,135 @@
+// The Swift wire: SWFT frames (the shared 28-byte fixed header of @tmesh/core) around MessagePack
+// payloads compiled from each message type's schema.
+import type {
+  DecodedMessage,
+  FrameDecoderOptions,
+  MessageDecoder,
+  MessageRegistry,
+  MessageType,
+  RawFrame,
+  Schema,
+  WireCodec,
+  WireEncodeOptions,
+} from '@tmesh/core';
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  FRAME_FLAGS,
+  FixedFrameDecoder,
+  SWIFT_FRAME,
+  openFrame,
+  sealFrame,
+  tmeshError,
+} from '@tmesh/core';
+import { type SwiftPayloadCodec, compileSwift } from './compile.js';
+
+/** Options of {@link createSwiftCodec}. */
+export interface SwiftCodecOptions {
+  /** Largest frame (header + payload) `decode` accepts; default 64 MiB. Decoders take their own. */
+  maxFrameSize?: number;
+}
+
+/** A Swift-wire codec for the message types of one registry. */
+export interface SwiftWireCodec extends WireCodec {
+  readonly wire: 'swift';
+}
+
+/** Create the Swift-wire codec (SWFT + MessagePack) for the types in `registry`. */
+export function createSwiftCodec(registry: MessageRegistry, options: SwiftCodecOptions = {}): SwiftWireCodec {
+  const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  if (!Number.isInteger(maxFrameSize) || maxFrameSize < SWIFT_FRAME.headerSize) {
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      `maxFrameSize must be an integer >= ${SWIFT_FRAME.headerSize}, got ${maxFrameSize}`,
+    );
+  }
+  const payloadCodecs = new Map<number, SwiftPayloadCodec<unknown>>();
+
+  const codecFor = (id: number): { type: MessageType<unknown>; codec: SwiftPayloadCodec<unknown> } => {
+    const type = registry.byId(id);
+    let codec = payloadCodecs.get(id);
+    if (!codec) {
+      codec = compileSwift(type.schema);
+      payloadCodecs.set(id, codec);
+    }
+    return { type, codec };
+  };
+
+  const decodeRaw = (raw: RawFrame, copy: boolean): DecodedMessage => {
+    const { header, payload } = raw;
+    if ((header.flags & FRAME_FLAGS.COMPRESSION_MASK) !== FRAME_FLAGS.COMPRESSION_NONE) {
+      throw tmeshError(
+        'E_COMPRESSION',
+        `swift frame seq ${header.sequence}: compression ${header.flags & FRAME_FLAGS.COMPRESSION_MASK} must be undone before the codec decodes the payload`,
+      );
+    }
+    const { type, codec } = codecFor(header.messageType);
+    return { type, header, value: codec.decode(payload, { copy }) };
+  };
+
+  return {
+    wire: 'swift',
+    registry,
+    compile<T>(schema: Schema<T>) {
+      return compileSwift(schema);
+    },
+    encode<T>(type: MessageType<T>, value: T, encodeOptions: WireEncodeOptions = {}): Uint8Array {
+      const registered = registry.byId(type?.id);
+      if (registered !== (type as MessageType<unknown>) && registered.schema !== type.schema) {
+        throw tmeshError(
+          'E_UNKNOWN_MESSAGE_TYPE',
+          `message type ${type.name} is not the one registered with id ${type.id} (${registered.name})`,
+        );
+      }
+      const flags = encodeOptions.flags ?? 0;
+      if ((flags & FRAME_FLAGS.COMPRESSION_MASK) !== 0) {
+        throw tmeshError(
+          'E_INVALID_ARGUMENT',
+          'the Swift codec writes uncompressed payloads; compression flags belong to the layer that compresses',
+        );
+      }
+      const { codec } = codecFor(type.id);
+      const frame = codec.encodeWithReserve(value, SWIFT_FRAME.headerSize);
+      return sealFrame(SWIFT_FRAME, frame, {
+        messageType: type.id,
+        flags,
+        sequence: encodeOptions.sequence ?? 0,
+        timestamp: encodeOptions.timestamp ?? Date.now(),
+      });
+    },
+    decode(frame: Uint8Array, decodeOptions?: { copy?: boolean }): DecodedMessage {
+      if (!(frame instanceof Uint8Array)) throw tmeshError('E_INVALID_ARGUMENT', 'decode expects a Uint8Array');
+      return decodeRaw(openFrame(SWIFT_FRAME, frame, maxFrameSize), decodeOptions?.copy === true);
+    },
+    createDecoder(decoderOptions: FrameDecoderOptions & { copy?: boolean } = {}): MessageDecoder {
+      const frames = new FixedFrameDecoder(SWIFT_FRAME, {
+        maxFrameSize: decoderOptions.maxFrameSize ?? maxFrameSize,
+      });
+      const copy = decoderOptions.copy === true;
+      let failed: unknown;
+      return {
+        push(chunk: Uint8Array): DecodedMessage[] {
+          if (failed) throw failed;
+          if (!(chunk instanceof Uint8Array)) throw tmeshError('E_INVALID_ARGUMENT', 'push expects a Uint8Array');
+          try {
+            const raws = frames.push(chunk);
+            const out: DecodedMessage[] = new Array(raws.length);
+            for (let i = 0; i < raws.length; i++) out[i] = decodeRaw(raws[i]!, copy);
+            return out;
+          } catch (error) {
+            // A frame that fails to decode leaves the frames after it in the same chunk undelivered:
+            // the stream is no longer trustworthy, so the decoder stays failed.
+            failed = error;
+            throw error;
+          }
+        },
+        end(): void {
+          if (failed) throw failed;
+          frames.end();
+        },
+        get bufferedBytes(): number {
+          return frames.bufferedBytes;
+        },
+      };
+    },
+  };
+}
