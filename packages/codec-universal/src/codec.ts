@@ -1,0 +1,479 @@
+import * as zlib from 'node:zlib';
+import {
+  DEFAULT_MAX_FRAME_SIZE, type DecodedMessage, FRAME_FLAGS, type FrameDecoderOptions, type FrameHeader,
+  type MessageDecoder, type MessageRegistry, type MessageType, PROTOCOL_VERSION, type Schema, type WireCodec,
+  type WireEncodeOptions, crc32, tmeshError,
+} from '@tmesh/core';
+import { FIELD, readVarint, varint, varintSize, writeVarint } from './envelope.js';
+import { readUtf8 } from './pb-io.js';
+import { type UniversalPayloadCodec, WRITER_KEEP_BYTES, compileUniversal, sharedWriter } from './payload.js';
+
+/** The envelope version this build writes and accepts. */
+export const UNIVERSAL_VERSION = PROTOCOL_VERSION;
+
+/** Options of {@link createUniversalCodec}. */
+export interface UniversalCodecOptions {
+  /** Largest frame (length prefix + envelope) `decode` accepts; default 64 MiB. Decoders take their own. */
+  maxFrameSize?: number;
+}
+
+/** The universal wire codec: a `WireCodec` plus what only this wire has. */
+export interface UniversalCodec extends WireCodec {
+  readonly wire: 'universal';
+  compile<T>(schema: Schema<T>): UniversalPayloadCodec<T>;
+}
+
+const TAG_VERSION = (FIELD.version << 3) | 0;
+const TAG_MESSAGE_TYPE = (FIELD.messageType << 3) | 0;
+const TAG_FLAGS = (FIELD.flags << 3) | 0;
+const TAG_SEQUENCE = (FIELD.sequence << 3) | 0;
+const TAG_TIMESTAMP = (FIELD.timestamp << 3) | 0;
+const TAG_SOURCE = (FIELD.source << 3) | 2;
+const TAG_DESTINATION = (FIELD.destination << 3) | 2;
+const TAG_TYPE_NAME = (FIELD.typeName << 3) | 2;
+const TAG_COMPRESSION = (FIELD.compression << 3) | 0;
+const TAG_CHECKSUM = (FIELD.checksum << 3) | 5;
+const TAG_PAYLOAD = (FIELD.payload << 3) | 2;
+
+/** Per message type: its payload codec and the constant envelope bytes (message_type, type_name). */
+interface TypeEntry {
+  type: MessageType<any>;
+  payload: UniversalPayloadCodec<any>;
+  /** Field 2 (message_type), written right after the version. */
+  idBytes: Uint8Array;
+  /** Field 8 (type_name). */
+  nameBytes: Uint8Array;
+}
+
+function utf8(s: string): Uint8Array {
+  return Buffer.from(s, 'utf8');
+}
+
+function fieldString(tag: number, s: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + varintSize(s.length) + s.length);
+  out[0] = tag;
+  out.set(s, writeVarint(out, 1, s.length));
+  return out;
+}
+
+function checkMax(max: unknown, what: string): number {
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 2) {
+    throw tmeshError('E_INVALID_ARGUMENT', `${what}: maxFrameSize must be an integer >= 2, got ${String(max)}`);
+  }
+  return max;
+}
+
+/** An id string for source or destination: cached so a steady sender encodes it once. */
+class IdField {
+  #last = '';
+  #bytes: Uint8Array = new Uint8Array(0);
+  constructor(readonly tag: number, readonly what: string) {}
+  bytes(value: string | undefined): Uint8Array {
+    if (value === undefined || value === '') return EMPTY;
+    if (value === this.#last) return this.#bytes;
+    if (typeof value !== 'string' || !(value as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+      throw tmeshError('E_INVALID_ARGUMENT', `universal frame: ${this.what} must be a well-formed string`);
+    }
+    this.#bytes = fieldString(this.tag, utf8(value));
+    this.#last = value;
+    return this.#bytes;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+class UniversalCodecImpl implements UniversalCodec {
+  readonly wire = 'universal' as const;
+  readonly registry: MessageRegistry;
+  readonly maxFrameSize: number;
+  readonly #types = new Map<MessageType<any>, TypeEntry>();
+  readonly #source = new IdField(TAG_SOURCE, 'source');
+  readonly #destination = new IdField(TAG_DESTINATION, 'destination');
+
+  constructor(registry: MessageRegistry, options: UniversalCodecOptions) {
+    this.registry = registry;
+    this.maxFrameSize = checkMax(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 'createUniversalCodec');
+  }
+
+  compile<T>(schema: Schema<T>): UniversalPayloadCodec<T> {
+    return compileUniversal(schema);
+  }
+
+  entry(type: MessageType<any>): TypeEntry {
+    let e = this.#types.get(type);
+    if (e) return e;
+    const registered = this.registry.byName(type?.name);
+    if (registered !== type && registered.schema.desc !== type.schema.desc) {
+      throw tmeshError('E_UNKNOWN_MESSAGE_TYPE', `message type ${type.name} differs from the one registered under that name`);
+    }
+    const idBytes = new Uint8Array(1 + varintSize(type.id));
+    idBytes[0] = TAG_MESSAGE_TYPE;
+    writeVarint(idBytes, 1, type.id);
+    e = { type, payload: compileUniversal(type.schema), idBytes, nameBytes: fieldString(TAG_TYPE_NAME, utf8(type.name)) };
+    this.#types.set(type, e);
+    return e;
+  }
+
+  encode<T>(type: MessageType<T>, value: T, options: WireEncodeOptions = {}): Uint8Array {
+    const e = this.entry(type);
+    const { flags = 0, sequence = 0 } = options;
+    const timestamp = options.timestamp ?? Date.now();
+    if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff) throw tmeshError('E_RANGE', `universal frame: flags ${flags} do not fit u16`);
+    if (!Number.isInteger(sequence) || sequence < 0 || sequence > 0xffffffff) {
+      throw tmeshError('E_RANGE', `universal frame: sequence ${sequence} does not fit u32`);
+    }
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+      throw tmeshError('E_RANGE', `universal frame: timestamp ${timestamp} must be a non-negative safe integer (ms)`);
+    }
+    const source = this.#source.bytes(options.source);
+    const destination = this.#destination.bytes(options.destination);
+    const compression = flags & FRAME_FLAGS.COMPRESSION_MASK;
+
+    const w = sharedWriter.restart();
+    try {
+      e.payload.writeTo(value, w);
+      let payload = w.written();
+      if (compression !== FRAME_FLAGS.COMPRESSION_NONE) payload = compress(compression, payload);
+      const n = payload.length;
+      const envLen =
+        2 + e.idBytes.length +
+        (flags ? 1 + varintSize(flags) : 0) +
+        (sequence ? 1 + varintSize(sequence) : 0) +
+        (timestamp ? 1 + varintSize(timestamp) : 0) +
+        source.length + destination.length + e.nameBytes.length +
+        (compression ? 2 : 0) +
+        5 +
+        (n ? 1 + varintSize(n) + n : 0);
+      const frame = Buffer.allocUnsafe(varintSize(envLen) + envLen);
+      let pos = writeVarint(frame, 0, envLen);
+      frame[pos++] = TAG_VERSION;
+      frame[pos++] = UNIVERSAL_VERSION;
+      frame.set(e.idBytes, pos);
+      pos += e.idBytes.length;
+      if (flags) {
+        frame[pos++] = TAG_FLAGS;
+        pos = writeVarint(frame, pos, flags);
+      }
+      if (sequence) {
+        frame[pos++] = TAG_SEQUENCE;
+        pos = writeVarint(frame, pos, sequence);
+      }
+      if (timestamp) {
+        frame[pos++] = TAG_TIMESTAMP;
+        pos = writeVarint(frame, pos, timestamp);
+      }
+      frame.set(source, pos);
+      pos += source.length;
+      frame.set(destination, pos);
+      pos += destination.length;
+      frame.set(e.nameBytes, pos);
+      pos += e.nameBytes.length;
+      if (compression) {
+        frame[pos++] = TAG_COMPRESSION;
+        frame[pos++] = compression;
+      }
+      frame[pos++] = TAG_CHECKSUM;
+      const crc = crc32(payload);
+      frame[pos++] = crc & 0xff;
+      frame[pos++] = (crc >>> 8) & 0xff;
+      frame[pos++] = (crc >>> 16) & 0xff;
+      frame[pos++] = crc >>> 24;
+      if (n) {
+        frame[pos++] = TAG_PAYLOAD;
+        pos = writeVarint(frame, pos, n);
+        frame.set(payload, pos);
+      }
+      return frame;
+    } finally {
+      w.shrink(WRITER_KEEP_BYTES);
+    }
+  }
+
+  decode(frame: Uint8Array, options: { copy?: boolean } = {}): DecodedMessage {
+    if (!(frame instanceof Uint8Array)) throw tmeshError('E_INVALID_ARGUMENT', 'universal decode needs a Uint8Array');
+    if (!readVarint(frame, 0, frame.length)) {
+      throw tmeshError('E_FRAME_TRUNCATED', `universal frame: length prefix incomplete (${frame.length} bytes)`);
+    }
+    const start = varint.pos;
+    const length = frameLength(start, this.maxFrameSize);
+    const end = start + length;
+    if (frame.length < end) {
+      throw tmeshError('E_FRAME_TRUNCATED', `universal frame: prefix announces ${length} envelope bytes, got ${frame.length - start}`);
+    }
+    if (frame.length > end) throw tmeshError('E_TRAILING_BYTES', `universal frame: ${frame.length - end} bytes after the envelope`);
+    return this.decodeEnvelope(frame, start, end, options.copy === true);
+  }
+
+  /** Decode the envelope at `bytes[start, end)` and the payload it carries. */
+  decodeEnvelope(bytes: Uint8Array, start: number, end: number, copy: boolean): DecodedMessage {
+    let version = 0;
+    let messageType = 0;
+    let flags = 0;
+    let sequence = 0;
+    let timestamp = 0;
+    let source = '';
+    let destination = '';
+    let typeName = '';
+    let compression = 0;
+    let checksum: number | undefined;
+    let payload: Uint8Array = EMPTY;
+    let pos = start;
+    while (pos < end) {
+      if (!readVarint(bytes, pos, end)) throw truncated(pos);
+      if (varint.hi !== 0 || varint.lo > 0xffffffff) throw tmeshError('E_DECODE', `universal envelope: tag at offset ${pos} is out of range`);
+      const tag = varint.lo;
+      const field = tag >>> 3;
+      const wireType = tag & 7;
+      pos = varint.pos;
+      if (field === 0) throw tmeshError('E_DECODE', `universal envelope: field number 0 at offset ${pos}`);
+      const expected = field >= 1 && field <= 11 ? EXPECTED_WIRE_TYPE[field] : wireType;
+      if (wireType !== expected) {
+        throw tmeshError('E_DECODE', `universal envelope: field ${field} has wire type ${wireType}, expected ${expected}`);
+      }
+      switch (wireType) {
+        case 0: {
+          if (!readVarint(bytes, pos, end)) throw truncated(pos);
+          pos = varint.pos;
+          const lo = varint.lo;
+          switch (field) {
+            case FIELD.version:
+              version = lo;
+              break;
+            case FIELD.messageType:
+              messageType = lo;
+              break;
+            case FIELD.flags:
+              flags = lo;
+              break;
+            case FIELD.sequence:
+              sequence = lo;
+              break;
+            case FIELD.timestamp:
+              if (varint.hi > 0x1fffff) throw tmeshError('E_RANGE', 'universal envelope: timestamp exceeds 2^53 ms');
+              timestamp = varint.hi * 0x100000000 + lo;
+              break;
+            case FIELD.compression:
+              compression = lo;
+              break;
+            default:
+          }
+          break;
+        }
+        case 1:
+          if (end - pos < 8) throw truncated(pos);
+          pos += 8;
+          break;
+        case 5:
+          if (end - pos < 4) throw truncated(pos);
+          if (field === FIELD.checksum) {
+            checksum = (bytes[pos]! | (bytes[pos + 1]! << 8) | (bytes[pos + 2]! << 16) | (bytes[pos + 3]! << 24)) >>> 0;
+          }
+          pos += 4;
+          break;
+        case 2: {
+          if (!readVarint(bytes, pos, end)) throw truncated(pos);
+          const len = varint.hi === 0 ? varint.lo : Number.POSITIVE_INFINITY;
+          pos = varint.pos;
+          if (len > end - pos) {
+            throw tmeshError('E_FRAME_TRUNCATED', `universal envelope: field ${field} announces ${len} bytes, ${end - pos} left`);
+          }
+          const stop = pos + len;
+          if (field === FIELD.payload) payload = bytes.subarray(pos, stop);
+          else if (field === FIELD.source) source = readUtf8(bytes, pos, stop);
+          else if (field === FIELD.destination) destination = readUtf8(bytes, pos, stop);
+          else if (field === FIELD.typeName) typeName = readUtf8(bytes, pos, stop);
+          pos = stop;
+          break;
+        }
+        default:
+          throw tmeshError('E_DECODE', `universal envelope: wire type ${wireType} (groups are not used) at offset ${pos}`);
+      }
+    }
+    if (version !== UNIVERSAL_VERSION) {
+      throw tmeshError('E_UNSUPPORTED_VERSION', `universal envelope: version ${version}, this build speaks ${UNIVERSAL_VERSION}`);
+    }
+    if (checksum !== undefined) {
+      const actual = crc32(payload);
+      if (actual !== checksum) {
+        throw tmeshError('E_CHECKSUM', `universal envelope seq ${sequence}: payload CRC-32 0x${actual.toString(16)}, envelope says 0x${checksum.toString(16)}`);
+      }
+    }
+    if (compression !== (flags & FRAME_FLAGS.COMPRESSION_MASK)) {
+      throw tmeshError('E_DECODE', `universal envelope: compression ${compression} disagrees with flags 0x${flags.toString(16)}`);
+    }
+    const type = typeName !== '' ? this.registry.byName(typeName) : this.registry.byId(messageType);
+    if (messageType !== 0 && messageType !== type.id) {
+      throw tmeshError('E_UNKNOWN_MESSAGE_TYPE', `universal envelope: type ${typeName} has id ${type.id}, the envelope says ${messageType}`);
+    }
+    const e = this.entry(type);
+    const sent = payload.length;
+    if (compression !== FRAME_FLAGS.COMPRESSION_NONE) {
+      payload = decompress(compression, payload, this.maxFrameSize);
+      copy = false; // the inflated buffer is already our own
+    }
+    const header: FrameHeader = {
+      version, messageType: type.id, flags, payloadSize: sent, sequence, timestamp, checksum: checksum ?? 0,
+    };
+    const out: DecodedMessage = { type, header, value: e.payload.decode(payload, { copy }) };
+    if (source !== '') out.source = source;
+    if (destination !== '') out.destination = destination;
+    return out;
+  }
+
+  createDecoder(options: FrameDecoderOptions & { copy?: boolean } = {}): MessageDecoder {
+    return new UniversalFrameDecoder(this, checkMax(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 'createDecoder'), options.copy === true);
+  }
+}
+
+const EXPECTED_WIRE_TYPE = [0, 0, 0, 0, 0, 0, 2, 2, 2, 0, 5, 2];
+
+function truncated(pos: number): Error {
+  return tmeshError('E_FRAME_TRUNCATED', `universal envelope: ends inside the field at offset ${pos}`);
+}
+
+/** The envelope length just read into `varint`, checked against the limit before anything is allocated. */
+function frameLength(prefixSize: number, max: number): number {
+  const length = varint.hi * 0x100000000 + varint.lo;
+  if (prefixSize + length > max) {
+    throw tmeshError('E_FRAME_TOO_LARGE', `universal frame: prefix announces ${length} envelope bytes, limit is ${max - prefixSize}`);
+  }
+  return length;
+}
+
+function compress(algorithm: number, payload: Uint8Array): Uint8Array {
+  if (algorithm === FRAME_FLAGS.COMPRESSION_DEFLATE) return zlib.deflateRawSync(payload);
+  throw tmeshError('E_COMPRESSION', `universal frame: compression ${algorithm} is not available in this build (deflate = 1 is)`);
+}
+
+function decompress(algorithm: number, payload: Uint8Array, max: number): Uint8Array {
+  if (algorithm !== FRAME_FLAGS.COMPRESSION_DEFLATE) {
+    throw tmeshError('E_COMPRESSION', `universal envelope: compression ${algorithm} is not available in this build (deflate = 1 is)`);
+  }
+  try {
+    return zlib.inflateRawSync(payload, { maxOutputLength: max });
+  } catch (cause) {
+    throw tmeshError('E_COMPRESSION', `universal envelope: deflate payload does not inflate within ${max} bytes: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Length-delimited stream decoder: frames cut anywhere, many per chunk, size checked before allocating. */
+class UniversalFrameDecoder implements MessageDecoder {
+  readonly #codec: UniversalCodecImpl;
+  readonly #max: number;
+  readonly #copy: boolean;
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  /** Prefix size and total size of the frame at the head of the buffer, once its prefix is read. */
+  #prefix = 0;
+  #need = 0;
+  #failed: unknown;
+
+  constructor(codec: UniversalCodecImpl, max: number, copy: boolean) {
+    this.#codec = codec;
+    this.#max = max;
+    this.#copy = copy;
+  }
+
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  push(chunk: Uint8Array): DecodedMessage[] {
+    if (this.#failed) throw this.#failed;
+    try {
+      if (!(chunk instanceof Uint8Array)) throw tmeshError('E_INVALID_ARGUMENT', 'universal decoder: push needs a Uint8Array');
+      return this.#push(chunk);
+    } catch (error) {
+      this.#failed = error;
+      this.#chunks = [];
+      this.#buffered = 0;
+      throw error;
+    }
+  }
+
+  end(): void {
+    if (this.#failed) throw this.#failed;
+    if (this.#buffered > 0) {
+      throw tmeshError('E_FRAME_TRUNCATED', `universal stream ended inside a frame (${this.#buffered} bytes pending)`);
+    }
+  }
+
+  #push(chunk: Uint8Array): DecodedMessage[] {
+    const out: DecodedMessage[] = [];
+    if (this.#buffered === 0) {
+      // Fast path: whole frames inside this chunk decode straight from it, as views.
+      let offset = 0;
+      while (offset < chunk.length && readVarint(chunk, offset, chunk.length)) {
+        const start = varint.pos;
+        const end = start + frameLength(start - offset, this.#max);
+        if (end > chunk.length) break;
+        out.push(this.#codec.decodeEnvelope(chunk, start, end, this.#copy));
+        offset = end;
+      }
+      if (offset === chunk.length) return out;
+      chunk = chunk.subarray(offset);
+    }
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    for (;;) {
+      if (this.#need === 0) {
+        const head = this.#peek(Math.min(10, this.#buffered));
+        if (!readVarint(head, 0, head.length)) return out;
+        this.#prefix = varint.pos;
+        this.#need = this.#prefix + frameLength(this.#prefix, this.#max);
+      }
+      if (this.#buffered < this.#need) return out;
+      const frame = this.#take(this.#need);
+      const prefix = this.#prefix;
+      this.#need = 0;
+      out.push(this.#codec.decodeEnvelope(frame, prefix, frame.length, this.#copy));
+      if (this.#buffered === 0) return out;
+    }
+  }
+
+  /** The first n buffered bytes (n <= 10), copied only if they span chunks. */
+  #peek(n: number): Uint8Array {
+    const first = this.#chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    const out = new Uint8Array(n);
+    let filled = 0;
+    for (const c of this.#chunks) {
+      const part = Math.min(c.length, n - filled);
+      out.set(c.subarray(0, part), filled);
+      filled += part;
+      if (filled === n) break;
+    }
+    return out;
+  }
+
+  /** Remove and return the next n buffered bytes: a view when they lie in one chunk, else one copy. */
+  #take(n: number): Uint8Array {
+    const first = this.#chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      this.#buffered -= n;
+      return first.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.#chunks[0]!;
+      const part = Math.min(c.length, n - filled);
+      out.set(c.subarray(0, part), filled);
+      filled += part;
+      if (part === c.length) this.#chunks.shift();
+      else this.#chunks[0] = c.subarray(part);
+    }
+    this.#buffered -= n;
+    return out;
+  }
+}
+
+/**
+ * Create the universal wire codec over a registry: each message is one Envelope (envelope.proto) with
+ * the protobuf payload inside, preceded by its length as a varint (protobuf's length-delimited framing).
+ */
+export function createUniversalCodec(registry: MessageRegistry, options: UniversalCodecOptions = {}): UniversalCodec {
+  return new UniversalCodecImpl(registry, options);
+}

@@ -1,0 +1,199 @@
+import { tmeshError } from '@tmesh/core';
+import protobuf from 'protobufjs';
+
+// protobufjs 8 reads and writes int64 as Long (and `encode({x: 5n})` silently writes 0). These two
+// subclasses of its Reader and Writer speak bigint instead, so the Types generated from a schema read
+// and write our API values directly, with no Long on the hot path. They also tighten decoding: a bool
+// must be 0 or 1, strings must be valid UTF-8, and bytes fields are plain Uint8Array views of the input.
+
+const U64_MASK = 0xffffffffffffffffn;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function truncated(reader: protobuf.Reader, need: number): never {
+  throw tmeshError('E_FRAME_TRUNCATED', `protobuf payload: ${need} bytes needed at offset ${reader.pos}, ${reader.len - reader.pos} left`);
+}
+
+/** Read a varint of up to 10 bytes as an unsigned 64-bit bigint. */
+function readVarint64(r: protobuf.Reader): bigint {
+  const buf = r.buf;
+  const len = r.len;
+  let pos = r.pos;
+  let lo = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (pos >= len) truncated(r, 1);
+    const b = buf[pos++]!;
+    lo |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      r.pos = pos;
+      return BigInt(lo >>> 0);
+    }
+  }
+  // Bytes 5..10: collect the rest as a bigint (rare: values >= 2^28).
+  let value = BigInt(lo >>> 0);
+  for (let shift = 28n; shift < 70n; shift += 7n) {
+    if (pos >= len) truncated(r, 1);
+    const b = buf[pos++]!;
+    value |= BigInt(b & 0x7f) << shift;
+    if (b < 0x80) {
+      if (shift === 63n && b > 1) break;
+      r.pos = pos;
+      return value & U64_MASK;
+    }
+  }
+  r.pos = pos;
+  throw tmeshError('E_VARINT_OVERFLOW', `protobuf payload: varint at offset ${pos} is longer than 10 bytes or overflows 64 bits`);
+}
+
+/** A protobufjs Reader that returns bigint for 64-bit fields and refuses bad bools and bad UTF-8. */
+export class StrictReader extends protobuf.Reader {
+  override uint64(): any {
+    return readVarint64(this);
+  }
+
+  override int64(): any {
+    return BigInt.asIntN(64, readVarint64(this));
+  }
+
+  override bool(): boolean {
+    const pos = this.pos;
+    const v = this.uint32();
+    if (v > 1) throw tmeshError('E_INVALID_BOOL', `protobuf payload: bool at offset ${pos} is ${v}, expected 0 or 1`);
+    return v === 1;
+  }
+
+  override bools(array: boolean[] = []): boolean[] {
+    const end = this.size() + this.pos;
+    if (end > this.len) truncated(this, end - this.pos);
+    const outer = this.len;
+    this.len = end;
+    while (this.pos < end) array.push(this.bool());
+    this.len = outer;
+    return array;
+  }
+
+  override bytes(): Uint8Array {
+    const length = this.size();
+    const start = this.pos;
+    const end = start + length;
+    if (end > this.len) truncated(this, length);
+    this.pos = end;
+    const buf = this.buf;
+    return new Uint8Array(buf.buffer, buf.byteOffset + start, length);
+  }
+
+  override stringVerify(): string {
+    const length = this.size();
+    const start = this.pos;
+    const end = start + length;
+    if (end > this.len) truncated(this, length);
+    this.pos = end;
+    return readUtf8(this.buf, start, end);
+  }
+
+  override string(): string {
+    return this.stringVerify();
+  }
+}
+
+/** Decode UTF-8 strictly: ASCII fast path, then a fatal TextDecoder (E_INVALID_UTF8 on bad bytes). */
+export function readUtf8(buf: Uint8Array, start: number, end: number): string {
+  if (end - start < 32) {
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if (buf[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+  }
+  try {
+    return strictUtf8.decode(buf.subarray(start, end));
+  } catch (cause) {
+    throw tmeshError('E_INVALID_UTF8', `protobuf payload: string at offset ${start} is not valid UTF-8`, { cause });
+  }
+}
+
+type Writer = protobuf.Writer & { _reserve(n: number): void; buf: Uint8Array; pos: number };
+
+function writeVarint64(w: Writer, v: bigint): void {
+  if (v >= 0n && v <= 0xffffffffn) {
+    w.uint32(Number(v));
+    return;
+  }
+  let u = BigInt.asUintN(64, v);
+  w._reserve(10);
+  const buf = w.buf;
+  let pos = w.pos;
+  let lo = Number(u & 0xffffffffn);
+  let hi = Number(u >> 32n);
+  u = 0n;
+  while (hi) {
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  while (lo > 0x7f) {
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    lo >>>= 7;
+  }
+  buf[pos++] = lo;
+  w.pos = pos;
+}
+
+function toBig(v: unknown): bigint {
+  if (typeof v === 'bigint') return v;
+  // Map keys of 64-bit maps reach the writer as decimal strings (protobufjs keys maps by string).
+  if (typeof v === 'string') return BigInt(v);
+  if (typeof v === 'number') return BigInt(v);
+  throw tmeshError('E_ENCODE_INVALID_VALUE', `64-bit field: expected a bigint, got ${typeof v}`);
+}
+
+/**
+ * A protobufjs (Buffer)Writer that writes bigint 64-bit values, kept and reused by a codec: `restart()`
+ * rewinds it without giving up its grown buffer.
+ */
+export class BigintWriter extends protobuf.BufferWriter {
+  override uint64(value: any): this {
+    writeVarint64(this as unknown as Writer, toBig(value));
+    return this;
+  }
+
+  override int64(value: any): this {
+    writeVarint64(this as unknown as Writer, toBig(value));
+    return this;
+  }
+
+  override uint64s(values: any[]): this {
+    this.fork();
+    for (const v of values) writeVarint64(this as unknown as Writer, toBig(v));
+    return this.ldelim() as this;
+  }
+
+  override int64s(values: any[]): this {
+    return this.uint64s(values);
+  }
+
+  /** Forget what was written (and any open fork), keeping the buffer. */
+  restart(): this {
+    const self = this as unknown as Writer & { states: number[] | null };
+    self.pos = 0;
+    self.states = null;
+    return this;
+  }
+
+  /** The bytes written so far, as a view of the reused buffer (valid until the next write). */
+  written(): Uint8Array {
+    const self = this as unknown as Writer;
+    return self.buf.subarray(0, self.pos);
+  }
+
+  /** Drop a buffer that grew past `limit` bytes, so one huge message does not pin memory forever. */
+  shrink(limit: number): void {
+    const self = this as unknown as Writer & { view: DataView | null };
+    if (self.buf.length > limit) {
+      self.buf = Buffer.allocUnsafe(256);
+      self.view = null;
+    }
+  }
+}
