@@ -43,6 +43,7 @@ export type {
   Schema,
   StructDesc,
   StructOptions,
+  StructSchema,
   TypeDesc,
   UnionDesc,
   VariantDesc,
