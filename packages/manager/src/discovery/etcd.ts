@@ -50,6 +50,11 @@ export class EtcdDiscovery implements Discovery {
     await this.#watch();
   }
 
+  /** Watch and list the nodes without announcing this process (for `tmesh peers`). */
+  async listOnly(): Promise<void> {
+    await this.#watch();
+  }
+
   peers(): DiscoveredNode[] {
     return this.#peers.list();
   }

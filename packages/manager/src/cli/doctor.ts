@@ -1,0 +1,129 @@
+import { spawnSync } from 'node:child_process';
+import { constants, statfsSync } from 'node:fs';
+import { access, readdir, stat } from 'node:fs/promises';
+import { crc32Implementation, resolveMachineId } from '@tmesh/core';
+import { Etcd3 } from 'etcd3';
+import { defaultRuntimeDir } from '../discovery/runtime-dir.js';
+
+/** One line of `tmesh doctor`: what was checked, whether it is fine, and what was found. */
+export interface DoctorCheck {
+  check: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+}
+
+/** Options of {@link runDoctor}. */
+export interface DoctorOptions {
+  etcd?: string[];
+  clean?: boolean;
+  /** The shared-memory probe (injected so the doctor works without the addon). */
+  shm?: () => Promise<DoctorCheck[]>;
+}
+
+/** Run every check; never throws: a failing check is a row with status 'fail'. */
+export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  checks.push({
+    check: 'node',
+    status: major > 20 || (major === 20 && minor >= 15) ? 'ok' : 'fail',
+    detail: `Node ${process.versions.node} (needs >= 20.15 for zlib.crc32)`,
+  });
+  checks.push({
+    check: 'crc32',
+    status: crc32Implementation === 'zlib' ? 'ok' : 'warn',
+    detail: `implementation: ${crc32Implementation}`,
+  });
+  try {
+    const mid = resolveMachineId();
+    checks.push({
+      check: 'machine id',
+      status: mid.source === 'derived' ? 'warn' : 'ok',
+      detail: `${mid.id} (from ${mid.source})`,
+    });
+  } catch (e) {
+    checks.push({ check: 'machine id', status: 'fail', detail: (e as Error).message });
+  }
+  checks.push(...(await shmChecks()));
+  if (options.shm) {
+    try {
+      checks.push(...(await options.shm()));
+    } catch (e) {
+      checks.push({ check: 'shm addon', status: 'fail', detail: (e as Error).message });
+    }
+  }
+  const dir = defaultRuntimeDir();
+  try {
+    const st = await stat(dir);
+    const entries = (await readdir(dir)).filter((n) => n.endsWith('.json')).length;
+    const mode = (st.mode & 0o777).toString(8);
+    checks.push({
+      check: 'runtime dir',
+      status: mode === '700' ? 'ok' : 'warn',
+      detail: `${dir} mode ${mode}, ${entries} node record(s)`,
+    });
+  } catch {
+    checks.push({
+      check: 'runtime dir',
+      status: 'ok',
+      detail: `${dir} (not created yet; the first node creates it 0700)`,
+    });
+  }
+  for (const [tool, why] of [
+    ['ip', 'network-namespace tests and demo'],
+    ['tc', 'link shaping'],
+    ['etcd', 'cluster discovery tests'],
+  ] as const) {
+    const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+    checks.push({
+      check: `tool ${tool}`,
+      status: found ? 'ok' : 'warn',
+      detail: found ? found : `not found (used for ${why})`,
+    });
+  }
+  for (const host of options.etcd ?? []) checks.push(await etcdCheck(host));
+  return checks;
+}
+
+async function shmChecks(): Promise<DoctorCheck[]> {
+  const out: DoctorCheck[] = [];
+  if (process.platform !== 'linux') return out;
+  try {
+    await access('/dev/shm', constants.W_OK);
+    const fs = statfsSync('/dev/shm');
+    const free = (fs.bavail * fs.bsize) / 2 ** 20;
+    const total = (fs.blocks * fs.bsize) / 2 ** 20;
+    const st = await stat('/dev/shm');
+    const sticky = (st.mode & 0o1000) !== 0;
+    out.push({
+      check: '/dev/shm',
+      status: free < 64 ? 'warn' : sticky ? 'ok' : 'warn',
+      detail: `${free.toFixed(0)} MiB free of ${total.toFixed(0)} MiB, mode ${(st.mode & 0o7777).toString(8)}${sticky ? '' : ' (no sticky bit: others may delete regions)'}`,
+    });
+  } catch (e) {
+    out.push({ check: '/dev/shm', status: 'fail', detail: `not writable: ${(e as Error).message}` });
+  }
+  return out;
+}
+
+async function etcdCheck(host: string): Promise<DoctorCheck> {
+  const client = new Etcd3({ hosts: [host], dialTimeout: 1500 });
+  const started = Date.now();
+  try {
+    const status = await Promise.race([
+      client.maintenance.status(),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('no answer in 2 s')), 2000).unref(),
+      ),
+    ]);
+    return {
+      check: `etcd ${host}`,
+      status: 'ok',
+      detail: `version ${status.version}, ${Date.now() - started} ms`,
+    };
+  } catch (e) {
+    return { check: `etcd ${host}`, status: 'fail', detail: (e as Error).message };
+  } finally {
+    client.close();
+  }
+}
