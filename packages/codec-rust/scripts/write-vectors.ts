@@ -11,10 +11,16 @@ import { COMMITTED_CASES, vectorCases } from '../src/vector-cases.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../../test-vectors/rust/ts');
 mkdirSync(dir, { recursive: true });
-const codec = createRustCodec(new MessageRegistry([sampleMessages.FileChunk, sampleMessages.AllTypes, sampleMessages.Metrics]));
+const codec = createRustCodec(
+  new MessageRegistry([sampleMessages.FileChunk, sampleMessages.AllTypes, sampleMessages.Metrics]),
+);
 for (const c of vectorCases()) {
   if (!COMMITTED_CASES.includes(c.name)) continue;
-  const frame = codec.encode(c.type, c.value, { sequence: c.sequence, timestamp: c.timestamp, flags: c.flags });
+  const frame = codec.encode(c.type, c.value, {
+    sequence: c.sequence,
+    timestamp: c.timestamp,
+    flags: c.flags,
+  });
   writeFileSync(join(dir, `${c.name}.bin`), frame);
   console.log(`${c.name}.bin ${frame.length} bytes`);
 }

@@ -1,9 +1,24 @@
-import {
-  DEFAULT_MAX_FRAME_SIZE, FRAME_FLAGS, FixedFrameDecoder, RUST_FRAME, openFrame, sealFrame, tmeshError,
-} from '@tmesh/core';
 import type {
-  DecodedMessage, FrameDecoderOptions, FrameHeader, MessageDecoder, MessageRegistry, MessageType, PayloadCodec,
-  RawFrame, Schema, WireCodec, WireEncodeOptions,
+  DecodedMessage,
+  FrameDecoderOptions,
+  FrameHeader,
+  MessageDecoder,
+  MessageRegistry,
+  MessageType,
+  PayloadCodec,
+  RawFrame,
+  Schema,
+  WireCodec,
+  WireEncodeOptions,
+} from '@tmesh/core';
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  FixedFrameDecoder,
+  FRAME_FLAGS,
+  openFrame,
+  RUST_FRAME,
+  sealFrame,
+  tmeshError,
 } from '@tmesh/core';
 import { type CompiledBincode, compileDescRust, compileRust } from './compile.js';
 import { acquireWriter, releaseWriter } from './writer.js';
@@ -22,7 +37,10 @@ const HEADER = RUST_FRAME.headerSize;
 function checkCompression(header: FrameHeader): void {
   const algorithm = header.flags & FRAME_FLAGS.COMPRESSION_MASK;
   if (algorithm !== FRAME_FLAGS.COMPRESSION_NONE) {
-    throw tmeshError('E_COMPRESSION', `rust frame seq ${header.sequence}: compression ${algorithm} is applied by the link layer, not by the codec; decompress before decoding`);
+    throw tmeshError(
+      'E_COMPRESSION',
+      `rust frame seq ${header.sequence}: compression ${algorithm} is applied by the link layer, not by the codec; decompress before decoding`,
+    );
   }
 }
 
@@ -59,11 +77,17 @@ class RustCodec implements WireCodec {
   encode<T>(type: MessageType<T>, value: T, options: WireEncodeOptions = {}): Uint8Array {
     const entry = this.#entry(type?.id);
     if (entry.type !== type) {
-      throw tmeshError('E_UNKNOWN_MESSAGE_TYPE', `rust encode: message type ${type?.name} (id ${type?.id}) is not the one registered with that id`);
+      throw tmeshError(
+        'E_UNKNOWN_MESSAGE_TYPE',
+        `rust encode: message type ${type?.name} (id ${type?.id}) is not the one registered with that id`,
+      );
     }
     const flags = options.flags ?? 0;
     if ((flags & FRAME_FLAGS.COMPRESSION_MASK) !== 0) {
-      throw tmeshError('E_INVALID_ARGUMENT', 'rust encode: compression flags are set by the link layer after compressing, not by the codec');
+      throw tmeshError(
+        'E_INVALID_ARGUMENT',
+        'rust encode: compression flags are set by the link layer after compressing, not by the codec',
+      );
     }
     const w = acquireWriter();
     try {
@@ -71,7 +95,10 @@ class RustCodec implements WireCodec {
       const end = entry.codec.encodeInto(w, value, w.start + HEADER);
       const size = end - w.start;
       if (size > this.#max) {
-        throw tmeshError('E_FRAME_TOO_LARGE', `rust encode ${type.name}: frame of ${size} bytes exceeds maxFrameSize ${this.#max}`);
+        throw tmeshError(
+          'E_FRAME_TOO_LARGE',
+          `rust encode ${type.name}: frame of ${size} bytes exceeds maxFrameSize ${this.#max}`,
+        );
       }
       const frame = w.take(end);
       sealFrame(RUST_FRAME, frame, {

@@ -1,6 +1,6 @@
-import { tmeshError, validateDesc } from '@tmesh/core';
 import type { PayloadCodec, Schema, TmeshErrorCode, TypeDesc } from '@tmesh/core';
-import { type SlabWriter, acquireWriter, releaseWriter } from './writer.js';
+import { tmeshError, validateDesc } from '@tmesh/core';
+import { acquireWriter, releaseWriter, type SlabWriter } from './writer.js';
 
 /**
  * The bincode 1.x compiler: turns a schema into a JavaScript encoder and decoder specialised for it
@@ -25,7 +25,18 @@ export interface CompiledBincode<T> extends PayloadCodec<T> {
 }
 
 const FIXED: Partial<Record<TypeDesc['kind'], number>> = {
-  bool: 1, u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4, u64: 8, i64: 8, f64: 8, enum: 4,
+  bool: 1,
+  u8: 1,
+  i8: 1,
+  u16: 2,
+  i16: 2,
+  u32: 4,
+  i32: 4,
+  f32: 4,
+  u64: 8,
+  i64: 8,
+  f64: 8,
+  enum: 4,
 };
 
 /** Size in bytes if every value of the type has the same size, else undefined. */
@@ -77,7 +88,8 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function show(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
   return String(value);
@@ -88,8 +100,12 @@ function fail(code: TmeshErrorCode, message: string): never {
 }
 
 const INT_RANGE: Record<string, [number, number]> = {
-  u8: [0, 0xff], u16: [0, 0xffff], u32: [0, 0xffffffff],
-  i8: [-0x80, 0x7f], i16: [-0x8000, 0x7fff], i32: [-0x80000000, 0x7fffffff],
+  u8: [0, 0xff],
+  u16: [0, 0xffff],
+  u32: [0, 0xffffffff],
+  i8: [-0x80, 0x7f],
+  i16: [-0x8000, 0x7fff],
+  i32: [-0x80000000, 0x7fffffff],
 };
 
 const helpers = {
@@ -99,7 +115,8 @@ const helpers = {
   },
   /** An int that failed the fast range check: wrong kind (E_ENCODE_INVALID_VALUE) or out of range (E_RANGE). */
   badInt(path: string, kind: string, value: unknown): never {
-    if (typeof value !== 'number' || !Number.isInteger(value)) helpers.invalid(path, `an integer (${kind})`, value);
+    if (typeof value !== 'number' || !Number.isInteger(value))
+      helpers.invalid(path, `an integer (${kind})`, value);
     const [lo, hi] = INT_RANGE[kind]!;
     fail('E_RANGE', `bincode encode ${path}: ${value} does not fit ${kind} (${lo}..${hi})`);
   },
@@ -122,13 +139,23 @@ const helpers = {
     fail('E_RANGE', `bincode encode ${path}: length ${n} is too large`);
   },
   trunc(path: string, need: number, left: number, at: number): never {
-    fail('E_FRAME_TRUNCATED', `bincode decode ${path}: needs ${need} bytes at payload offset ${at}, ${left} left`);
+    fail(
+      'E_FRAME_TRUNCATED',
+      `bincode decode ${path}: needs ${need} bytes at payload offset ${at}, ${left} left`,
+    );
   },
   /** A length prefix larger than what is left (checked before anything is allocated). */
   badLen(path: string, lo: number, hi: number, left: number, unit: number): never {
     const n = hi * 0x100000000 + lo;
-    if (unit === 0) fail('E_DECODE', `bincode decode ${path}: ${n} zero-sized elements is more than the ${MAX_ZERO_SIZED_ELEMENTS} accepted`);
-    fail('E_FRAME_TRUNCATED', `bincode decode ${path}: length ${n}${unit > 1 ? ` (at least ${unit} bytes each)` : ''} exceeds the ${left} bytes left`);
+    if (unit === 0)
+      fail(
+        'E_DECODE',
+        `bincode decode ${path}: ${n} zero-sized elements is more than the ${MAX_ZERO_SIZED_ELEMENTS} accepted`,
+      );
+    fail(
+      'E_FRAME_TRUNCATED',
+      `bincode decode ${path}: length ${n}${unit > 1 ? ` (at least ${unit} bytes each)` : ''} exceeds the ${left} bytes left`,
+    );
   },
   badBool(path: string, b: number): never {
     fail('E_INVALID_BOOL', `bincode decode ${path}: bool byte is ${b}, must be 0 or 1`);
@@ -137,7 +164,10 @@ const helpers = {
     fail('E_INVALID_OPTION_TAG', `bincode decode ${path}: Option tag is ${b}, must be 0 (None) or 1 (Some)`);
   },
   badIndex(path: string, name: string, i: number, n: number): never {
-    fail('E_INVALID_ENUM_VARIANT', `bincode decode ${path}: variant index ${i} of ${name}, which has ${n} variants`);
+    fail(
+      'E_INVALID_ENUM_VARIANT',
+      `bincode decode ${path}: variant index ${i} of ${name}, which has ${n} variants`,
+    );
   },
   trailing(n: number): never {
     fail('E_TRAILING_BYTES', `bincode decode: ${n} bytes left after the value`);
@@ -147,7 +177,10 @@ const helpers = {
     try {
       return textDecoder.decode(u8.subarray(at, at + n));
     } catch (error) {
-      return fail('E_INVALID_UTF8', `bincode decode ${path}: ${n} string bytes at payload offset ${at} are not valid UTF-8 (${(error as Error).message})`);
+      return fail(
+        'E_INVALID_UTF8',
+        `bincode decode ${path}: ${n} string bytes at payload offset ${at} are not valid UTF-8 (${(error as Error).message})`,
+      );
     }
   },
 };
@@ -282,7 +315,9 @@ ${enc(g, desc.key, k, `${path} key`, false)}${enc(g, desc.value, x, `${path} val
       return out;
     }
     case 'enum': {
-      const cases = desc.variants.map((variant) => `case ${q(variant.name)}: dv.setUint32(pos, ${variant.index}, true); break;`).join('\n');
+      const cases = desc.variants
+        .map((variant) => `case ${q(variant.name)}: dv.setUint32(pos, ${variant.index}, true); break;`)
+        .join('\n');
       return `${need(4)}switch (${v}) {\n${cases}\ndefault: H.badVariant(${P}, ${q(desc.name)}, ${v});\n}\npos += 4;\n`;
     }
     case 'union': {
@@ -296,7 +331,10 @@ ${enc(g, desc.key, k, `${path} key`, false)}${enc(g, desc.value, x, `${path} val
 switch (${v}.kind) {\n${cases.join('\n')}\ndefault: H.badVariant(${P}, ${q(desc.name)}, ${v}.kind);\n}\n`;
     }
     default:
-      throw tmeshError('E_SCHEMA_UNKNOWN_TYPE', `bincode: cannot encode type kind ${q((desc as { kind: string }).kind)}`);
+      throw tmeshError(
+        'E_SCHEMA_UNKNOWN_TYPE',
+        `bincode: cannot encode type kind ${q((desc as { kind: string }).kind)}`,
+      );
   }
 }
 
@@ -308,7 +346,8 @@ function need(n: string, path: string): string {
 /** Read a u64 length into `n` and check it against the bytes left (`unit` = fewest bytes per element). */
 function readLen(g: Gen, n: string, path: string, unit: number, checked: boolean): string {
   const hi = g.id('hi');
-  const limit = unit === 0 ? String(MAX_ZERO_SIZED_ELEMENTS) : unit === 1 ? 'end - pos' : `(end - pos) / ${unit}`;
+  const limit =
+    unit === 0 ? String(MAX_ZERO_SIZED_ELEMENTS) : unit === 1 ? 'end - pos' : `(end - pos) / ${unit}`;
   return `${checked ? '' : need('8', path)}const ${n} = dv.getUint32(pos, true), ${hi} = dv.getUint32(pos + 4, true); pos += 8;
 if (${hi} !== 0 || ${n} > ${limit}) H.badLen(${q(path)}, ${n}, ${hi}, end - pos, ${unit});\n`;
 }
@@ -411,7 +450,9 @@ ${out} = ${m}; }\n`;
         }
       }
       // A computed key keeps a field named __proto__ an own property instead of setting the prototype.
-      const literal = fields.map((f, k) => `${f.name === '__proto__' ? '["__proto__"]' : f.name}: ${names[k]}`).join(', ');
+      const literal = fields
+        .map((f, k) => `${f.name === '__proto__' ? '["__proto__"]' : f.name}: ${names[k]}`)
+        .join(', ');
       return `${code}${out} = { ${literal} }; }\n`;
     }
     case 'enum': {
@@ -432,7 +473,10 @@ ${out} = ${table}[${ix}]; }\n`;
 switch (${ix}) {\n${cases.join('\n')}\ndefault: H.badIndex(${P}, ${q(desc.name)}, ${ix}, ${desc.variants.length});\n} }\n`;
     }
     default:
-      throw tmeshError('E_SCHEMA_UNKNOWN_TYPE', `bincode: cannot decode type kind ${q((desc as { kind: string }).kind)}`);
+      throw tmeshError(
+        'E_SCHEMA_UNKNOWN_TYPE',
+        `bincode: cannot decode type kind ${q((desc as { kind: string }).kind)}`,
+      );
   }
 }
 
@@ -448,7 +492,8 @@ let lastDv: DataView = new DataView(lastU8.buffer);
 
 function compileDesc<T>(desc: TypeDesc): CompiledBincode<T> {
   validateDesc(desc);
-  const name = desc.kind === 'struct' || desc.kind === 'enum' || desc.kind === 'union' ? desc.name : desc.kind;
+  const name =
+    desc.kind === 'struct' || desc.kind === 'enum' || desc.kind === 'union' ? desc.name : desc.kind;
   const eg = new Gen();
   const encBody = enc(eg, desc, 'v', name, false);
   const encodeSource = `return function encode_${name}(w, v, pos) {\nlet buf = w.buf, dv = w.dv;\n${encBody}return pos;\n};`;

@@ -1,3 +1,3 @@
-export { compileRust } from './compile.js';
-export { createRustCodec } from './codec.js';
 export type { RustCodecOptions } from './codec.js';
+export { createRustCodec } from './codec.js';
+export { compileRust } from './compile.js';

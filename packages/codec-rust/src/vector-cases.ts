@@ -1,5 +1,5 @@
-import { sampleMessages } from '@tmesh/core';
 import type { Infer, MessageType } from '@tmesh/core';
+import { sampleMessages } from '@tmesh/core';
 
 /**
  * The cross-language vector cases (internal, not exported). interop/bincode-check/src/lib.rs declares
@@ -117,9 +117,30 @@ const mixed: AllTypes = {
 /** Every case, in the order of the Rust crate's `cases()`. */
 export function vectorCases(): VectorCase[] {
   return [
-    { name: 'all_types_full', sequence: 101, timestamp: 1_700_000_000_001, flags: 0, type: sampleMessages.AllTypes, value: full },
-    { name: 'all_types_empty', sequence: 102, timestamp: 1_700_000_000_002, flags: 0, type: sampleMessages.AllTypes, value: empty },
-    { name: 'all_types_mixed', sequence: 103, timestamp: 1_700_000_000_003, flags: 0x10, type: sampleMessages.AllTypes, value: mixed },
+    {
+      name: 'all_types_full',
+      sequence: 101,
+      timestamp: 1_700_000_000_001,
+      flags: 0,
+      type: sampleMessages.AllTypes,
+      value: full,
+    },
+    {
+      name: 'all_types_empty',
+      sequence: 102,
+      timestamp: 1_700_000_000_002,
+      flags: 0,
+      type: sampleMessages.AllTypes,
+      value: empty,
+    },
+    {
+      name: 'all_types_mixed',
+      sequence: 103,
+      timestamp: 1_700_000_000_003,
+      flags: 0x10,
+      type: sampleMessages.AllTypes,
+      value: mixed,
+    },
     {
       name: 'file_chunk_small',
       sequence: 104,
@@ -163,4 +184,10 @@ export function vectorCases(): VectorCase[] {
 }
 
 /** Cases small enough to commit as files under test-vectors/rust/. */
-export const COMMITTED_CASES = ['all_types_full', 'all_types_empty', 'all_types_mixed', 'file_chunk_small', 'metrics'];
+export const COMMITTED_CASES = [
+  'all_types_full',
+  'all_types_empty',
+  'all_types_mixed',
+  'file_chunk_small',
+  'metrics',
+];
