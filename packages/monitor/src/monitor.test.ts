@@ -69,6 +69,7 @@ describe('TransportMonitor', () => {
     expect(rust.latencyMs!.p50).toBeLessThan(100.1);
     expect(rust.latencyMs!.max).toBeGreaterThanOrEqual(200);
     expect(rust.latencyMs!.max).toBeLessThan(200.2);
+    expect(rust.latencyMs!.p99).toBeLessThanOrEqual(rust.latencyMs!.max);
     const shm = report.streams[1]!;
     expect(shm).toMatchObject({ messages: 4, errors: 0, bytes: 256 });
     expect(shm.latencyMs!.p50).toBe(0.0006);

@@ -374,6 +374,9 @@ export class TransportMonitor {
       .map((r) => {
         const window = r.window.totals(now);
         const ok = r.latency.totalCount;
+        // HDR reports a percentile as the top of its bucket, which can pass the exact max: cap it there.
+        const max = r.latency.maxValue;
+        const at = (percentile: number) => ms(Math.min(max, r.latency.getValueAtPercentile(percentile)));
         return {
           peer: r.peer,
           strategy: r.strategy,
@@ -389,10 +392,10 @@ export class TransportMonitor {
               ? undefined
               : {
                   mean: ms(r.okDurationNs / ok),
-                  p50: ms(r.latency.getValueAtPercentile(50)),
-                  p90: ms(r.latency.getValueAtPercentile(90)),
-                  p99: ms(r.latency.getValueAtPercentile(99)),
-                  max: ms(r.latency.maxValue),
+                  p50: at(50),
+                  p90: at(90),
+                  p99: at(99),
+                  max: ms(max),
                 },
         };
       });
@@ -405,7 +408,10 @@ export class TransportMonitor {
         heartbeats: rttCount,
         rttMs: condition.rttMs,
         minRttMs: condition.minRttMs,
-        rttP99Ms: rttCount > 0 ? state.rttHistogram.getValueAtPercentile(99) / 1000 : undefined,
+        rttP99Ms:
+          rttCount > 0
+            ? Math.min(state.rttHistogram.maxValue, state.rttHistogram.getValueAtPercentile(99)) / 1000
+            : undefined,
         bandwidthBytesPerSec: condition.bandwidthBytesPerSec,
         errorRate: condition.errorRate,
         compressionRatio: condition.compressionRatio,
