@@ -1,0 +1,476 @@
+import {
+  type DecodedMessage,
+  defaultWiresFor,
+  type Endpoint,
+  getMachineId,
+  isTmeshError,
+  type Language,
+  MessageRegistry,
+  type MessageType,
+  type NodeInfo,
+  PROTOCOL_VERSION,
+  type TmeshErrorCode,
+  tmeshError,
+  type WireId,
+} from '@tmesh/core';
+import { AdaptiveOptimizer, type ConfigChange, TransportMonitor } from '@tmesh/monitor';
+import { type SelectionPolicy, selectTransport, type TransportChoice } from '@tmesh/selector';
+import { managerControl } from './control.js';
+import { EtcdDiscovery, type EtcdDiscoveryOptions } from './discovery/etcd.js';
+import { RuntimeDirDiscovery } from './discovery/runtime-dir.js';
+import { StaticDiscovery } from './discovery/static.js';
+import type { DiscoveredNode, Discovery } from './discovery/types.js';
+import { AsyncQueue } from './inbox.js';
+import type { IncomingSink, PeerTransport, SendOptions } from './transport.js';
+
+/** A message delivered to this node. */
+export interface IncomingMessage<T = unknown> {
+  from: string;
+  type: MessageType<T>;
+  value: T;
+  /** The strategy and route it came over. */
+  via: { route: string; strategy: string };
+}
+
+/** A reply from a request handler. */
+export interface Reply<R = unknown> {
+  type: MessageType<R>;
+  value: R;
+}
+
+/** One line of the node's event log: fallbacks, reroutes, config changes. */
+export interface NodeEvent {
+  at: number;
+  peer: string;
+  kind: 'route' | 'fallback' | 'failure' | 'config' | 'peer-gone';
+  message: string;
+}
+
+/** What transports a node can open; the manager wires the real ones (net links, shm channels). */
+export interface TransportFactory {
+  /** Whether shared memory works in this process (addon loaded), and why not. */
+  shm: { available: boolean; reason?: string };
+  /** Open a transport for one of the selector's choices; throws a TmeshError when it cannot. */
+  open(peer: NodeInfo, choice: TransportChoice, sink: IncomingSink): Promise<PeerTransport>;
+  /** Start accepting connections; returns the endpoints to announce. */
+  listen(sink: IncomingSink): Promise<Endpoint[]>;
+  /** Apply an optimizer config to an open transport. */
+  apply?(transport: PeerTransport, change: ConfigChange): void;
+  close(): Promise<void>;
+}
+
+/** Options of {@link TmeshNode}. */
+export interface NodeOptions {
+  id: string;
+  language?: Language;
+  /** Message types this node sends and receives. */
+  types: MessageType<any>[];
+  machineId?: string;
+  services?: string[];
+  wires?: WireId[];
+  /** Where peers come from. Default: the runtime directory (same machine). */
+  discovery?: {
+    runtimeDir?: string | false;
+    peersFile?: string;
+    peers?: NodeInfo[];
+    etcd?: EtcdDiscoveryOptions;
+  };
+  policy?: SelectionPolicy;
+  /** Default deadline of `request` (ms). Default 10 000. */
+  requestTimeoutMs?: number;
+  /** Called for every event of the node's log (fallbacks, reroutes, config changes). */
+  onEvent?: (event: NodeEvent) => void;
+}
+
+interface PeerState {
+  info: NodeInfo;
+  transport?: PeerTransport;
+  connecting?: Promise<PeerTransport>;
+  outstanding: number;
+  sent: number;
+  received: number;
+  failures: number;
+}
+
+const TRANSPORT_FAILURES = new Set<TmeshErrorCode>([
+  'E_CONNECTION',
+  'E_PEER_GONE',
+  'E_CLOSED',
+  'E_HANDSHAKE',
+  'E_NATIVE_UNAVAILABLE',
+  'E_SHM_NOT_FOUND',
+  'E_SHM_PERMISSION',
+  'E_SHM_TOKEN',
+  'E_SHM_EXISTS',
+  'E_NO_ROUTE',
+]);
+
+/**
+ * A tmesh node: finds peers, picks a transport per peer with the selector, sends, requests, broadcasts,
+ * records every transmission in the monitor and applies the optimizer's configs. See `createNode`.
+ */
+export class TmeshNode {
+  readonly info: NodeInfo;
+  readonly registry: MessageRegistry;
+  readonly monitor = new TransportMonitor();
+  readonly optimizer = new AdaptiveOptimizer();
+  readonly #factory: TransportFactory;
+  readonly #options: NodeOptions;
+  readonly #discovery: Discovery[] = [];
+  readonly #peers = new Map<string, PeerState>();
+  readonly #handlers = new Map<number, Set<(m: IncomingMessage<any>) => void | Promise<void>>>();
+  readonly #requestHandlers = new Map<number, (m: IncomingMessage<any>) => Reply | Promise<Reply>>();
+  readonly #inboxes = new Set<AsyncQueue<IncomingMessage>>();
+  readonly #events: NodeEvent[] = [];
+  #tuner: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(options: NodeOptions, factory: TransportFactory, info: NodeInfo) {
+    this.#options = options;
+    this.#factory = factory;
+    this.info = info;
+    this.registry = new MessageRegistry([...options.types, ...Object.values(managerControl)]);
+  }
+
+  /** Start a node: listen, announce, and begin watching peers. */
+  static async start(options: NodeOptions, factory: TransportFactory): Promise<TmeshNode> {
+    if (typeof options.id !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(options.id)) {
+      throw tmeshError(
+        'E_INVALID_ARGUMENT',
+        `node id must be 1-128 characters of [A-Za-z0-9._-], got ${JSON.stringify(options.id)}`,
+      );
+    }
+    const language = options.language ?? 'typescript';
+    const info: NodeInfo = {
+      id: options.id,
+      machineId: options.machineId ?? getMachineId(),
+      language,
+      endpoints: [],
+      wires: options.wires ?? defaultWiresFor(language),
+      protocolVersions: [PROTOCOL_VERSION],
+      ...(options.services ? { services: options.services } : {}),
+    };
+    const node = new TmeshNode(options, factory, info);
+    info.endpoints = await factory.listen(node.#sink);
+    await node.#startDiscovery();
+    node.optimizer.subscribe((change) => node.#applyConfig(change));
+    node.#tuner = setInterval(() => node.#tune(), 1000);
+    node.#tuner.unref();
+    return node;
+  }
+
+  /** Call `handler` for every message of `type` (not for requests, which go to `handle`). Returns an unsubscribe. */
+  on<T>(type: MessageType<T>, handler: (message: IncomingMessage<T>) => void | Promise<void>): () => void {
+    let set = this.#handlers.get(type.id);
+    if (!set) {
+      set = new Set();
+      this.#handlers.set(type.id, set);
+    }
+    set.add(handler as (m: IncomingMessage<any>) => void);
+    return () => set.delete(handler as (m: IncomingMessage<any>) => void);
+  }
+
+  /** Answer requests of `type`; a thrown TmeshError reaches the requester with its code. */
+  handle<T>(type: MessageType<T>, handler: (message: IncomingMessage<T>) => Reply | Promise<Reply>): void {
+    this.#requestHandlers.set(type.id, handler as (m: IncomingMessage<any>) => Reply);
+  }
+
+  /** Every incoming message (requests excluded), for `for await`; bounded: a slow consumer slows the senders. */
+  messages(limit = 10_000): AsyncIterableIterator<IncomingMessage> {
+    const q = new AsyncQueue<IncomingMessage>(limit);
+    this.#inboxes.add(q);
+    const done = q.return.bind(q);
+    q.return = () => {
+      this.#inboxes.delete(q);
+      return done();
+    };
+    return q;
+  }
+
+  /** Send one message to a peer by id; resolves when the transport accepted it (backpressure applies). */
+  async send<T>(peer: string, type: MessageType<T>, value: T, options: SendOptions = {}): Promise<void> {
+    await this.#withTransport(peer, async (transport, state) => {
+      await transport.send(type, value, options);
+      state.sent++;
+    });
+  }
+
+  /** Send a request and wait for the reply (deadline `timeoutMs`, default 10 s; abort with `signal`). */
+  async request<T>(
+    peer: string,
+    type: MessageType<T>,
+    value: T,
+    options: SendOptions = {},
+  ): Promise<IncomingMessage> {
+    const timeoutMs = options.timeoutMs ?? this.#options.requestTimeoutMs ?? 10_000;
+    return this.#withTransport(peer, async (transport, state) => {
+      state.outstanding++;
+      try {
+        const reply = await transport.request(type, value, { ...options, timeoutMs });
+        state.sent++;
+        return this.#incoming(peer, reply, transport);
+      } finally {
+        state.outstanding--;
+      }
+    });
+  }
+
+  /** Send to every known peer (or those `filter` keeps); one peer failing does not stop the others. */
+  async broadcast<T>(
+    type: MessageType<T>,
+    value: T,
+    filter?: (peer: NodeInfo) => boolean,
+  ): Promise<{ delivered: string[]; failed: { peer: string; error: unknown }[] }> {
+    const targets = [...this.#peers.values()].map((p) => p.info).filter((p) => !filter || filter(p));
+    const results = await Promise.allSettled(targets.map((p) => this.send(p.id, type, value)));
+    const delivered: string[] = [];
+    const failed: { peer: string; error: unknown }[] = [];
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') delivered.push(targets[i]!.id);
+      else failed.push({ peer: targets[i]!.id, error: r.reason });
+    });
+    return { delivered, failed };
+  }
+
+  /** A conversation with one peer: `send` to it, and `for await` over what it sends to this node. */
+  stream(
+    peer: string,
+    limit = 1000,
+  ): {
+    send: <T>(type: MessageType<T>, value: T) => Promise<void>;
+    close: () => void;
+  } & AsyncIterable<IncomingMessage> {
+    const source = this.messages(limit);
+    const own = async function* (): AsyncGenerator<IncomingMessage> {
+      for await (const m of source) if (m.from === peer) yield m;
+    };
+    return {
+      send: (type, value) => this.send(peer, type, value),
+      close: () => void source.return?.(),
+      [Symbol.asyncIterator]: own,
+    };
+  }
+
+  /** Send a request to one of the nodes offering `service`: least outstanding requests first, then lowest RTT. */
+  async sendToService<T>(
+    service: string,
+    type: MessageType<T>,
+    value: T,
+    options: SendOptions = {},
+  ): Promise<IncomingMessage> {
+    const offering = [...this.#peers.values()].filter((p) => p.info.services?.includes(service));
+    if (offering.length === 0)
+      throw tmeshError('E_NO_ROUTE', `no known node offers service ${JSON.stringify(service)}`);
+    const rtt = (p: PeerState) =>
+      p.transport?.rttMs() ?? this.monitor.linkCondition(p.info.id).rttMs ?? Number.POSITIVE_INFINITY;
+    offering.sort(
+      (a, b) => a.outstanding - b.outstanding || rtt(a) - rtt(b) || a.info.id.localeCompare(b.info.id),
+    );
+    return this.request(offering[0]!.info.id, type, value, options);
+  }
+
+  /** Known peers with the route in use (if any) and counters. */
+  peers(): {
+    info: NodeInfo;
+    route?: string;
+    strategy?: string;
+    explanation?: string;
+    sent: number;
+    received: number;
+    outstanding: number;
+  }[] {
+    return [...this.#peers.values()].map((p) => ({
+      info: p.info,
+      ...(p.transport
+        ? {
+            route: p.transport.route,
+            strategy: p.transport.strategy.kind,
+            explanation: p.transport.explanation,
+          }
+        : {}),
+      sent: p.sent,
+      received: p.received,
+      outstanding: p.outstanding,
+    }));
+  }
+
+  /** The monitor's report, the node's peers and its event log (fallbacks, config changes). */
+  stats() {
+    this.monitor.flush();
+    return {
+      node: this.info.id,
+      shm: this.#factory.shm,
+      peers: this.peers(),
+      report: this.monitor.report(),
+      events: [...this.#events],
+    };
+  }
+
+  /** Drain and close every transport, withdraw from discovery. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#tuner) clearInterval(this.#tuner);
+    for (const q of this.#inboxes) q.end();
+    await Promise.allSettled([...this.#peers.values()].map((p) => p.transport?.close()));
+    await Promise.allSettled(this.#discovery.map((d) => d.close()));
+    await this.#factory.close();
+    this.monitor.close();
+  }
+
+  /** Add or update a peer by hand (discovery does this for announced nodes). */
+  addPeer(info: NodeInfo): void {
+    const state = this.#peers.get(info.id);
+    if (state) state.info = info;
+    else this.#peers.set(info.id, { info, outstanding: 0, sent: 0, received: 0, failures: 0 });
+  }
+
+  #log(peer: string, kind: NodeEvent['kind'], message: string): void {
+    const event = { at: Date.now(), peer, kind, message };
+    this.#events.push(event);
+    if (this.#events.length > 1000) this.#events.shift();
+    this.#options.onEvent?.(event);
+  }
+
+  readonly #sink: IncomingSink = {
+    message: (from, msg, via) => {
+      const state = this.#peers.get(from);
+      if (state) state.received++;
+      const incoming = this.#incoming(from, msg, via);
+      for (const h of this.#handlers.get(msg.type.id) ?? []) {
+        Promise.resolve()
+          .then(() => h(incoming))
+          .catch((e) =>
+            this.#log(from, 'failure', `handler for ${msg.type.name} threw: ${(e as Error).message}`),
+          );
+      }
+      for (const q of this.#inboxes) q.push(incoming);
+    },
+    request: async (from, msg, via) => {
+      const state = this.#peers.get(from);
+      if (state) state.received++;
+      const handler = this.#requestHandlers.get(msg.type.id);
+      if (!handler)
+        throw tmeshError(
+          'E_UNKNOWN_MESSAGE_TYPE',
+          `${this.info.id} has no request handler for ${msg.type.name}`,
+        );
+      return handler(this.#incoming(from, msg, via));
+    },
+    closed: (peer, via, error) => {
+      const state = this.#peers.get(peer);
+      if (state?.transport === via) {
+        state.transport = undefined;
+        this.#log(
+          peer,
+          'peer-gone',
+          `${via.route} transport closed${error ? `: ${(error as Error).message}` : ''}`,
+        );
+      }
+    },
+  };
+
+  #incoming(from: string, msg: DecodedMessage, via: PeerTransport): IncomingMessage {
+    return { from, type: msg.type, value: msg.value, via: { route: via.route, strategy: via.strategy.kind } };
+  }
+
+  async #withTransport<R>(peer: string, fn: (t: PeerTransport, s: PeerState) => Promise<R>): Promise<R> {
+    if (this.#closed) throw tmeshError('E_CLOSED', `node ${this.info.id} is closed`);
+    const state = this.#peers.get(peer);
+    if (!state) throw tmeshError('E_NO_ROUTE', `node ${this.info.id} knows no peer ${JSON.stringify(peer)}`);
+    const transport = await this.#transportFor(state);
+    const recorder = this.monitor.recorder(peer, transport.strategy);
+    const before = transport.bytesOut();
+    const started = process.hrtime.bigint();
+    try {
+      const result = await fn(transport, state);
+      recorder.record(transport.bytesOut() - before, Number(process.hrtime.bigint() - started), 'ok');
+      return result;
+    } catch (e) {
+      const outcome = isTmeshError(e, 'E_TIMEOUT') ? 'timeout' : 'error';
+      recorder.record(transport.bytesOut() - before, Number(process.hrtime.bigint() - started), outcome);
+      if (isTmeshError(e) && TRANSPORT_FAILURES.has(e.code) && !transport.isOpen()) {
+        // The transport died under this message: the caller hears about it (delivery unknown); the next
+        // send selects again and falls back.
+        if (state.transport === transport) state.transport = undefined;
+        state.failures++;
+        this.#log(peer, 'failure', `${transport.route} failed: ${e.message}`);
+      }
+      throw e;
+    }
+  }
+
+  #transportFor(state: PeerState): Promise<PeerTransport> {
+    if (state.transport?.isOpen()) return Promise.resolve(state.transport);
+    state.connecting ??= this.#open(state).finally(() => {
+      state.connecting = undefined;
+    });
+    return state.connecting;
+  }
+
+  async #open(state: PeerState): Promise<PeerTransport> {
+    const peer = state.info;
+    const selection = selectTransport({
+      source: this.info,
+      destination: peer,
+      messageSize: 0,
+      link: this.monitor.linkCondition(peer.id),
+      shmAvailable: this.#factory.shm.available,
+      ...(this.#options.policy ? { policy: this.#options.policy } : {}),
+    });
+    const errors: string[] = [];
+    for (const choice of [selection, ...selection.fallbacks]) {
+      try {
+        const transport = await this.#factory.open(peer, choice, this.#sink);
+        state.transport = transport;
+        this.#log(
+          peer.id,
+          errors.length ? 'fallback' : 'route',
+          `${transport.strategy.kind} over ${transport.route}: ${transport.explanation}${errors.length ? ` (after: ${errors.join('; ')})` : ''}`,
+        );
+        return transport;
+      } catch (e) {
+        const reason = isTmeshError(e) ? e.message : String(e);
+        errors.push(`${choice.route} ${choice.strategy.kind}: ${reason}`);
+      }
+    }
+    throw tmeshError('E_NO_ROUTE', `no transport reaches ${peer.id}: ${errors.join('; ')}`);
+  }
+
+  #tune(): void {
+    for (const state of this.#peers.values()) {
+      if (!state.transport) continue;
+      this.optimizer.update(state.info.id, this.monitor.linkCondition(state.info.id), {
+        sameMachine: state.info.machineId === this.info.machineId,
+      });
+    }
+  }
+
+  #applyConfig(change: ConfigChange): void {
+    const transport = this.#peers.get(change.peer)?.transport;
+    if (!transport) return;
+    this.#factory.apply?.(transport, change);
+    this.#log(change.peer, 'config', change.reasons.join('; '));
+  }
+
+  async #startDiscovery(): Promise<void> {
+    const d = this.#options.discovery ?? {};
+    if (d.runtimeDir !== false)
+      this.#discovery.push(
+        new RuntimeDirDiscovery(typeof d.runtimeDir === 'string' ? { dir: d.runtimeDir } : {}),
+      );
+    if (d.peers?.length) this.#discovery.push(new StaticDiscovery(d.peers));
+    if (d.peersFile) this.#discovery.push(await StaticDiscovery.fromFile(d.peersFile));
+    if (d.etcd) this.#discovery.push(new EtcdDiscovery(d.etcd));
+    const join = (n: DiscoveredNode) => this.addPeer(n.info);
+    const leave = (n: DiscoveredNode) => {
+      const state = this.#peers.get(n.info.id);
+      if (state && !state.transport) this.#peers.delete(n.info.id);
+    };
+    for (const source of this.#discovery) {
+      source.on('join', join).on('leave', leave);
+      await source.announce(this.info);
+      for (const n of source.peers()) join(n);
+    }
+  }
+}

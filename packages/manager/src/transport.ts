@@ -1,0 +1,38 @@
+import type { DecodedMessage, MessageType, TransportStrategy } from '@tmesh/core';
+import type { Route } from '@tmesh/selector';
+
+/** Options of one send through a transport. */
+export interface SendOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/**
+ * One open way to a peer, whatever carries it (a network link or a shared-memory channel). The node
+ * keeps one per peer and swaps it along the selector's fallback order when it fails.
+ */
+export interface PeerTransport {
+  readonly route: Route;
+  readonly strategy: TransportStrategy;
+  /** Why this transport was chosen (the selector's explanation, plus any fallback that led here). */
+  readonly explanation: string;
+  send<T>(type: MessageType<T>, value: T, options?: SendOptions): Promise<void>;
+  request<T>(type: MessageType<T>, value: T, options?: SendOptions): Promise<DecodedMessage>;
+  /** Bytes written so far (for the monitor's throughput). */
+  bytesOut(): number;
+  /** Smoothed RTT in ms, when measured. */
+  rttMs(): number | undefined;
+  isOpen(): boolean;
+  close(): Promise<void>;
+}
+
+/** What a transport hands the node for every message it receives. */
+export interface IncomingSink {
+  message(from: string, msg: DecodedMessage, via: PeerTransport): void;
+  request(
+    from: string,
+    msg: DecodedMessage,
+    via: PeerTransport,
+  ): Promise<{ type: MessageType<any>; value: unknown }>;
+  closed(peer: string, via: PeerTransport, error?: unknown): void;
+}
