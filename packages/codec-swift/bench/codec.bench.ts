@@ -87,18 +87,15 @@ function runCase(label: string, value: FileChunk): void {
 
   // Same data everywhere: check each baseline reads back what it wrote.
   const back = packr.unpack(packed) as FileChunk;
-  const pbBack = FileChunkProto.toObject(FileChunkProto.decode(pbBytes), { longs: String }) as { path: string };
+  const pbBack = FileChunkProto.toObject(FileChunkProto.decode(pbBytes), { longs: String }) as {
+    path: string;
+  };
   if (back.path !== value.path || pbBack.path !== value.path) throw new Error('baseline round trip failed');
 
   const rows: Row[] = [];
   // Interleave implementations round by round so machine noise hits all of them alike.
   const impls: [string, number, () => unknown, () => unknown][] = [
-    [
-      'msgpackr (baseline)',
-      packed.length,
-      () => packr.pack(value),
-      () => packr.unpack(packed),
-    ],
+    ['msgpackr (baseline)', packed.length, () => packr.pack(value), () => packr.unpack(packed)],
     [
       'codec-swift frame (SWFT + CRC-32)',
       frame.length,
@@ -127,7 +124,9 @@ function runCase(label: string, value: FileChunk): void {
   console.log(
     `Swift-wire frame ${frame.length} bytes (28-byte header + ${body.length}-byte payload); msgpackr ${packed.length} bytes; protobuf ${pbBytes.length} bytes`,
   );
-  console.log('| implementation | bytes | encode ops/s | encode MB/s | encode vs msgpackr | decode ops/s | decode MB/s | decode vs msgpackr |');
+  console.log(
+    '| implementation | bytes | encode ops/s | encode MB/s | encode vs msgpackr | decode ops/s | decode MB/s | decode vs msgpackr |',
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(

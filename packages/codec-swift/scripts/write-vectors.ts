@@ -13,7 +13,10 @@ const codec = createSwiftCodec(
 const dir = join(VECTOR_DIR, 'ts');
 mkdirSync(dir, { recursive: true });
 for (const c of VECTOR_CASES) {
-  const frame = codec.encode(c.type, c.value, { sequence: c.sequence, timestamp: VECTOR_TIMESTAMP + c.sequence });
+  const frame = codec.encode(c.type, c.value, {
+    sequence: c.sequence,
+    timestamp: VECTOR_TIMESTAMP + c.sequence,
+  });
   writeFileSync(join(dir, `${c.name}.swft`), frame);
   console.log(`${c.name}.swft  ${frame.length} bytes`);
 }

@@ -1,19 +1,22 @@
 import {
-  type DecodedMessage,
-  MessageRegistry,
-  SWIFT_FRAME,
-  type TmeshErrorCode,
   crc32,
+  type DecodedMessage,
   defineMessage,
   isTmeshError,
+  MessageRegistry,
   sampleMessages,
+  type TmeshErrorCode,
   t,
 } from '@tmesh/core';
 import { describe, expect, it } from 'vitest';
 import { compileSwift, createSwiftCodec } from './index.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const registry = new MessageRegistry([sampleMessages.FileChunk, sampleMessages.AllTypes, sampleMessages.Metrics]);
+const registry = new MessageRegistry([
+  sampleMessages.FileChunk,
+  sampleMessages.AllTypes,
+  sampleMessages.Metrics,
+]);
 const codec = createSwiftCodec(registry);
 const { FileChunk } = sampleMessages;
 
@@ -69,7 +72,13 @@ describe('SWFT frame', () => {
       timestamp: 1_700_000_000_000,
       checksum: Number.parseInt(crc, 16),
     });
-    expect(decoded.value).toEqual({ path: 'a', offset: 0n, sequence: 1, last: true, data: Uint8Array.of(1, 2) });
+    expect(decoded.value).toEqual({
+      path: 'a',
+      offset: 0n,
+      sequence: 1,
+      last: true,
+      data: Uint8Array.of(1, 2),
+    });
   });
 
   it('timestamp defaults to now, sequence to 0', () => {
@@ -131,7 +140,8 @@ describe('bad frames: each its own code', () => {
     const probeCodec = createSwiftCodec(new MessageRegistry([Probe]));
     const frame = probeCodec.encode(Probe, { flag: true, name: 'ok' });
     const payload = frame.slice(28);
-    const make = (bytes: number[]): Uint8Array => reseal(Uint8Array.from([...frame.subarray(0, 28), ...bytes]));
+    const make = (bytes: number[]): Uint8Array =>
+      reseal(Uint8Array.from([...frame.subarray(0, 28), ...bytes]));
     // flag -> 0x02: "bool byte 2".
     const badBool = [...payload];
     badBool[badBool.indexOf(0xc3)] = 0x02;
@@ -140,7 +150,9 @@ describe('bad frames: each its own code', () => {
     const badUtf8 = [...payload];
     badUtf8[badUtf8.length - 1] = 0xff;
     expect(codeOf(() => probeCodec.decode(make(badUtf8)))).toBe('E_INVALID_UTF8');
-    expect(codeOf(() => probeCodec.decode(make([0x81, 0xa4, 0x66, 0x6c, 0x61, 0x67, 0xc3])))).toBe('E_MISSING_FIELD');
+    expect(codeOf(() => probeCodec.decode(make([0x81, 0xa4, 0x66, 0x6c, 0x61, 0x67, 0xc3])))).toBe(
+      'E_MISSING_FIELD',
+    );
   });
 
   it('maxFrameSize is enforced from the header, before the payload arrives', () => {
@@ -245,7 +257,8 @@ describe('incremental decoder', () => {
     expect(codeOf(() => d.end())).toBe('E_FRAME_TRUNCATED');
     const e = codec.createDecoder();
     const corrupt = stream.slice();
-    corrupt[frames[0]!.length + 40] ^= 0xff;
+    const at = frames[0]!.length + 40;
+    corrupt[at] = corrupt[at]! ^ 0xff;
     expect(codeOf(() => e.push(corrupt))).toBe('E_CHECKSUM');
     expect(codeOf(() => e.push(frames[0]!))).toBe('E_CHECKSUM');
     const f = codec.createDecoder();

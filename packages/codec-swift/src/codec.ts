@@ -13,14 +13,14 @@ import type {
 } from '@tmesh/core';
 import {
   DEFAULT_MAX_FRAME_SIZE,
-  FRAME_FLAGS,
   FixedFrameDecoder,
-  SWIFT_FRAME,
+  FRAME_FLAGS,
   openFrame,
+  SWIFT_FRAME,
   sealFrame,
   tmeshError,
 } from '@tmesh/core';
-import { type SwiftPayloadCodec, compileSwift } from './compile.js';
+import { compileSwift, type SwiftPayloadCodec } from './compile.js';
 
 /** Options of {@link createSwiftCodec}. */
 export interface SwiftCodecOptions {
@@ -97,7 +97,8 @@ export function createSwiftCodec(registry: MessageRegistry, options: SwiftCodecO
       });
     },
     decode(frame: Uint8Array, decodeOptions?: { copy?: boolean }): DecodedMessage {
-      if (!(frame instanceof Uint8Array)) throw tmeshError('E_INVALID_ARGUMENT', 'decode expects a Uint8Array');
+      if (!(frame instanceof Uint8Array))
+        throw tmeshError('E_INVALID_ARGUMENT', 'decode expects a Uint8Array');
       return decodeRaw(openFrame(SWIFT_FRAME, frame, maxFrameSize), decodeOptions?.copy === true);
     },
     createDecoder(decoderOptions: FrameDecoderOptions & { copy?: boolean } = {}): MessageDecoder {
@@ -109,7 +110,8 @@ export function createSwiftCodec(registry: MessageRegistry, options: SwiftCodecO
       return {
         push(chunk: Uint8Array): DecodedMessage[] {
           if (failed) throw failed;
-          if (!(chunk instanceof Uint8Array)) throw tmeshError('E_INVALID_ARGUMENT', 'push expects a Uint8Array');
+          if (!(chunk instanceof Uint8Array))
+            throw tmeshError('E_INVALID_ARGUMENT', 'push expects a Uint8Array');
           try {
             const raws = frames.push(chunk);
             const out: DecodedMessage[] = new Array(raws.length);

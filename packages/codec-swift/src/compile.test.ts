@@ -1,4 +1,4 @@
-import { type Schema, type TmeshErrorCode, isTmeshError, sampleMessages, t } from '@tmesh/core';
+import { isTmeshError, type Schema, sampleMessages, type TmeshErrorCode, t } from '@tmesh/core';
 import fc from 'fast-check';
 import { unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
@@ -151,7 +151,7 @@ describe('known answers (exact bytes)', () => {
   });
 
   it('optional items in lists are nil', () => {
-    const codec = compileSwift(t.list(t.optional(t.u8())));
+    const codec = compileSwift(t.list(t.optional(t.u8())) as Schema<(number | undefined)[]>);
     expect(hex(codec.encode([1, undefined, 3]))).toBe('9301c003');
     expect(codec.decode(bytes('9301c003'))).toEqual([1, undefined, 3]);
   });
@@ -200,7 +200,9 @@ describe('decoder tolerance (what a Swift encoder may send)', () => {
   const codec = compileSwift(S);
 
   it('keys in any order', () => {
-    const p = bytes(`85${s('e')}ca3fc00000${s('d')}cb3ff8000000000000${s('c')}07${s('b')}${s('x')}${s('a')}01`);
+    const p = bytes(
+      `85${s('e')}ca3fc00000${s('d')}cb3ff8000000000000${s('c')}07${s('b')}${s('x')}${s('a')}01`,
+    );
     expect(codec.decode(p)).toEqual({ a: 1, b: 'x', c: 7n, d: 1.5, e: 1.5 });
   });
 
@@ -218,7 +220,9 @@ describe('decoder tolerance (what a Swift encoder may send)', () => {
   });
 
   it('nil for an optional, and str 8 headers on short keys and case names', () => {
-    const p = bytes(`85d90161 01${s('b')}${s('x')}${s('c')}c0${s('d')}cb0000000000000000 ${s('e')}ca00000000`);
+    const p = bytes(
+      `85d90161 01${s('b')}${s('x')}${s('c')}c0${s('d')}cb0000000000000000 ${s('e')}ca00000000`,
+    );
     expect(codec.decode(p)).toEqual({ a: 1, b: 'x', d: 0, e: 0 });
     expect(compileSwift(Kind).decode(bytes('d90446696c65'))).toBe('File');
   });
@@ -250,7 +254,13 @@ describe('decoder tolerance (what a Swift encoder may send)', () => {
 describe('zero copy', () => {
   it('bytes decode as views of the input unless copy is asked for', () => {
     const codec = compileSwift(FileChunk);
-    const input = codec.encode({ path: 'p', offset: 1n, sequence: 2, last: false, data: Uint8Array.of(1, 2, 3) });
+    const input = codec.encode({
+      path: 'p',
+      offset: 1n,
+      sequence: 2,
+      last: false,
+      data: Uint8Array.of(1, 2, 3),
+    });
     const view = codec.decode(input).data;
     expect(view.buffer).toBe(input.buffer);
     const copied = codec.decode(input, { copy: true }).data;
@@ -262,14 +272,34 @@ describe('zero copy', () => {
 
   it('an encoded message is never overwritten by the next one', () => {
     const codec = compileSwift(FileChunk);
-    const a = codec.encode({ path: 'first', offset: 1n, sequence: 1, last: false, data: new Uint8Array(10).fill(1) });
+    const a = codec.encode({
+      path: 'first',
+      offset: 1n,
+      sequence: 1,
+      last: false,
+      data: new Uint8Array(10).fill(1),
+    });
     const before = hex(a);
     const many = [];
     for (let i = 0; i < 2000; i++) {
-      many.push(codec.encode({ path: `n${i}`, offset: 2n, sequence: i, last: true, data: new Uint8Array(40).fill(i) }));
+      many.push(
+        codec.encode({
+          path: `n${i}`,
+          offset: 2n,
+          sequence: i,
+          last: true,
+          data: new Uint8Array(40).fill(i),
+        }),
+      );
     }
     // One message bigger than a slab, started near the end of one.
-    const big = codec.encode({ path: 'big', offset: 3n, sequence: 3, last: true, data: new Uint8Array(200_000).fill(5) });
+    const big = codec.encode({
+      path: 'big',
+      offset: 3n,
+      sequence: 3,
+      last: true,
+      data: new Uint8Array(200_000).fill(5),
+    });
     expect(hex(a)).toBe(before);
     many.forEach((m, i) => {
       expect(codec.decode(m).sequence).toBe(i);
@@ -406,7 +436,11 @@ describe('decode errors: each malformed input has its own code', () => {
     `${s('path')}${s('p')}${s('offset')}01${s('sequence')}02${s('last')}c2${s('data')}c40107${extra}`;
 
   const cases: [string, string, TmeshErrorCode][] = [
-    ['missing required key', `84${s('path')}${s('p')}${s('offset')}01${s('sequence')}02${s('last')}c2`, 'E_MISSING_FIELD'],
+    [
+      'missing required key',
+      `84${s('path')}${s('p')}${s('offset')}01${s('sequence')}02${s('last')}c2`,
+      'E_MISSING_FIELD',
+    ],
     ['bool field holding 2', `85${valid().replace(`${s('last')}c2`, `${s('last')}02`)}`, 'E_INVALID_BOOL'],
     ['bool field holding nil', `85${valid().replace(`${s('last')}c2`, `${s('last')}c0`)}`, 'E_INVALID_BOOL'],
     ['trailing byte', `85${valid()}00`, 'E_TRAILING_BYTES'],
@@ -424,7 +458,11 @@ describe('decode errors: each malformed input has its own code', () => {
       `85${valid().replace(`${s('path')}${s('p')}`, `${s('path')}dbffffffff70`)}`,
       'E_FRAME_TRUNCATED',
     ],
-    ['invalid UTF-8 (0xff)', `85${valid().replace(`${s('path')}${s('p')}`, `${s('path')}a2ff61`)}`, 'E_INVALID_UTF8'],
+    [
+      'invalid UTF-8 (0xff)',
+      `85${valid().replace(`${s('path')}${s('p')}`, `${s('path')}a2ff61`)}`,
+      'E_INVALID_UTF8',
+    ],
     [
       'overlong UTF-8 (c0 af)',
       `85${valid().replace(`${s('path')}${s('p')}`, `${s('path')}a2c0af`)}`,
@@ -441,10 +479,22 @@ describe('decode errors: each malformed input has its own code', () => {
       'E_INVALID_UTF8',
     ],
     ['invalid UTF-8 in a key', `85a2ff61c0${valid()}`, 'E_INVALID_UTF8'],
-    ['u32 field holding 2^32', `85${valid().replace(`${s('sequence')}02`, `${s('sequence')}cf0000000100000000`)}`, 'E_RANGE'],
+    [
+      'u32 field holding 2^32',
+      `85${valid().replace(`${s('sequence')}02`, `${s('sequence')}cf0000000100000000`)}`,
+      'E_RANGE',
+    ],
     ['u32 field holding -1', `85${valid().replace(`${s('sequence')}02`, `${s('sequence')}ff`)}`, 'E_RANGE'],
-    ['u64 field holding -1', `85${valid().replace(`${s('offset')}01`, `${s('offset')}d3ffffffffffffffff`)}`, 'E_RANGE'],
-    ['string where an integer belongs', `85${valid().replace(`${s('offset')}01`, `${s('offset')}${s('1')}`)}`, 'E_DECODE'],
+    [
+      'u64 field holding -1',
+      `85${valid().replace(`${s('offset')}01`, `${s('offset')}d3ffffffffffffffff`)}`,
+      'E_RANGE',
+    ],
+    [
+      'string where an integer belongs',
+      `85${valid().replace(`${s('offset')}01`, `${s('offset')}${s('1')}`)}`,
+      'E_DECODE',
+    ],
     ['nil for a required field', `85${valid().replace(`${s('offset')}01`, `${s('offset')}c0`)}`, 'E_DECODE'],
     ['str where bin belongs', `85${valid().replace(`${s('data')}c40107`, `${s('data')}a107`)}`, 'E_DECODE'],
     ['the never-used byte 0xc1', `85${valid().replace(`${s('offset')}01`, `${s('offset')}c1`)}`, 'E_DECODE'],
@@ -453,7 +503,11 @@ describe('decode errors: each malformed input has its own code', () => {
     ['an integer key', `8601c0${valid()}`, 'E_DECODE'],
     ['0xc1 inside an unknown key', `86${s('zz')}c1${valid()}`, 'E_DECODE'],
     ['unknown key with a truncated value', `86${valid()}${s('zz')}c5ffff`, 'E_FRAME_TRUNCATED'],
-    ['unknown key with an array claiming 4 billion items', `86${s('zz')}ddffffffff${valid()}`, 'E_FRAME_TRUNCATED'],
+    [
+      'unknown key with an array claiming 4 billion items',
+      `86${s('zz')}ddffffffff${valid()}`,
+      'E_FRAME_TRUNCATED',
+    ],
   ];
   it.each(cases)('%s', (_, payload, code) => {
     expect(codeOf(() => codec.decode(bytes(payload)))).toBe(code);

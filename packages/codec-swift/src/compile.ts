@@ -2,7 +2,7 @@
 // (one function per struct, enum, union, list and map), so the hot path does no per-field reflection.
 import type { PayloadCodec, Schema, TypeDesc } from '@tmesh/core';
 import { tmeshError } from '@tmesh/core';
-import { Reader, Writer, check, encodeStr } from './msgpack.js';
+import { check, encodeStr, Reader, Writer } from './msgpack.js';
 
 /** The key Swift writes for the associated value of an enum case (`case delete(Delete)` -> `_0`). */
 export const ASSOCIATED_VALUE_KEY = '_0';
@@ -174,7 +174,10 @@ class Generator {
       case 'union':
         return `${this.encNamed(desc)}(${x});`;
       default:
-        throw tmeshError('E_SCHEMA_UNKNOWN_TYPE', `${where}: unknown type kind ${JSON.stringify((desc as TypeDesc).kind)}`);
+        throw tmeshError(
+          'E_SCHEMA_UNKNOWN_TYPE',
+          `${where}: unknown type kind ${JSON.stringify((desc as TypeDesc).kind)}`,
+        );
     }
   }
 
@@ -215,7 +218,9 @@ class Generator {
       });
       body = lines.join('\n  ');
     } else if (desc.kind === 'enum') {
-      const cases = desc.variants.map((v) => `case ${JSON.stringify(v.name)}: ${this.rawBytes(encodeStr(v.name))} return;`);
+      const cases = desc.variants.map(
+        (v) => `case ${JSON.stringify(v.name)}: ${this.rawBytes(encodeStr(v.name))} return;`,
+      );
       body = `switch (v) {\n    ${cases.join('\n    ')}\n  }\n  rt.unknownVariant(${W}, v, ${this.const(desc.variants.map((v) => v.name))});`;
     } else {
       const assoc = encodeStr(ASSOCIATED_VALUE_KEY);
@@ -276,7 +281,10 @@ class Generator {
       case 'union':
         return `${this.decNamed(desc)}()`;
       default:
-        throw tmeshError('E_SCHEMA_UNKNOWN_TYPE', `${where}: unknown type kind ${JSON.stringify((desc as TypeDesc).kind)}`);
+        throw tmeshError(
+          'E_SCHEMA_UNKNOWN_TYPE',
+          `${where}: unknown type kind ${JSON.stringify((desc as TypeDesc).kind)}`,
+        );
     }
   }
 
@@ -309,7 +317,8 @@ class Generator {
       // An unknown key: a newer Swift struct may have gained a field. Skip its value.
       lines.push(`    default: r.skip(${W}); continue;`, '  }', '  next = k + 1;', '}');
       fields.forEach((f, i) => {
-        if (f.type.kind !== 'optional') lines.push(`if (!s${i}) rt.missing(${W}, ${JSON.stringify(f.name)});`);
+        if (f.type.kind !== 'optional')
+          lines.push(`if (!s${i}) rt.missing(${W}, ${JSON.stringify(f.name)});`);
       });
       const required = fields
         .map((f, i) => (f.type.kind === 'optional' ? undefined : `${f.name}: f${i}`))

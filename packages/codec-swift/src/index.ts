@@ -1,5 +1,6 @@
 /** @tmesh/codec-swift: SWFT frames with MessagePack payloads as Swift Codable encoders write them. */
-export { createSwiftCodec } from './codec.js';
+
 export type { SwiftCodecOptions, SwiftWireCodec } from './codec.js';
-export { ASSOCIATED_VALUE_KEY, compileSwift } from './compile.js';
+export { createSwiftCodec } from './codec.js';
 export type { SwiftPayloadCodec } from './compile.js';
+export { ASSOCIATED_VALUE_KEY, compileSwift } from './compile.js';

@@ -261,7 +261,10 @@ export class Writer {
         } else {
           const d = i + 1 < n ? s.charCodeAt(i + 1) : 0;
           if (c > 0xdbff || d < 0xdc00 || d > 0xdfff) {
-            throw tmeshError('E_ENCODE_INVALID_VALUE', `${where}: string holds a lone UTF-16 surrogate at index ${i}`);
+            throw tmeshError(
+              'E_ENCODE_INVALID_VALUE',
+              `${where}: string holds a lone UTF-16 surrogate at index ${i}`,
+            );
           }
           const cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
           i++;
@@ -637,9 +640,13 @@ export class Reader {
       this.pos = end;
       return s;
     } catch (cause) {
-      throw tmeshError('E_INVALID_UTF8', `${where}: ${len} string bytes at payload offset ${start} are not valid UTF-8`, {
-        cause,
-      });
+      throw tmeshError(
+        'E_INVALID_UTF8',
+        `${where}: ${len} string bytes at payload offset ${start} are not valid UTF-8`,
+        {
+          cause,
+        },
+      );
     }
   }
 

@@ -66,7 +66,9 @@ export function arbitraryFor(desc: TypeDesc): fc.Arbitrary<unknown> {
       return fc.oneof(
         ...desc.variants.map((v) =>
           v.type
-            ? arbitraryFor(v.type).map((value) => (value === undefined ? { kind: v.name } : { kind: v.name, value }))
+            ? arbitraryFor(v.type).map((value) =>
+                value === undefined ? { kind: v.name } : { kind: v.name, value },
+              )
             : fc.constant({ kind: v.name }),
         ),
       );
@@ -99,10 +101,16 @@ export function arbitrarySchema(depth = 3): fc.Arbitrary<Schema<unknown>> {
   const scalar = fc.constantFrom(...SCALARS).map((make) => make() as Schema<unknown>);
   if (depth <= 0) return scalar;
   const inner = arbitrarySchema(depth - 1);
-  const fieldNames = fc.uniqueArray(fc.stringMatching(/^[a-z][A-Za-z0-9_]{0,6}$/), { minLength: 1, maxLength: 5 });
+  const fieldNames = fc.uniqueArray(fc.stringMatching(/^[a-z][A-Za-z0-9_]{0,6}$/), {
+    minLength: 1,
+    maxLength: 5,
+  });
   return fc.oneof(
     { weight: 3, arbitrary: scalar },
-    { weight: 1, arbitrary: inner.map((s) => (s.desc.kind === 'optional' ? s : t.optional(s)) as Schema<unknown>) },
+    {
+      weight: 1,
+      arbitrary: inner.map((s) => (s.desc.kind === 'optional' ? s : t.optional(s)) as Schema<unknown>),
+    },
     { weight: 1, arbitrary: inner.map((s) => t.list(s) as Schema<unknown>) },
     {
       weight: 1,
@@ -115,7 +123,13 @@ export function arbitrarySchema(depth = 3): fc.Arbitrary<Schema<unknown>> {
       arbitrary: fieldNames.chain((names) =>
         fc
           .array(inner, { minLength: names.length, maxLength: names.length })
-          .map((types) => t.struct(`S${schemaCounter++}`, Object.fromEntries(names.map((n, i) => [n, types[i]!]))) as Schema<unknown>),
+          .map(
+            (types) =>
+              t.struct(
+                `S${schemaCounter++}`,
+                Object.fromEntries(names.map((n, i) => [n, types[i]!])),
+              ) as Schema<unknown>,
+          ),
       ),
     },
     {
@@ -131,7 +145,13 @@ export function arbitrarySchema(depth = 3): fc.Arbitrary<Schema<unknown>> {
         .chain((names) =>
           fc
             .array(fc.option(inner, { nil: null }), { minLength: names.length, maxLength: names.length })
-            .map((types) => t.union(`U${schemaCounter++}`, Object.fromEntries(names.map((n, i) => [n, types[i]!]))) as Schema<unknown>),
+            .map(
+              (types) =>
+                t.union(
+                  `U${schemaCounter++}`,
+                  Object.fromEntries(names.map((n, i) => [n, types[i]!])),
+                ) as Schema<unknown>,
+            ),
         ),
     },
   );
