@@ -25,6 +25,14 @@ describe('crc32', () => {
     expect(crc32Js(all.subarray(4), crc32Js(all.subarray(0, 4)))).toBe(0xcbf43926);
   });
 
+  it('agrees across the JS/zlib threshold when continuing from a seed', () => {
+    const data = new Uint8Array(1000).map((_, i) => (i * 31) & 0xff);
+    const whole = crc32(data);
+    for (const cut of [1, 127, 128, 129, 500]) {
+      expect(crc32(data.subarray(cut), crc32(data.subarray(0, cut)))).toBe(whole);
+    }
+  });
+
   it('pure JS and zlib agree on random input of every length and alignment', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(7), (bytes, skip) => {
