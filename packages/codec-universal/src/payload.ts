@@ -430,8 +430,11 @@ class Builder {
       name: v.name,
       dec: v.type ? this.decoder(v.type, `${d.name}.${v.name}`).fn : undefined,
     }));
+    const own = Object.prototype.hasOwnProperty;
     const dec: Dec = (x, copy) => {
       for (const v of variants) {
+        // Scalar members have a non-null default on the prototype: only an own value is set.
+        if (!own.call(x, v.name)) continue;
         const value = x[v.name];
         if (value != null) return v.dec ? { kind: v.name, value: v.dec(value, copy) } : { kind: v.name };
       }
