@@ -1,0 +1,1168 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import {
+  type CompressionAlgorithm,
+  type DecodedMessage,
+  ERROR_CODES,
+  FRAME_FLAGS,
+  isTmeshError,
+  type MessageRegistry,
+  type MessageType,
+  type NodeInfo,
+  type TmeshError,
+  type TmeshErrorCode,
+  tmeshError,
+  type WireId,
+} from '@tmesh/core';
+import { control, type HelloValue, isNumbered, linkRegistry } from './control.js';
+import type { FrameReader, WireAdapter } from './framing.js';
+import { wireAdapter } from './framing.js';
+import type { HandshakeParams, HandshakeResult, ResumePoint } from './handshake.js';
+import { newNonce } from './handshake.js';
+import type { LinkOptions, ResolvedLinkOptions } from './options.js';
+
+/** What a request handler returns: the response's type and value. */
+export interface Reply {
+  type: MessageType<any>;
+  value: unknown;
+}
+
+/** Handles requests arriving on a link; a thrown TmeshError's code reaches the requester. */
+export type RequestHandler = (msg: DecodedMessage) => Promise<Reply> | Reply;
+
+/** Options of {@link Link.send}. */
+export interface SendOptions {
+  signal?: AbortSignal;
+  /** How long to wait for queue space; default: the link's requestTimeoutMs. */
+  timeoutMs?: number;
+  /**
+   * 'queued' (default): resolve once the message is in the send queue (a later failure is reported by
+   * 'undelivered' and `flush()`). 'acked': resolve when the peer acknowledged it, reject if it is failed.
+   */
+  delivery?: 'queued' | 'acked';
+}
+
+/** Counters of one link. */
+export interface LinkStats {
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+  rttMs?: number;
+  queuedBytes: number;
+  reconnects: number;
+  compressedBytesSaved?: number;
+  /** Numbered frames received twice (after a retransmission) and dropped. */
+  duplicatesDropped: number;
+  /** Messages in the send queue (not yet acknowledged). */
+  queuedMessages: number;
+}
+
+/** Live tuning, typically by the adaptive optimizer. */
+export interface LinkConfig {
+  batchDelayMs?: number;
+  compression?: CompressionAlgorithm | 'off';
+  compressionThreshold?: number;
+  requestTimeoutMs?: number;
+}
+
+/** A connection to one peer node, surviving reconnects; see docs/PROTOCOL.md section 7. */
+export interface Link extends EventEmitter {
+  readonly peer: NodeInfo;
+  readonly wire: WireId;
+  readonly version: number;
+  readonly compression: CompressionAlgorithm;
+  /** Queue a message; awaits queue space (backpressure). */
+  send<T>(type: MessageType<T>, value: T, opts?: SendOptions): Promise<void>;
+  /** Queue a message if there is room now; false when the queue is full. */
+  trySend<T>(type: MessageType<T>, value: T): boolean;
+  /** Send a request and await its response (E_TIMEOUT, E_ABORTED, or the handler's error code). */
+  request<T>(type: MessageType<T>, value: T, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<DecodedMessage>;
+  /** Set the handler answering the peer's requests. */
+  onRequest(handler: RequestHandler): void;
+  /** Incoming messages as a backpressured async iterator (the socket pauses above a high-water mark). */
+  messages(): AsyncIterableIterator<DecodedMessage>;
+  /** Resolves when every message queued so far is acknowledged; rejects if one of them was failed. */
+  flush(): Promise<void>;
+  stats(): LinkStats;
+  applyConfig(config: LinkConfig): void;
+  /** Graceful close: drains the queue (bounded by requestTimeoutMs), then closes. */
+  close(): Promise<void>;
+}
+
+interface Entry {
+  seq: number;
+  prefix: Uint8Array | undefined;
+  frame: Uint8Array;
+  bytes: number;
+  typeName: string;
+  onAck: (() => void) | undefined;
+  onFail: ((error: TmeshError) => void) | undefined;
+}
+
+interface Waiter {
+  commit: () => void;
+  reject: (error: TmeshError) => void;
+  cleanup: () => void;
+}
+
+interface PendingRequest {
+  resolve: (msg: DecodedMessage) => void;
+  reject: (error: TmeshError) => void;
+  cleanup: () => void;
+}
+
+/** Dials a new connection and runs the handshake on it (the initiator's way back after a drop). */
+export type Dialer = (params: HandshakeParams) => Promise<{ stream: Duplex; result: HandshakeResult }>;
+
+/** Reconnect policy of an initiating link. */
+export interface ReconnectOptions {
+  initialMs?: number;
+  maxMs?: number;
+  maxAttempts?: number;
+}
+
+const TWO32 = 0x100000000;
+const WRITE_NOW_BYTES = 256 * 1024;
+const CONCAT_MAX_BYTES = 256 * 1024;
+const ACK_EVERY = 512;
+const ACK_DELAY_MS = 2;
+const INBOX_HIGH_MESSAGES = 8192;
+const INBOX_HIGH_BYTES = 16 * 1024 * 1024;
+const PERMANENT: readonly string[] = ['E_VERSION_MISMATCH', 'E_NO_COMMON_WIRE', 'E_AUTH'];
+const RESOLVED = Promise.resolve();
+
+function nodeInfoOf(hello: HelloValue): NodeInfo {
+  return {
+    id: hello.nodeId,
+    machineId: hello.machineId,
+    language: hello.language,
+    endpoints: [],
+    wires: hello.wires as WireId[],
+    protocolVersions: [...hello.protocolVersions],
+  };
+}
+
+function toCode(code: string): TmeshErrorCode {
+  return code in ERROR_CODES ? (code as TmeshErrorCode) : 'E_INTERNAL';
+}
+
+/** A random session id: names one side's stream state, so a restarted peer is recognised. */
+export function newSessionId(): string {
+  return randomBytes(12).toString('hex');
+}
+
+/** The Hello this side sends. */
+export function localHello(opts: ResolvedLinkOptions, sessionId: string, wires: WireId[]): HelloValue {
+  return {
+    nodeId: opts.self.id,
+    language: String(opts.self.language),
+    machineId: opts.self.machineId,
+    protocolVersions: [...opts.protocolVersions],
+    wires: [...wires],
+    compression: [...opts.compressionOffered],
+    maxFrameSize: opts.maxFrameSize,
+    sessionId,
+    nonce: newNonce(),
+  };
+}
+
+/**
+ * The link: numbered frames with cumulative acks, a bounded send queue, batching, compression,
+ * request/response, heartbeats and resumption of both streams after a reconnect.
+ */
+export class LinkImpl extends EventEmitter implements Link {
+  readonly role: 'initiator' | 'acceptor';
+  /** This side's session id as announced in its Hello (a LinkServer's id for accepted links). */
+  readonly sessionId: string;
+  readonly #opts: ResolvedLinkOptions;
+  readonly #registry: MessageRegistry;
+  readonly #dialer: Dialer | undefined;
+  readonly #reconnect: Required<ReconnectOptions>;
+  readonly #wires: WireId[];
+
+  #state: 'connecting' | 'open' | 'disconnected' | 'closing' | 'closed' = 'connecting';
+  #peerHello: HelloValue | undefined;
+  #peerSession = '';
+  #wire: WireId = 'universal';
+  #version = 0;
+  #compressions: CompressionAlgorithm[] = [];
+  #compression: CompressionAlgorithm = 'none';
+  #compressionOn: boolean;
+  #compressionThreshold: number;
+  #batchDelayMs: number;
+  #requestTimeoutMs: number;
+  #adapter: WireAdapter | undefined;
+  #stream: Duplex | undefined;
+  #reader: FrameReader | undefined;
+
+  // sending
+  #nextSeq = 1;
+  #retained: Entry[] = [];
+  #retainedHead = 0;
+  #queuedBytes = 0;
+  #waiters: Waiter[] = [];
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
+  #flushScheduled = false;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #blocked = false;
+  #flushWaiters: { upTo: number; resolve: () => void; reject: (e: TmeshError) => void; failed?: TmeshError }[] = [];
+
+  // receiving
+  #received = 0;
+  #ackSent = 0;
+  #ackTimer: NodeJS.Timeout | undefined;
+  #replyTo: number | undefined;
+  #pending = new Map<number, PendingRequest>();
+  #handler: RequestHandler | undefined;
+  #inbox: DecodedMessage[] = [];
+  #inboxHead = 0;
+  #inboxBytes = 0;
+  #pullers: ((r: IteratorResult<DecodedMessage>) => void)[] = [];
+  #paused = false;
+
+  // liveness
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #lastRx = 0;
+  #pingId = 0;
+  #pings = new Map<number, bigint>();
+  #rttMs: number | undefined;
+  #resumeTimer: NodeJS.Timeout | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #attempts = 0;
+  #closePromise: Promise<void> | undefined;
+
+  // stats
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #messagesIn = 0;
+  #messagesOut = 0;
+  #reconnects = 0;
+  #saved = 0;
+  #duplicates = 0;
+
+  constructor(
+    opts: ResolvedLinkOptions,
+    role: 'initiator' | 'acceptor',
+    sessionId: string,
+    wires: WireId[],
+    dialer?: Dialer,
+    reconnect?: ReconnectOptions,
+  ) {
+    super();
+    this.#opts = opts;
+    this.role = role;
+    this.sessionId = sessionId;
+    this.#wires = wires;
+    this.#registry = linkRegistry(opts.registry);
+    this.#dialer = dialer;
+    this.#reconnect = {
+      initialMs: reconnect?.initialMs ?? 100,
+      maxMs: reconnect?.maxMs ?? 5000,
+      maxAttempts: reconnect?.maxAttempts ?? Number.POSITIVE_INFINITY,
+    };
+    this.#compressionOn = opts.compressionApply;
+    this.#compressionThreshold = opts.compressionThreshold;
+    this.#batchDelayMs = opts.batchDelayMs;
+    this.#requestTimeoutMs = opts.requestTimeoutMs;
+  }
+
+  get peer(): NodeInfo {
+    if (!this.#peerHello) throw tmeshError('E_CLOSED', 'link has not completed a handshake');
+    return nodeInfoOf(this.#peerHello);
+  }
+  get wire(): WireId {
+    return this.#wire;
+  }
+  get version(): number {
+    return this.#version;
+  }
+  get compression(): CompressionAlgorithm {
+    return this.#compressionOn ? this.#compression : 'none';
+  }
+  /** The peer's session id (its Hello's sessionId). */
+  get peerSession(): string {
+    return this.#peerSession;
+  }
+  /** Whether the link is closed for good. */
+  get closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  // ---------------------------------------------------------------- handshake and attach
+
+  /** The handshake parameters for a new connection of this link. */
+  handshakeParams(peerCertificateNames?: string[]): HandshakeParams {
+    return {
+      role: this.role,
+      hello: localHello(this.#opts, this.sessionId, this.#wires),
+      token: this.#opts.auth?.token,
+      registry: this.#registry,
+      timeoutMs: this.#opts.handshakeTimeoutMs,
+      peerCertificateNames,
+      onPeerHello: (peer) => this.resumePointFor(peer),
+    };
+  }
+
+  /** Where this link would resume the stream of a peer with that Hello. */
+  resumePointFor(peer: HelloValue): ResumePoint {
+    if (this.#peerSession !== '' && peer.sessionId === this.#peerSession) {
+      return { resumeSession: peer.sessionId, resumeReceived: this.#received };
+    }
+    return { resumeSession: '', resumeReceived: 0 };
+  }
+
+  /** Start an initiating link: dial, handshake, attach. Rejects with the handshake's error. */
+  async start(): Promise<void> {
+    const { stream, result } = await this.#dialer!(this.handshakeParams());
+    this.attach(stream, result, this.resumePointFor(result.peer));
+  }
+
+  /**
+   * Take over a connection whose handshake finished. `mine` is the resume point this side sent in its Auth.
+   * Both sides resume only when both Auths named the other's session; otherwise both streams restart.
+   */
+  attach(stream: Duplex, result: HandshakeResult, mine: ResumePoint): void {
+    if (this.#state === 'closed') {
+      stream.destroy();
+      return;
+    }
+    const first = this.#peerHello === undefined;
+    if (this.#stream) this.#detach(this.#stream);
+    clearTimeout(this.#resumeTimer);
+    this.#resumeTimer = undefined;
+    const { peer, agreement, peerAuth } = result;
+    const resumed = mine.resumeSession === peer.sessionId && peerAuth.resumeSession === this.sessionId && !first;
+    const wireChanged = this.#adapter !== undefined && agreement.wire !== this.#wire;
+    if (!resumed || wireChanged) {
+      if (!first) {
+        const why = !resumed
+          ? `peer ${peer.nodeId} has a new session (restarted or expired our state)`
+          : `the wire changed from ${this.#wire} to ${agreement.wire}`;
+        this.#failRetained('E_PEER_GONE', `${why}: delivery unknown`);
+        this.#failPending('E_PEER_GONE', `${why}: no response will come`);
+      }
+      this.#nextSeq = 1;
+      this.#received = 0;
+      this.#ackSent = 0;
+    } else {
+      this.#release(Number(peerAuth.resumeReceived));
+    }
+    this.#peerHello = peer;
+    this.#peerSession = peer.sessionId;
+    this.#wire = agreement.wire;
+    this.#version = agreement.version;
+    this.#compressions = agreement.compressions;
+    if (!this.#compressions.includes(this.#compression)) this.#compression = agreement.compression;
+    this.#adapter = wireAdapter(agreement.wire, this.#registry);
+    this.#reader = this.#adapter.createReader(Math.min(agreement.maxFrameSize, this.#opts.maxFrameSize));
+    this.#stream = stream;
+    this.#blocked = false;
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#replyTo = undefined;
+    this.#lastRx = Date.now();
+    this.#state = this.#state === 'closing' ? 'closing' : 'open';
+    stream.on('data', this.#onData);
+    stream.on('drain', this.#onDrain);
+    stream.on('error', this.#onStreamError);
+    stream.on('close', this.#onStreamClose);
+    // Retransmit what the peer has not acknowledged (everything, on a fresh stream nothing is left).
+    for (let i = this.#retainedHead; i < this.#retained.length; i++) {
+      const e = this.#retained[i]!;
+      if (e.prefix) this.#push(e.prefix);
+      this.#push(e.frame);
+    }
+    if (this.#received > this.#ackSent) this.#scheduleFlush();
+    if (this.#out.length > 0) this.#flush();
+    this.#startHeartbeat();
+    if (result.leftover) this.#onData(result.leftover);
+    if (!this.#paused) stream.resume();
+    if (!first) {
+      this.#reconnects++;
+      this.emit('reconnect', { resumed, wire: this.#wire });
+    }
+    this.#admitWaiters();
+  }
+
+  #detach(stream: Duplex): void {
+    stream.removeListener('data', this.#onData);
+    stream.removeListener('drain', this.#onDrain);
+    stream.removeListener('error', this.#onStreamError);
+    stream.removeListener('close', this.#onStreamClose);
+    stream.on('error', () => {});
+    stream.destroy();
+    if (this.#stream === stream) this.#stream = undefined;
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  #hasSpace(): boolean {
+    const count = this.#retained.length - this.#retainedHead;
+    if (count === 0) return true;
+    return count < this.#opts.queueMaxMessages && this.#queuedBytes < this.#opts.queueMaxBytes;
+  }
+
+  #checkOpen(): void {
+    if (this.#state === 'closing' || this.#state === 'closed') {
+      throw tmeshError('E_CLOSED', `link to ${this.#peerHello?.nodeId ?? '?'} is ${this.#state}`);
+    }
+  }
+
+  /** Encode and queue one numbered frame (optionally preceded by an unnumbered prefix frame). */
+  #commit<T>(
+    type: MessageType<T>,
+    value: T,
+    flags: number,
+    prefix: Uint8Array | undefined,
+    onAck?: () => void,
+    onFail?: (e: TmeshError) => void,
+  ): number {
+    const adapter = this.#adapter!;
+    const seq = this.#nextSeq;
+    const wireSeq = seq % TWO32;
+    let frame = adapter.encode(type, value, wireSeq, flags);
+    if (this.#compressionOn && this.#compression !== 'none' && frame.length >= this.#compressionThreshold) {
+      const packed = adapter.encodeCompressed(type, value, frame, wireSeq, flags, this.#compression);
+      if (packed) {
+        this.#saved += frame.length - packed.length;
+        frame = packed;
+      }
+    }
+    this.#nextSeq = seq + 1;
+    const bytes = frame.length + (prefix?.length ?? 0);
+    this.#retained.push({ seq, prefix, frame, bytes, typeName: type.name, onAck, onFail });
+    this.#queuedBytes += bytes;
+    this.#messagesOut++;
+    if (this.#state === 'open' || (this.#state === 'closing' && this.#stream)) {
+      if (prefix) this.#push(prefix);
+      this.#push(frame);
+    }
+    return seq;
+  }
+
+  send<T>(type: MessageType<T>, value: T, opts: SendOptions = {}): Promise<void> {
+    try {
+      this.#checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const acked = opts.delivery === 'acked';
+    if (this.#waiters.length === 0 && this.#hasSpace() && this.#adapter) {
+      if (!acked) {
+        try {
+          this.#commit(type, value, 0, undefined);
+          return RESOLVED;
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+      return new Promise<void>((resolve, reject) => {
+        try {
+          this.#commit(type, value, 0, undefined, resolve, reject);
+        } catch (error) {
+          reject(error);
+        }
+      });
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#wait(
+        () => {
+          if (acked) this.#commit(type, value, 0, undefined, resolve, reject);
+          else {
+            this.#commit(type, value, 0, undefined);
+            resolve();
+          }
+        },
+        reject,
+        opts.signal,
+        opts.timeoutMs ?? this.#requestTimeoutMs,
+        `send ${type.name}`,
+      );
+    });
+  }
+
+  trySend<T>(type: MessageType<T>, value: T): boolean {
+    this.#checkOpen();
+    if (this.#waiters.length > 0 || !this.#hasSpace() || !this.#adapter) return false;
+    this.#commit(type, value, 0, undefined);
+    return true;
+  }
+
+  /** Queue a waiter for space; `commit` runs when admitted (its throw rejects). */
+  #wait(
+    commit: () => void,
+    reject: (e: TmeshError) => void,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+    what: string,
+  ): void {
+    if (signal?.aborted) {
+      reject(tmeshError('E_ABORTED', `${what}: aborted before it was queued`, { cause: signal.reason }));
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const waiter: Waiter = {
+      commit: () => {
+        waiter.cleanup();
+        commit();
+      },
+      reject: (e) => {
+        waiter.cleanup();
+        reject(e);
+      },
+      cleanup: () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      },
+    };
+    const drop = (e: TmeshError): void => {
+      const i = this.#waiters.indexOf(waiter);
+      if (i >= 0) this.#waiters.splice(i, 1);
+      waiter.reject(e);
+    };
+    const onAbort = (): void => drop(tmeshError('E_ABORTED', `${what}: aborted while waiting for queue space`, { cause: signal?.reason }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
+      timer = setTimeout(() => drop(tmeshError('E_TIMEOUT', `${what}: no queue space within ${timeoutMs} ms`)), timeoutMs);
+    }
+    this.#waiters.push(waiter);
+  }
+
+  #admitWaiters(): void {
+    while (this.#waiters.length > 0 && this.#hasSpace() && this.#adapter && this.#state !== 'closed') {
+      const w = this.#waiters.shift()!;
+      try {
+        w.commit();
+      } catch (error) {
+        w.reject(isTmeshError(error) ? error : tmeshError('E_INTERNAL', String(error), { cause: error }));
+      }
+    }
+  }
+
+  request<T>(type: MessageType<T>, value: T, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<DecodedMessage> {
+    try {
+      this.#checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const timeoutMs = opts.timeoutMs ?? this.#requestTimeoutMs;
+    const signal = opts.signal;
+    return new Promise<DecodedMessage>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(tmeshError('E_ABORTED', `request ${type.name}: aborted before it was sent`, { cause: signal.reason }));
+        return;
+      }
+      let seq = 0;
+      let done = false;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (): void => {
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (seq) this.#pending.delete(seq);
+      };
+      const pending: PendingRequest = {
+        resolve: (msg) => {
+          finish();
+          resolve(msg);
+        },
+        reject: (e) => {
+          finish();
+          reject(e);
+        },
+        cleanup: finish,
+      };
+      const onAbort = (): void => {
+        if (done) return;
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        pending.reject(tmeshError('E_ABORTED', `request ${type.name}: aborted`, { cause: signal?.reason }));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
+        timer = setTimeout(() => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          pending.reject(tmeshError('E_TIMEOUT', `request ${type.name} to ${this.#peerHello?.nodeId}: no response within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+      const commit = (): void => {
+        seq = this.#commit(type, value, FRAME_FLAGS.REQUEST, undefined, undefined, (e) => pending.reject(e));
+        this.#pending.set(seq, pending);
+      };
+      const waiter: Waiter = { commit, reject: (e) => pending.reject(e), cleanup: () => {} };
+      if (this.#waiters.length === 0 && this.#hasSpace() && this.#adapter) {
+        try {
+          commit();
+        } catch (error) {
+          pending.reject(error as TmeshError);
+        }
+      } else {
+        this.#waiters.push(waiter);
+      }
+    });
+  }
+
+  onRequest(handler: RequestHandler): void {
+    this.#handler = handler;
+  }
+
+  #respond(request: number, reply: Reply): void {
+    const prefix = this.#adapter!.encode(control.ReplyTo, { request: BigInt(request) }, 0, 0);
+    const commit = (): void => {
+      this.#commit(reply.type, reply.value, FRAME_FLAGS.RESPONSE, prefix);
+    };
+    this.#queueControlReply(commit, request);
+  }
+
+  #respondError(request: number, error: unknown): void {
+    const code = isTmeshError(error) ? error.code : 'E_INTERNAL';
+    const message = isTmeshError(error) ? error.message : String((error as Error)?.message ?? error);
+    this.#queueControlReply(() => {
+      this.#commit(control.ErrorReply, { request: BigInt(request), code, message: message.slice(0, 4096) }, FRAME_FLAGS.RESPONSE, undefined);
+    }, request);
+  }
+
+  #queueControlReply(commit: () => void, request: number): void {
+    if (this.#state === 'closed') return;
+    const run = (): void => {
+      try {
+        commit();
+      } catch (error) {
+        // The reply itself could not be encoded: tell the requester why instead.
+        if (isTmeshError(error)) this.#respondError(request, error);
+      }
+    };
+    if (this.#waiters.length === 0 && this.#hasSpace() && this.#adapter) run();
+    else this.#waiters.push({ commit: run, reject: () => {}, cleanup: () => {} });
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  #push(frame: Uint8Array): void {
+    this.#out.push(frame);
+    this.#outBytes += frame.length;
+    if (this.#outBytes >= WRITE_NOW_BYTES && !this.#blocked) this.#flush();
+    else this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    if (this.#batchDelayMs > 0) this.#flushTimer = setTimeout(this.#flush, this.#batchDelayMs);
+    else setImmediate(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    clearTimeout(this.#flushTimer);
+    const stream = this.#stream;
+    if (!stream || this.#blocked || stream.destroyed) return;
+    if (this.#received > this.#ackSent && (this.#out.length > 0 || this.#received - this.#ackSent >= ACK_EVERY)) {
+      this.#appendAck();
+    } else if (this.#received > this.#ackSent && !this.#ackTimer) {
+      this.#ackTimer = setTimeout(() => {
+        this.#ackTimer = undefined;
+        if (this.#received > this.#ackSent && this.#stream) {
+          this.#appendAck();
+          this.#flush();
+        }
+      }, ACK_DELAY_MS);
+    }
+    const out = this.#out;
+    if (out.length === 0) return;
+    const bytes = this.#outBytes;
+    this.#out = [];
+    this.#outBytes = 0;
+    let ok: boolean;
+    if (out.length === 1) ok = stream.write(out[0]);
+    else if (bytes <= CONCAT_MAX_BYTES) ok = stream.write(Buffer.concat(out, bytes));
+    else {
+      // Large frames go out as one writev without copying them together.
+      stream.cork();
+      ok = true;
+      for (const chunk of out) ok = stream.write(chunk) && ok;
+      process.nextTick(() => stream.uncork());
+    }
+    this.#bytesOut += bytes;
+    if (!ok) this.#blocked = true;
+  };
+
+  #appendAck(): void {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    const frame = this.#adapter!.encode(control.Ack, { received: BigInt(this.#received) }, 0, 0);
+    this.#ackSent = this.#received;
+    this.#out.push(frame);
+    this.#outBytes += frame.length;
+  }
+
+  #sendControl<T>(type: MessageType<T>, value: T): void {
+    if (!this.#stream || !this.#adapter) return;
+    this.#push(this.#adapter.encode(type, value, 0, 0));
+  }
+
+  readonly #onDrain = (): void => {
+    this.#blocked = false;
+    if (this.#out.length > 0 || this.#received > this.#ackSent) this.#flush();
+  };
+
+  /** Drop acknowledged entries up to `upTo` (inclusive). */
+  #release(upTo: number): void {
+    const r = this.#retained;
+    let h = this.#retainedHead;
+    while (h < r.length && r[h]!.seq <= upTo) {
+      const e = r[h]!;
+      this.#queuedBytes -= e.bytes;
+      r[h] = undefined as unknown as Entry;
+      h++;
+      e.onAck?.();
+    }
+    if (h === r.length) {
+      this.#retained = [];
+      this.#retainedHead = 0;
+    } else if (h > 4096 && h * 2 > r.length) {
+      this.#retained = r.slice(h);
+      this.#retainedHead = 0;
+    } else {
+      this.#retainedHead = h;
+    }
+    if (this.#flushWaiters.length > 0) this.#checkFlushWaiters();
+    if (this.#waiters.length > 0) this.#admitWaiters();
+  }
+
+  #checkFlushWaiters(): void {
+    const oldest = this.#retained[this.#retainedHead]?.seq ?? this.#nextSeq;
+    this.#flushWaiters = this.#flushWaiters.filter((w) => {
+      if (w.upTo >= oldest) return true;
+      if (w.failed) w.reject(w.failed);
+      else w.resolve();
+      return false;
+    });
+  }
+
+  /** Fail every unacknowledged message: its sender learns it may or may not have arrived. */
+  #failRetained(code: TmeshErrorCode, message: string): void {
+    const count = this.#retained.length - this.#retainedHead;
+    if (count === 0) {
+      this.#checkFlushWaiters();
+      return;
+    }
+    const entries = this.#retained.slice(this.#retainedHead);
+    this.#retained = [];
+    this.#retainedHead = 0;
+    this.#queuedBytes = 0;
+    const error = tmeshError(code, `${count} unacknowledged message(s) to ${this.#peerHello?.nodeId ?? '?'}: ${message}`, {
+      details: {
+        delivery: 'unknown',
+        count,
+        firstSequence: entries[0]!.seq,
+        lastSequence: entries[entries.length - 1]!.seq,
+        messages: entries.map((e) => ({ sequence: e.seq, type: e.typeName })),
+      },
+    });
+    for (const w of this.#flushWaiters) if (w.upTo >= entries[0]!.seq) w.failed ??= error;
+    for (const e of entries) e.onFail?.(error);
+    this.#checkFlushWaiters();
+    if (this.listenerCount('undelivered') > 0) this.emit('undelivered', error);
+  }
+
+  #failPending(code: TmeshErrorCode, message: string): void {
+    const all = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of all) p.reject(tmeshError(code, message));
+  }
+
+  flush(): Promise<void> {
+    const upTo = this.#nextSeq - 1;
+    const oldest = this.#retained[this.#retainedHead]?.seq ?? this.#nextSeq;
+    if (upTo < oldest) return RESOLVED;
+    return new Promise((resolve, reject) => this.#flushWaiters.push({ upTo, resolve, reject }));
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#lastRx = Date.now();
+    this.#bytesIn += chunk.length;
+    let msgs: DecodedMessage[];
+    try {
+      msgs = this.#reader!(chunk);
+    } catch (error) {
+      this.#protocolError(error);
+      return;
+    }
+    for (let i = 0; i < msgs.length; i++) {
+      try {
+        this.#onMessage(msgs[i]!);
+      } catch (error) {
+        this.#protocolError(error);
+        return;
+      }
+    }
+    if (this.#received > this.#ackSent) {
+      if (this.#received - this.#ackSent >= ACK_EVERY) {
+        this.#appendAck();
+        this.#flush();
+      } else this.#scheduleFlush();
+    }
+  };
+
+  #onMessage(msg: DecodedMessage): void {
+    const id = msg.type.id;
+    if (!isNumbered(id)) {
+      this.#onControl(msg);
+      return;
+    }
+    const expected = this.#received + 1;
+    const full = expected + ((msg.header.sequence - (expected % TWO32)) | 0);
+    if (full <= this.#received) {
+      this.#duplicates++;
+      this.#replyTo = undefined;
+      return;
+    }
+    if (full !== expected) {
+      throw tmeshError('E_INTERNAL', `frame sequence ${full} skips ahead of ${expected}: the stream lost frames`);
+    }
+    this.#received = full;
+    const flags = msg.header.flags;
+    if (id === control.ErrorReply.id) {
+      const v = msg.value as { request: bigint; code: string; message: string };
+      const p = this.#pending.get(Number(v.request));
+      p?.reject(
+        tmeshError(toCode(v.code), `remote handler failed: ${v.message}`, { details: { remote: true, remoteCode: v.code } }),
+      );
+      return;
+    }
+    this.#messagesIn++;
+    if (flags & FRAME_FLAGS.RESPONSE) {
+      const request = this.#replyTo;
+      this.#replyTo = undefined;
+      if (request !== undefined) this.#pending.get(request)?.resolve(msg);
+      return;
+    }
+    if (flags & FRAME_FLAGS.REQUEST) {
+      this.#onRequestFrame(full, msg);
+      return;
+    }
+    this.#deliver(msg);
+  }
+
+  #onRequestFrame(seq: number, msg: DecodedMessage): void {
+    const handler = this.#handler;
+    if (!handler) {
+      this.#respondError(seq, tmeshError('E_NOT_SUPPORTED', `${this.#opts.self.id} has no request handler`));
+      return;
+    }
+    let result: Promise<Reply> | Reply;
+    try {
+      result = handler(msg);
+    } catch (error) {
+      this.#respondError(seq, error);
+      return;
+    }
+    if (result && typeof (result as Promise<Reply>).then === 'function') {
+      (result as Promise<Reply>).then(
+        (reply) => this.#respond(seq, reply),
+        (error) => this.#respondError(seq, error),
+      );
+    } else this.#respond(seq, result as Reply);
+  }
+
+  #onControl(msg: DecodedMessage): void {
+    switch (msg.type.id) {
+      case control.Ack.id:
+        this.#release(Number((msg.value as { received: bigint }).received));
+        return;
+      case control.Ping.id:
+        this.#sendControl(control.Pong, { id: (msg.value as { id: number }).id });
+        return;
+      case control.Pong.id: {
+        const id = (msg.value as { id: number }).id;
+        const sent = this.#pings.get(id);
+        if (sent !== undefined) {
+          this.#pings.delete(id);
+          this.#rttMs = Number(process.hrtime.bigint() - sent) / 1e6;
+          this.emit('heartbeat', this.#rttMs);
+        }
+        return;
+      }
+      case control.ReplyTo.id:
+        this.#replyTo = Number((msg.value as { request: bigint }).request);
+        return;
+      case control.Close.id: {
+        const v = msg.value as { code: string; message: string };
+        const error = v.code
+          ? tmeshError(toCode(v.code), `peer closed the link: ${v.message}`, { details: { remote: true } })
+          : undefined;
+        this.#finish('E_CLOSED', `peer ${this.#peerHello?.nodeId} closed the link`, error);
+        return;
+      }
+      default:
+        throw tmeshError('E_DECODE', `unexpected control message ${msg.type.name} after the handshake`);
+    }
+  }
+
+  #deliver(msg: DecodedMessage): void {
+    if (this.listenerCount('message') > 0) {
+      this.emit('message', msg);
+      return;
+    }
+    const puller = this.#pullers.shift();
+    if (puller) {
+      puller({ value: msg, done: false });
+      return;
+    }
+    this.#inbox.push(msg);
+    this.#inboxBytes += msg.header.payloadSize;
+    if (
+      !this.#paused &&
+      (this.#inbox.length - this.#inboxHead > INBOX_HIGH_MESSAGES || this.#inboxBytes > INBOX_HIGH_BYTES)
+    ) {
+      this.#paused = true;
+      this.#stream?.pause();
+    }
+  }
+
+  messages(): AsyncIterableIterator<DecodedMessage> {
+    const next = (): Promise<IteratorResult<DecodedMessage>> => {
+      if (this.#inboxHead < this.#inbox.length) {
+        const msg = this.#inbox[this.#inboxHead]!;
+        this.#inbox[this.#inboxHead++] = undefined as unknown as DecodedMessage;
+        this.#inboxBytes -= msg.header.payloadSize;
+        if (this.#inboxHead === this.#inbox.length) {
+          this.#inbox = [];
+          this.#inboxHead = 0;
+        }
+        if (
+          this.#paused &&
+          this.#inbox.length - this.#inboxHead <= INBOX_HIGH_MESSAGES / 2 &&
+          this.#inboxBytes <= INBOX_HIGH_BYTES / 2
+        ) {
+          this.#paused = false;
+          this.#stream?.resume();
+        }
+        return Promise.resolve({ value: msg, done: false });
+      }
+      if (this.#state === 'closed') return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve) => this.#pullers.push(resolve));
+    };
+    const iterator: AsyncIterableIterator<DecodedMessage> = {
+      next,
+      return: () => Promise.resolve({ value: undefined, done: true }),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  // ---------------------------------------------------------------- liveness and failure
+
+  #startHeartbeat(): void {
+    clearInterval(this.#heartbeatTimer);
+    const every = this.#opts.heartbeatMs;
+    if (!(every > 0)) return;
+    this.#heartbeatTimer = setInterval(() => {
+      if (!this.#stream) return;
+      // A side that paused its own reading cannot judge the peer; a peer that reads nothing still pings.
+      if (!this.#paused && Date.now() - this.#lastRx > this.#opts.deadAfterMs) {
+        this.#lost(tmeshError('E_PEER_GONE', `no data from ${this.#peerHello?.nodeId} for ${this.#opts.deadAfterMs} ms`));
+        return;
+      }
+      const id = (this.#pingId = (this.#pingId + 1) >>> 0);
+      this.#pings.set(id, process.hrtime.bigint());
+      if (this.#pings.size > 64) this.#pings.delete(this.#pings.keys().next().value!);
+      this.#sendControl(control.Ping, { id });
+    }, every);
+    this.#heartbeatTimer.unref();
+  }
+
+  #protocolError(error: unknown): void {
+    const err = isTmeshError(error) ? error : tmeshError('E_DECODE', String(error), { cause: error });
+    if (this.#stream && this.#adapter) {
+      // Best effort: tell the peer why before dropping the connection.
+      try {
+        this.#stream.write(this.#adapter.encode(control.Close, { code: err.code, message: err.message.slice(0, 512) }, 0, 0));
+      } catch {}
+    }
+    this.#lost(err);
+  }
+
+  readonly #onStreamError = (error: Error): void => {
+    this.#lost(tmeshError('E_CONNECTION', `connection to ${this.#peerHello?.nodeId}: ${error.message}`, { cause: error }));
+  };
+
+  readonly #onStreamClose = (): void => {
+    this.#lost(tmeshError('E_CONNECTION', `connection to ${this.#peerHello?.nodeId} closed`));
+  };
+
+  /** The connection is gone; the link waits for a reconnect (initiator dials, acceptor waits). */
+  #lost(error: TmeshError): void {
+    const stream = this.#stream;
+    if (!stream) return;
+    this.#detach(stream);
+    clearInterval(this.#heartbeatTimer);
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#pings.clear();
+    if (this.#state === 'closed') return;
+    if (this.#state === 'closing' && this.#retained.length - this.#retainedHead === 0) {
+      this.#finish('E_CLOSED', 'link closed');
+      return;
+    }
+    if (this.#state === 'open') this.#state = 'disconnected';
+    if (this.listenerCount('disconnect') > 0) this.emit('disconnect', error);
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.#dialer) this.#scheduleReconnect();
+    else {
+      this.#resumeTimer = setTimeout(
+        () => this.#finish('E_PEER_GONE', `peer ${this.#peerHello?.nodeId} did not come back within ${this.#opts.resumeWindowMs} ms`),
+        this.#opts.resumeWindowMs,
+      );
+      this.#resumeTimer.unref();
+    }
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#state === 'closed') return;
+    this.#attempts++;
+    if (this.#attempts > this.#reconnect.maxAttempts) {
+      this.#finish('E_CONNECTION', `gave up reconnecting to ${this.#peerHello?.nodeId} after ${this.#reconnect.maxAttempts} attempts`);
+      return;
+    }
+    const base = Math.min(this.#reconnect.maxMs, this.#reconnect.initialMs * 2 ** (this.#attempts - 1));
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.#reconnectTimer = setTimeout(async () => {
+      this.#reconnectTimer = undefined;
+      if (this.#state === 'closed') return;
+      try {
+        const { stream, result } = await this.#dialer!(this.handshakeParams());
+        if (this.closed) {
+          stream.destroy();
+          return;
+        }
+        this.#attempts = 0;
+        this.attach(stream, result, this.resumePointFor(result.peer));
+      } catch (error) {
+        if (isTmeshError(error) && PERMANENT.includes(error.code)) {
+          this.#finish(error.code, error.message, error);
+          return;
+        }
+        this.#scheduleReconnect();
+      }
+    }, delay);
+  }
+
+  close(): Promise<void> {
+    if (this.#closePromise) return this.#closePromise;
+    if (this.#state === 'closed') return RESOLVED;
+    this.#state = 'closing';
+    for (const w of this.#waiters.splice(0)) w.reject(tmeshError('E_CLOSED', 'link is closing'));
+    this.#closePromise = new Promise<void>((resolve) => {
+      let called = false;
+      const done = (): void => {
+        if (called) return;
+        called = true;
+        clearTimeout(timer);
+        if (this.#stream && this.#adapter) {
+          const stream = this.#stream;
+          if (this.#received > this.#ackSent) this.#appendAck();
+          this.#out.push(this.#adapter.encode(control.Close, { code: '', message: 'closed' }, 0, 0));
+          this.#flushNowAndEnd(stream);
+        }
+        this.#finish('E_CLOSED', 'link closed');
+        resolve();
+      };
+      const timer = setTimeout(done, this.#requestTimeoutMs);
+      this.flush().then(done, done);
+    });
+    return this.#closePromise;
+  }
+
+  #flushNowAndEnd(stream: Duplex): void {
+    const out = this.#out;
+    this.#out = [];
+    this.#outBytes = 0;
+    stream.removeListener('close', this.#onStreamClose);
+    stream.removeListener('error', this.#onStreamError);
+    stream.on('error', () => {});
+    stream.end(out.length > 0 ? Buffer.concat(out) : undefined);
+    setTimeout(() => stream.destroy(), 1000).unref();
+    this.#stream = undefined;
+  }
+
+  /** Close for good: fail what is left, end iterators, emit 'close'. */
+  #finish(code: TmeshErrorCode, message: string, cause?: TmeshError): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    clearInterval(this.#heartbeatTimer);
+    clearTimeout(this.#resumeTimer);
+    clearTimeout(this.#reconnectTimer);
+    clearTimeout(this.#ackTimer);
+    clearTimeout(this.#flushTimer);
+    if (this.#stream) {
+      const stream = this.#stream;
+      if (this.#received > this.#ackSent && this.#adapter) this.#appendAck();
+      this.#flushNowAndEnd(stream);
+    }
+    this.#failRetained(cause?.code ?? code, `${message}: delivery unknown`);
+    for (const w of this.#waiters.splice(0)) w.reject(tmeshError(cause?.code ?? code, message));
+    this.#failPending(cause?.code ?? code, message);
+    for (const p of this.#pullers.splice(0)) p({ value: undefined, done: true });
+    this.emit('close', cause);
+  }
+
+  // ---------------------------------------------------------------- stats and tuning
+
+  stats(): LinkStats {
+    return {
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      messagesIn: this.#messagesIn,
+      messagesOut: this.#messagesOut,
+      rttMs: this.#rttMs,
+      queuedBytes: this.#queuedBytes,
+      queuedMessages: this.#retained.length - this.#retainedHead,
+      reconnects: this.#reconnects,
+      compressedBytesSaved: this.#saved,
+      duplicatesDropped: this.#duplicates,
+    };
+  }
+
+  applyConfig(config: LinkConfig): void {
+    if (config.batchDelayMs !== undefined) {
+      if (!(config.batchDelayMs >= 0 && config.batchDelayMs <= 1000)) {
+        throw tmeshError('E_INVALID_ARGUMENT', `batchDelayMs must be in 0..1000, got ${config.batchDelayMs}`);
+      }
+      this.#batchDelayMs = config.batchDelayMs;
+    }
+    if (config.compression !== undefined) {
+      if (config.compression === 'off' || config.compression === 'none') this.#compressionOn = false;
+      else if (this.#compressions.includes(config.compression)) {
+        this.#compression = config.compression;
+        this.#compressionOn = true;
+      } else {
+        throw tmeshError(
+          'E_NOT_SUPPORTED',
+          `compression ${config.compression} was not negotiated on this link (have: ${this.#compressions.join(', ') || 'none'})`,
+        );
+      }
+    }
+    if (config.compressionThreshold !== undefined) {
+      if (!(Number.isInteger(config.compressionThreshold) && config.compressionThreshold >= 0)) {
+        throw tmeshError('E_INVALID_ARGUMENT', `compressionThreshold must be a non-negative integer`);
+      }
+      this.#compressionThreshold = config.compressionThreshold;
+    }
+    if (config.requestTimeoutMs !== undefined) {
+      if (!(config.requestTimeoutMs > 0)) throw tmeshError('E_INVALID_ARGUMENT', 'requestTimeoutMs must be > 0');
+      this.#requestTimeoutMs = config.requestTimeoutMs;
+    }
+  }
+}
+
+export type { LinkOptions };
