@@ -15,8 +15,8 @@ type FileChunk = {
 };
 
 const quick = process.argv.includes('--quick');
-const ROUND_MS = quick ? 40 : 150;
-const ROUNDS = quick ? 3 : 7;
+const ROUND_MS = quick ? 40 : 100;
+const ROUNDS = quick ? 3 : 9;
 
 const codec = createSwiftCodec(new MessageRegistry([sampleMessages.FileChunk]));
 const payload = compileSwift(sampleMessages.FileChunk.schema);
@@ -36,27 +36,32 @@ function chunk(dataSize: number, path: string): FileChunk {
   return { path, offset: 1_048_576n, sequence: 42, last: false, data };
 }
 
-/** Median ops/s of `fn` over several timed rounds. */
-function measure(fn: () => unknown): number {
-  // Warm up until the optimizing compiler has seen the function.
-  const warmEnd = performance.now() + ROUND_MS;
-  while (performance.now() < warmEnd) fn();
-  const rates: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    let ops = 0;
-    let batch = 1;
-    const start = performance.now();
-    let now = start;
-    while (now - start < ROUND_MS) {
-      for (let i = 0; i < batch; i++) fn();
-      ops += batch;
-      if (batch < 4096) batch *= 2;
-      now = performance.now();
-    }
-    rates.push((ops * 1000) / (now - start));
+/** Ops/s of `fn` over one timed round of about ROUND_MS. */
+function round(fn: () => unknown): number {
+  let ops = 0;
+  let batch = 1;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ROUND_MS) {
+    for (let i = 0; i < batch; i++) fn();
+    ops += batch;
+    if (batch < 4096) batch *= 2;
+    now = performance.now();
   }
-  rates.sort((a, b) => a - b);
-  return rates[Math.floor(rates.length / 2)]!;
+  return (ops * 1000) / (now - start);
+}
+
+/**
+ * Median ops/s of each function. Rounds are interleaved (one round of each in turn, ROUNDS times), so
+ * load from other processes on this shared machine hits every implementation alike.
+ */
+function measureAll(fns: (() => unknown)[]): number[] {
+  for (const fn of fns) round(fn); // warm-up: let the optimizing compiler see each one
+  const rates: number[][] = fns.map(() => []);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < fns.length; i++) rates[i]!.push(round(fns[i]!));
+  }
+  return rates.map((list) => list.sort((a, b) => a - b)[Math.floor(list.length / 2)]!);
 }
 
 interface Row {
@@ -111,13 +116,19 @@ function runCase(label: string, value: FileChunk): void {
     ],
   ];
   for (const [name, bytes] of impls) rows.push({ name, bytes, encode: 0, decode: 0 });
-  impls.forEach(([, , encode, decode], i) => {
-    rows[i]!.encode = measure(() => {
+  const encodeRates = measureAll(
+    impls.map(([, , encode]) => () => {
       sink ^= (encode() as Uint8Array).length;
-    });
-    rows[i]!.decode = measure(() => {
+    }),
+  );
+  const decodeRates = measureAll(
+    impls.map(([, , , decode]) => () => {
       sink ^= decode() ? 1 : 0;
-    });
+    }),
+  );
+  rows.forEach((row, i) => {
+    row.encode = encodeRates[i]!;
+    row.decode = decodeRates[i]!;
   });
   const base = rows[0]!;
   console.log(`\n### ${label}`);

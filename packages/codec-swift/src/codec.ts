@@ -22,6 +22,11 @@ import {
 } from '@tmesh/core';
 import { compileSwift, type SwiftPayloadCodec } from './compile.js';
 
+interface Resolved {
+  type: MessageType<unknown>;
+  codec: SwiftPayloadCodec<unknown>;
+}
+
 /** Options of {@link createSwiftCodec}. */
 export interface SwiftCodecOptions {
   /** Largest frame (header + payload) `decode` accepts; default 64 MiB. Decoders take their own. */
@@ -42,16 +47,17 @@ export function createSwiftCodec(registry: MessageRegistry, options: SwiftCodecO
       `maxFrameSize must be an integer >= ${SWIFT_FRAME.headerSize}, got ${maxFrameSize}`,
     );
   }
-  const payloadCodecs = new Map<number, SwiftPayloadCodec<unknown>>();
+  // Types can be added to a registry but never removed, so a resolved id stays valid.
+  const resolved: (Resolved | undefined)[] = new Array(256);
 
-  const codecFor = (id: number): { type: MessageType<unknown>; codec: SwiftPayloadCodec<unknown> } => {
-    const type = registry.byId(id);
-    let codec = payloadCodecs.get(id);
-    if (!codec) {
-      codec = compileSwift(type.schema);
-      payloadCodecs.set(id, codec);
+  const codecFor = (id: number): Resolved => {
+    let entry = resolved[id];
+    if (!entry) {
+      const type = registry.byId(id);
+      entry = { type, codec: compileSwift(type.schema) };
+      resolved[id] = entry;
     }
-    return { type, codec };
+    return entry;
   };
 
   const decodeRaw = (raw: RawFrame, copy: boolean): DecodedMessage => {
@@ -63,7 +69,7 @@ export function createSwiftCodec(registry: MessageRegistry, options: SwiftCodecO
       );
     }
     const { type, codec } = codecFor(header.messageType);
-    return { type, header, value: codec.decode(payload, { copy }) };
+    return { type, header, value: codec.decodePayload(payload, copy) };
   };
 
   return {

@@ -10,10 +10,12 @@ export const ASSOCIATED_VALUE_KEY = '_0';
 /** A compiled payload codec, plus the frame-level entry point the wire codec uses. */
 export interface SwiftPayloadCodec<T> extends PayloadCodec<T> {
   /**
-   * Encode `value` after `reserve` leading bytes (left blank for a frame header) and return exactly
+   * Encode `value` after `reserve` leading bytes (not initialized: the caller writes its header there) and return exactly
    * `reserve + payload` bytes, a region of the shared output slab that is never written again.
    */
   encodeWithReserve(value: T, reserve: number): Uint8Array;
+  /** `decode` without the options object (the frame decoder's hot path). */
+  decodePayload(bytes: Uint8Array, copy: boolean): T;
 }
 
 type Named = Extract<TypeDesc, { kind: 'struct' | 'enum' | 'union' }>;
@@ -421,18 +423,22 @@ export function compileSwift<T>(schema: Schema<T>): SwiftPayloadCodec<T> {
       if (!(bytes instanceof Uint8Array)) {
         throw tmeshError('E_INVALID_ARGUMENT', `${where}: decode expects a Uint8Array`);
       }
-      reader.reset(bytes, options?.copy === true);
-      const value = compiled.decode() as T;
-      if (reader.pos !== reader.end) {
-        throw tmeshError(
-          'E_TRAILING_BYTES',
-          `${where}: ${reader.end - reader.pos} bytes after the value (payload is ${reader.end} bytes)`,
-        );
-      }
-      reader.reset(EMPTY, false);
-      return value;
+      return decodePayload(bytes, options?.copy === true);
     },
+    decodePayload,
   };
+  function decodePayload(bytes: Uint8Array, copy: boolean): T {
+    reader.reset(bytes, copy);
+    const value = compiled.decode() as T;
+    if (reader.pos !== reader.end) {
+      throw tmeshError(
+        'E_TRAILING_BYTES',
+        `${where}: ${reader.end - reader.pos} bytes after the value (payload is ${reader.end} bytes)`,
+      );
+    }
+    reader.reset(EMPTY, false);
+    return value;
+  }
   cache.set(desc, codec);
   return codec;
 }

@@ -35,6 +35,15 @@ export function encodeStr(s: string): Uint8Array {
   return w.finish();
 }
 
+/**
+ * A slab of `size` bytes without zero-filling it first (Node's Buffer.allocUnsafeSlow; a plain
+ * Uint8Array elsewhere). Safe because the writer only ever hands out bytes it has written.
+ */
+function allocSlab(size: number): Uint8Array {
+  const B = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
+  return B ? new Uint8Array(B.allocUnsafeSlow(size).buffer, 0, size) : new Uint8Array(size);
+}
+
 /** Size of one output slab; a bigger message gets a slab of its own size plus this. */
 export const SLAB_SIZE = 64 * 1024;
 
@@ -53,13 +62,13 @@ export class Writer {
   free = 0;
 
   constructor(size = SLAB_SIZE) {
-    this.buf = new Uint8Array(size);
+    this.buf = allocSlab(size);
   }
 
   /** Start a message with `reserve` bytes left blank in front (for a frame header). */
   begin(reserve: number): void {
     if (this.buf.length - this.free < reserve + 256) {
-      this.buf = new Uint8Array(SLAB_SIZE);
+      this.buf = allocSlab(SLAB_SIZE);
       this.free = 0;
     }
     this.start = this.free;
@@ -81,7 +90,7 @@ export class Writer {
   /** Move the message written so far to the front of a new slab big enough for `n` more bytes. */
   grow(n: number): void {
     const used = this.pos - this.start;
-    const next = new Uint8Array(Math.max(SLAB_SIZE, used + n + SLAB_SIZE));
+    const next = allocSlab(Math.max(SLAB_SIZE, used + n + SLAB_SIZE));
     next.set(this.buf.subarray(this.start, this.pos));
     this.buf = next;
     this.start = 0;
