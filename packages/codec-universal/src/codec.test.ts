@@ -130,7 +130,7 @@ describe('createUniversalCodec: the frame', () => {
     const m = codec.decode(frame);
     expect(m.value).toEqual(big);
     expect(m.header.flags).toBe(1);
-    expect(m.header.payloadSize).toBe(frame.length - (frame.length - m.header.payloadSize));
+    expect(m.header.payloadSize).toBeLessThan(1000); // the size as sent, compressed
     expect(codeOf(() => codec.encode(FileChunk, chunk, { flags: FRAME_FLAGS.COMPRESSION_ZSTD }))).toBe('E_COMPRESSION');
   });
 
