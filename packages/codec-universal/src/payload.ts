@@ -455,6 +455,10 @@ export function decodeError(cause: unknown, where: string): Error {
   if (/invalid varint encoding/.test(message)) {
     return tmeshError('E_VARINT_OVERFLOW', `${where}: a varint is longer than 10 bytes`, { cause });
   }
+  if (cause instanceof TypeError || cause instanceof ReferenceError) {
+    // Not something bad input should reach: report it as the bug it is.
+    return tmeshError('E_INTERNAL', `${where}: ${message}`, { cause });
+  }
   return tmeshError('E_DECODE', `${where}: malformed protobuf (${message})`, { cause });
 }
 
