@@ -19,7 +19,9 @@ const KNOWN_LANGUAGES = new Set(['swift', 'rust', 'typescript']);
 
 /** Wires both nodes speak, in the source's order of preference. */
 export function commonWires(source: NodeInfo, destination: NodeInfo): WireId[] {
-  return source.wires.filter((w) => destination.wires.includes(w));
+  const common: WireId[] = [];
+  for (const wire of source.wires) if (destination.wires.includes(wire)) common.push(wire);
+  return common;
 }
 
 function fastestMeasured(common: readonly WireId[], link: LinkCondition | undefined): WireId | undefined {
@@ -49,6 +51,13 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(2)} MiB`;
 }
 
+/** Universal when both speak it, else the first common wire. */
+function universalDecision(common: readonly WireId[], pair: string, why: string): WireDecision {
+  return common.includes('universal')
+    ? { wire: 'universal', reason: `${pair}, ${why}` }
+    : { wire: common[0]!, reason: `${pair}, ${why}, universal not spoken by both` };
+}
+
 /**
  * The seed's matrix for the network wire between two nodes: same native wire -> that wire; one side
  * native and the other speaks it (TypeScript speaks all) -> that wire; two TypeScript nodes -> the
@@ -65,23 +74,20 @@ export function chooseWire(
   const common = commonWires(source, destination);
   if (common.length === 0) return undefined;
   const pair = `${source.language} <-> ${destination.language} ${where}`;
-  const fallback = (why: string): WireDecision =>
-    common.includes('universal')
-      ? { wire: 'universal', reason: `${pair}, ${why}` }
-      : { wire: common[0]!, reason: `${pair}, ${why}, universal not spoken by both` };
 
   if (preferWire !== undefined && common.includes(preferWire)) {
     return { wire: preferWire, reason: `${pair}, policy prefers ${preferWire} wire` };
   }
   for (const language of [source.language, destination.language]) {
-    if (!KNOWN_LANGUAGES.has(language)) return fallback(`unknown language ${language}`);
+    if (!KNOWN_LANGUAGES.has(language))
+      return universalDecision(common, pair, `unknown language ${language}`);
   }
   const srcNative = nativeWireOf(source.language);
   const dstNative = nativeWireOf(destination.language);
   if (srcNative && dstNative) {
-    if (srcNative !== dstNative) return fallback('no shared native wire');
+    if (srcNative !== dstNative) return universalDecision(common, pair, 'no shared native wire');
     if (common.includes(srcNative)) return { wire: srcNative, reason: pair };
-    return fallback(`${srcNative} wire not spoken by both`);
+    return universalDecision(common, pair, `${srcNative} wire not spoken by both`);
   }
   const native = srcNative ?? dstNative;
   if (native) {
@@ -90,7 +96,7 @@ export function chooseWire(
     if (common.includes(native)) {
       return { wire: native, reason: `${pair}, ${other} speaks ${owner}'s native wire` };
     }
-    return fallback(`${native} wire not spoken by both`);
+    return universalDecision(common, pair, `${native} wire not spoken by both`);
   }
   // Two TypeScript nodes: every common wire is possible, measurements decide.
   const measured = fastestMeasured(common, link);
