@@ -3,10 +3,9 @@ import type { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { type Endpoint, tmeshError } from '@tmesh/core';
 import { Acceptor, type LinkServer } from './acceptor.js';
-import { handshake } from './handshake.js';
+import { handshake, socketError } from './handshake.js';
 import { type Dialer, type Link, LinkImpl, newSessionId, type ReconnectOptions } from './link.js';
 import { type LinkOptions, type ResolvedLinkOptions, resolveOptions } from './options.js';
-import { socketError } from './socket.js';
 
 const identity = (b: Buffer): Buffer => b;
 

@@ -36,6 +36,15 @@ export interface HandshakeResult {
   leftover: Buffer | undefined;
 }
 
+/** Map a socket or TLS failure to a tmesh error: certificate and TLS alert problems are E_AUTH. */
+export function socketError(error: Error & { code?: string }, where: string): Error {
+  if (isTmeshError(error)) return error;
+  const code = error.code ?? '';
+  const auth =
+    code.startsWith('ERR_SSL_') || /CERT|certificate|alert|self.signed|UNABLE_TO_VERIFY/i.test(`${code} ${error.message}`);
+  return tmeshError(auth ? 'E_AUTH' : 'E_CONNECTION', `${where}: ${error.message}`, { cause: error, details: { code } });
+}
+
 /** A fresh 16-byte nonce for a Hello. */
 export function newNonce(): Buffer {
   return randomBytes(16);
@@ -85,8 +94,7 @@ export function handshake(stream: Duplex, params: HandshakeParams): Promise<Hand
       }
       reject(err);
     };
-    const onError = (error: Error): void =>
-      fail(tmeshError('E_CONNECTION', `connection failed during the handshake: ${error.message}`, { cause: error }), false);
+    const onError = (error: Error): void => fail(socketError(error, 'connection failed during the handshake'), false);
     const onClose = (): void =>
       fail(tmeshError('E_CONNECTION', 'connection closed during the handshake', { details: { reason: 'closed' } }), false);
     const timer = setTimeout(

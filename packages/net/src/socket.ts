@@ -3,9 +3,11 @@ import { existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { type Endpoint, isTmeshError, tmeshError } from '@tmesh/core';
+import { type Endpoint, tmeshError } from '@tmesh/core';
 import { Acceptor, type LinkServer } from './acceptor.js';
-import { handshake } from './handshake.js';
+import { handshake, socketError } from './handshake.js';
+import { codecFor } from './framing.js';
+import { control, linkRegistry } from './control.js';
 import { type Dialer, type Link, LinkImpl, newSessionId, type ReconnectOptions } from './link.js';
 import { type LinkOptions, type ResolvedLinkOptions, resolveOptions } from './options.js';
 
@@ -21,14 +23,6 @@ export function certificateNames(cert: tls.PeerCertificate | undefined): string[
     if (i > 0) names.push(part.slice(i + 1).trim());
   }
   return names;
-}
-
-/** Map a socket or TLS failure to a tmesh error: certificate and TLS alert problems are E_AUTH. */
-export function socketError(error: Error & { code?: string }, where: string): Error {
-  if (isTmeshError(error)) return error;
-  const code = error.code ?? '';
-  const auth = code.startsWith('ERR_SSL_') || /CERT|certificate|alert|self.signed|UNABLE_TO_VERIFY/i.test(`${code} ${error.message}`);
-  return tmeshError(auth ? 'E_AUTH' : 'E_CONNECTION', `${where}: ${error.message}`, { cause: error, details: { code } });
 }
 
 type SocketEndpoint = Extract<Endpoint, { kind: 'tcp' | 'unix' }>;
@@ -154,10 +148,22 @@ export async function listen(endpoint: Endpoint, options: LinkOptions & { onLink
   };
   let server: net.Server;
   if (useTls) {
-    const tserver = tls.createServer({ ...tlsBase(opts), requestCert: true, rejectUnauthorized: true });
+    // Certificates are checked here rather than by rejectUnauthorized, so the refused peer is told why
+    // (a Close frame with E_AUTH over the TLS channel) instead of seeing a bare hang-up.
+    const tserver = tls.createServer({ ...tlsBase(opts), requestCert: true, rejectUnauthorized: false });
+    const closeCodec = codecFor('universal', linkRegistry(opts.registry));
     tserver.on('secureConnection', (socket: tls.TLSSocket) => {
       socket.setNoDelay(true);
-      onStream(socket, certificateNames(socket.getPeerCertificate()), `${socket.remoteAddress}:${socket.remotePort}`);
+      const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+      if (!socket.authorized) {
+        const error = tmeshError('E_AUTH', `client certificate refused: ${String(socket.authorizationError)}`);
+        socket.on('error', () => {});
+        socket.end(closeCodec.encode(control.Close, { code: error.code, message: error.message }));
+        setTimeout(() => socket.destroy(), 1000).unref();
+        serverRef?.emit('handshakeError', error, remote);
+        return;
+      }
+      onStream(socket, certificateNames(socket.getPeerCertificate()), remote);
     });
     tserver.on('tlsClientError', (error, socket) => {
       serverRef?.emit('handshakeError', socketError(error, 'TLS handshake'), `${socket.remoteAddress}:${socket.remotePort}`);
