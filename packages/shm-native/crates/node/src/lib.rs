@@ -1,1 +1,358 @@
+//! napi-rs binding of tmesh-shm: converts arguments, results and errors; all logic is in the ring crate.
+//! Errors reach JS with `code` set to the tmesh error code and the message prefixed by it; the
+//! TypeScript wrapper turns them into TmeshError.
 
+#![deny(clippy::all)]
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tmesh_shm::region::Mapping;
+use tmesh_shm::{Channel, ChannelOptions, Lend, MessageMeta, PeerState, ShmError};
+
+fn js_err(e: ShmError) -> Error {
+  Error::new(Status::GenericFailure, format!("{}: {}", e.code(), e.message()))
+}
+
+fn arg_err(msg: &str) -> Error {
+  Error::new(Status::InvalidArg, format!("E_INVALID_ARGUMENT: {msg}"))
+}
+
+/// Options of createChannel / openChannel.
+#[napi(object)]
+pub struct NativeChannelOptions {
+  /// Bytes per direction (create only); rounded up to a power of two, at least 4096.
+  pub capacity: Option<f64>,
+  /// 32 hex digits: stored on create (random when absent), checked on open when given.
+  pub token: Option<String>,
+  /// Largest incoming message in bytes.
+  pub max_message_size: Option<f64>,
+  /// A peer whose heartbeat is older than this many ms is gone.
+  pub stale_after_ms: Option<f64>,
+}
+
+fn parse_token(t: &str) -> Result<[u8; 16]> {
+  if t.len() != 32 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+    return Err(arg_err("token must be 32 hex digits"));
+  }
+  let mut out = [0u8; 16];
+  for (i, o) in out.iter_mut().enumerate() {
+    *o = u8::from_str_radix(&t[2 * i..2 * i + 2], 16).map_err(|_| arg_err("token must be hex"))?;
+  }
+  Ok(out)
+}
+
+fn to_options(o: Option<NativeChannelOptions>) -> Result<ChannelOptions> {
+  let mut opts = ChannelOptions { doorbell: true, ..Default::default() };
+  if let Some(o) = o {
+    if let Some(c) = o.capacity {
+      if !(c.is_finite() && c >= 0.0) {
+        return Err(arg_err("capacity must be a positive number"));
+      }
+      opts.capacity = c as usize;
+    }
+    if let Some(t) = o.token {
+      opts.token = Some(parse_token(&t)?);
+    }
+    if let Some(m) = o.max_message_size {
+      opts.max_message_size = m.max(0.0) as usize;
+    }
+    if let Some(s) = o.stale_after_ms {
+      opts.stale_after_ms = s.max(100.0) as u64;
+    }
+  }
+  Ok(opts)
+}
+
+/// One end of a shared-memory channel.
+#[napi]
+pub struct NativeChannel {
+  inner: Channel,
+  mapping: Arc<Mapping>,
+  batch: Vec<u8>,
+}
+
+/// Create a channel (the creator end).
+#[napi]
+pub fn create_channel(name: String, options: Option<NativeChannelOptions>) -> Result<NativeChannel> {
+  let ch = Channel::create(&name, &to_options(options)?).map_err(js_err)?;
+  Ok(NativeChannel { mapping: ch.mapping().clone(), inner: ch, batch: Vec::new() })
+}
+
+/// Open a channel made by another process (the opener end).
+#[napi]
+pub fn open_channel(name: String, options: Option<NativeChannelOptions>) -> Result<NativeChannel> {
+  let ch = Channel::open(&name, &to_options(options)?).map_err(js_err)?;
+  Ok(NativeChannel { mapping: ch.mapping().clone(), inner: ch, batch: Vec::new() })
+}
+
+fn meta_of(message_type: u32, flags: u32) -> Result<MessageMeta> {
+  if message_type > 255 || flags > 0x0fff {
+    return Err(arg_err("message type must be 0..255 and flags 0..0xfff"));
+  }
+  Ok(MessageMeta { message_type: message_type as u8, flags: flags as u16, ..Default::default() })
+}
+
+fn write_meta(out: &mut Uint32ArraySlice, m: &MessageMeta) {
+  // SAFETY: the wrapper passes a Uint32Array of at least 8 elements that nothing else touches during
+  // this synchronous call.
+  let s = unsafe { out.as_mut() };
+  if s.len() >= 5 {
+    s[0] = m.message_type as u32;
+    s[1] = m.flags as u32;
+    s[2] = m.sequence;
+    s[3] = m.timestamp as u32;
+    s[4] = (m.timestamp >> 32) as u32;
+  }
+}
+
+fn copy_to_buffer<'e>(env: &'e Env, d: &[u8]) -> Result<BufferSlice<'e>> {
+  if d.is_empty() {
+    return BufferSlice::copy_from(env, d);
+  }
+  let mut v = Vec::with_capacity(d.len());
+  // SAFETY: capacity is d.len(); the bytes are initialised by the copy before set_len.
+  unsafe {
+    std::ptr::copy_nonoverlapping(d.as_ptr(), v.as_mut_ptr(), d.len());
+    v.set_len(d.len());
+  }
+  BufferSlice::from_data(env, v)
+}
+
+#[napi]
+impl NativeChannel {
+  /// The per-channel token, 32 hex digits.
+  #[napi]
+  pub fn token(&self) -> String {
+    self.inner.token().iter().map(|b| format!("{b:02x}")).collect()
+  }
+
+  /// Bytes per direction.
+  #[napi]
+  pub fn capacity(&self) -> f64 {
+    self.inner.capacity() as f64
+  }
+
+  /// The largest message sent as one record.
+  #[napi]
+  pub fn max_fragment(&self) -> f64 {
+    self.inner.max_fragment() as f64
+  }
+
+  /// A duplicate of this end's doorbell FIFO descriptor (the caller owns and closes it), or -1.
+  #[napi]
+  pub fn dup_bell_fd(&self) -> i32 {
+    let fd = self.inner.bell_fd();
+    if fd < 0 {
+      return -1;
+    }
+    // SAFETY: fd is open while the channel is.
+    libc_dup(fd)
+  }
+
+  /// Write what fits of `data` from `offset`; returns the new offset, or -1 once the message is complete.
+  #[napi]
+  pub fn send_partial(&mut self, data: BufferSlice, offset: f64, message_type: u32, flags: u32) -> Result<f64> {
+    let mut off = offset as usize;
+    if off > data.len() {
+      return Err(arg_err("offset is past the end of the message"));
+    }
+    let done = self.inner.send_partial(&data, &mut off, meta_of(message_type, flags)?).map_err(js_err)?;
+    Ok(if done { -1.0 } else { off as f64 })
+  }
+
+  /// Send the whole message now, or return false (full) without writing anything.
+  #[napi]
+  pub fn try_send(&mut self, data: BufferSlice, message_type: u32, flags: u32) -> Result<bool> {
+    match self.inner.try_send(&data, meta_of(message_type, flags)?) {
+      Ok(()) => Ok(true),
+      Err(ShmError::Full) => Ok(false),
+      Err(e) => Err(js_err(e)),
+    }
+  }
+
+  /// The next message copied into a new Buffer (meta written to `meta`), or null.
+  #[napi]
+  pub fn try_recv<'e>(&mut self, env: &'e Env, mut meta: Uint32ArraySlice) -> Result<Option<BufferSlice<'e>>> {
+    let mut m0 = MessageMeta::default();
+    let got = self
+      .inner
+      .try_recv_with(|d, m| {
+        m0 = m;
+        copy_to_buffer(env, d)
+      })
+      .map_err(js_err)?;
+    match got {
+      Some(b) => {
+        write_meta(&mut meta, &m0);
+        Ok(Some(b?))
+      }
+      None => Ok(None),
+    }
+  }
+
+  /// Busy-poll for up to `budget_us` microseconds for the next message; null if none came.
+  #[napi]
+  pub fn recv_spin<'e>(&mut self, env: &'e Env, meta: Uint32ArraySlice, budget_us: f64) -> Result<Option<BufferSlice<'e>>> {
+    let deadline = Instant::now() + Duration::from_nanos((budget_us.max(0.0) * 1000.0) as u64);
+    let mut spins = 0u32;
+    loop {
+      if self.inner.has_data() {
+        return self.try_recv(env, meta);
+      }
+      spins += 1;
+      if spins % 64 == 0 {
+        if Instant::now() >= deadline {
+          return self.try_recv(env, meta);
+        }
+      } else {
+        std::hint::spin_loop();
+      }
+    }
+  }
+
+  /// Up to `max_messages` messages in one Buffer of entries (24-byte header: u32 size, u8 type, u8 0,
+  /// u16 flags, u32 sequence, u32 0, u64 timestamp; then the data padded to 8), or null if none.
+  #[napi]
+  pub fn try_recv_batch<'e>(&mut self, env: &'e Env, max_messages: u32, max_bytes: f64) -> Result<Option<BufferSlice<'e>>> {
+    self.batch.clear();
+    let n = self.inner.try_recv_batch(&mut self.batch, max_messages.max(1) as usize, max_bytes as usize).map_err(js_err)?;
+    if n == 0 {
+      return Ok(None);
+    }
+    Ok(Some(copy_to_buffer(env, &self.batch)?))
+  }
+
+  /// Lend the next message: a Buffer viewing the ring itself, valid until `release(end)`; meta[5..7]
+  /// receive `end` (low, high 32 bits) and meta[7] is 1 when the message had to be copied (nothing to
+  /// release). Null if none.
+  #[napi]
+  pub fn try_lend<'e>(&mut self, env: &'e Env, mut meta: Uint32ArraySlice) -> Result<Option<BufferSlice<'e>>> {
+    match self.inner.try_lend().map_err(js_err)? {
+      None => Ok(None),
+      Some(Lend::Copied(m, _)) => {
+        write_meta(&mut meta, &m.meta);
+        // SAFETY: see write_meta.
+        unsafe { meta.as_mut()[7] = 1 };
+        Ok(Some(BufferSlice::from_data(env, m.data)?))
+      }
+      Some(Lend::InPlace(r)) => {
+        write_meta(&mut meta, &r.meta);
+        // SAFETY: see write_meta.
+        let s = unsafe { meta.as_mut() };
+        s[5] = r.end as u32;
+        s[6] = (r.end >> 32) as u32;
+        s[7] = 0;
+        if r.len == 0 {
+          return Ok(Some(BufferSlice::copy_from(env, [])?));
+        }
+        let keep = self.mapping.clone();
+        // SAFETY: the record lies inside the mapping, which `keep` holds mapped until the Buffer is
+        // collected; the producer does not overwrite it before release (the caller's contract).
+        Ok(Some(unsafe { BufferSlice::from_external(env, r.ptr as *mut u8, r.len, keep, |_, k| drop(k))? }))
+      }
+    }
+  }
+
+  /// Release a lent message (and every one lent before it).
+  #[napi]
+  pub fn release(&mut self, end: f64) -> Result<()> {
+    self.inner.release(end as u64).map_err(js_err)
+  }
+
+  /// Ask the peer to ring this end's doorbell when data arrives; false if data is already there.
+  #[napi]
+  pub fn arm_data_bell(&mut self) -> bool {
+    self.inner.arm_data_bell()
+  }
+
+  /// Ask the peer to ring this end's doorbell when `need` bytes are free; false if they already are.
+  #[napi]
+  pub fn arm_space_bell(&mut self, need: f64) -> bool {
+    self.inner.arm_space_bell(need as usize)
+  }
+
+  /// True if a message (or part of one) is waiting.
+  #[napi]
+  pub fn has_data(&mut self) -> bool {
+    self.inner.has_data()
+  }
+
+  /// 'not-attached' | 'alive' | 'closed' | 'gone'.
+  #[napi]
+  pub fn peer_state(&mut self) -> &'static str {
+    match self.inner.peer_state(true) {
+      PeerState::NotAttached => "not-attached",
+      PeerState::Alive => "alive",
+      PeerState::Closed => "closed",
+      PeerState::Gone => "gone",
+    }
+  }
+
+  /// Close this end; unlinks the region when the peer is closed or gone. Idempotent.
+  #[napi]
+  pub fn close(&mut self) {
+    self.inner.close();
+  }
+}
+
+fn libc_dup(fd: i32) -> i32 {
+  extern "C" {
+    fn dup(fd: i32) -> i32;
+  }
+  // SAFETY: dup has no memory-safety preconditions.
+  unsafe { dup(fd) }
+}
+
+/// A region found by listRegions.
+#[napi(object)]
+pub struct NativeRegionInfo {
+  /// Channel name.
+  pub name: String,
+  /// Bytes per direction.
+  pub capacity: f64,
+  /// Creator pid.
+  pub creator_pid: u32,
+  /// Creator state.
+  pub creator: String,
+  /// Opener pid (0 if none).
+  pub opener_pid: u32,
+  /// Opener state.
+  pub opener: String,
+  /// 'live', 'stale', 'foreign: ...' or 'corrupt: ...'.
+  pub status: String,
+}
+
+fn state_name(s: PeerState) -> String {
+  match s {
+    PeerState::NotAttached => "not-attached",
+    PeerState::Alive => "alive",
+    PeerState::Closed => "closed",
+    PeerState::Gone => "gone",
+  }
+  .into()
+}
+
+/// Every tmesh region on this machine.
+#[napi]
+pub fn list_regions() -> Vec<NativeRegionInfo> {
+  tmesh_shm::list_regions()
+    .into_iter()
+    .map(|r| NativeRegionInfo {
+      name: r.name,
+      capacity: r.capacity as f64,
+      creator_pid: r.creator_pid,
+      creator: state_name(r.creator),
+      opener_pid: r.opener_pid,
+      opener: state_name(r.opener),
+      status: r.status,
+    })
+    .collect()
+}
+
+/// Remove stale and corrupt regions of this user; returns their names.
+#[napi]
+pub fn cleanup_stale_regions() -> Vec<String> {
+  tmesh_shm::cleanup_stale()
+}
