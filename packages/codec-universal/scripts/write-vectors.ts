@@ -5,14 +5,17 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageRegistry, sampleMessages } from '@tmesh/core';
-import { ENVELOPE_PROTO, createUniversalCodec, toProtoSource } from '../src/index.js';
-import { SAMPLES_HEADER, encodeVectors } from '../src/vectors.js';
+import { createUniversalCodec, ENVELOPE_PROTO, toProtoSource } from '../src/index.js';
+import { encodeVectors, SAMPLES_HEADER } from '../src/vectors.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../../test-vectors/universal');
 const { AllTypes, FileChunk, Metrics } = sampleMessages;
 const codec = createUniversalCodec(new MessageRegistry([AllTypes, FileChunk, Metrics]));
 
-writeFileSync(join(dir, 'samples.proto'), toProtoSource([AllTypes, FileChunk, Metrics], { header: SAMPLES_HEADER }));
+writeFileSync(
+  join(dir, 'samples.proto'),
+  toProtoSource([AllTypes, FileChunk, Metrics], { header: SAMPLES_HEADER }),
+);
 writeFileSync(join(dir, 'envelope.proto'), ENVELOPE_PROTO);
 const bytes = encodeVectors(codec);
 writeFileSync(join(dir, 'ts-vectors.bin'), bytes);

@@ -1,11 +1,19 @@
 import * as zlib from 'node:zlib';
-import { FRAME_FLAGS, MessageRegistry, type TmeshErrorCode, defineMessage, sampleMessages, t } from '@tmesh/core';
+import {
+  defineMessage,
+  FRAME_FLAGS,
+  MessageRegistry,
+  type MessageType,
+  sampleMessages,
+  type TmeshErrorCode,
+  t,
+} from '@tmesh/core';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { createUniversalCodec } from './codec.js';
 import { ENVELOPE_PROTO } from './envelope-proto.js';
-import { type RawField, arbitraryOf, delimited, hex, rawMessage, unhex } from './testing/arbitrary.js';
+import { arbitraryOf, delimited, hex, type RawField, rawMessage, unhex } from './testing/arbitrary.js';
 
 const { FileChunk, AllTypes, Metrics } = sampleMessages;
 const registry = new MessageRegistry([FileChunk, AllTypes, Metrics]);
@@ -45,7 +53,14 @@ function envelopeOf(fields: readonly RawField[]): Uint8Array {
 }
 
 function goodFields(payload: Uint8Array, extra: RawField[] = []): RawField[] {
-  return [[1, 0, 1], [2, 0, 1], [8, 2, 'tmesh.FileChunk'], [10, 5, zlib.crc32(payload)], [11, 2, payload], ...extra];
+  return [
+    [1, 0, 1],
+    [2, 0, 1],
+    [8, 2, 'tmesh.FileChunk'],
+    [10, 5, zlib.crc32(payload)],
+    [11, 2, payload],
+    ...extra,
+  ];
 }
 
 const chunkPayload = unhex('0a 05 612e747874 10 05 18 01 20 01 2a 04 01020304');
@@ -60,7 +75,13 @@ describe('createUniversalCodec: the frame', () => {
     expect(m.type).toBe(FileChunk);
     expect(m.value).toEqual(chunk);
     expect(m.header).toEqual({
-      version: 1, messageType: 1, flags: 0x10, payloadSize: 19, sequence: 9, timestamp: 1_700_000_000_000, checksum: 0x6ac1ff8b,
+      version: 1,
+      messageType: 1,
+      flags: 0x10,
+      payloadSize: 19,
+      sequence: 9,
+      timestamp: 1_700_000_000_000,
+      checksum: 0x6ac1ff8b,
     });
     expect(m.source).toBe('n1');
     expect(m.destination).toBeUndefined();
@@ -68,21 +89,40 @@ describe('createUniversalCodec: the frame', () => {
 
   it('is a real protobuf Envelope: protobufjs reads ours and we read protobufjs-written ones', () => {
     const frame = codec.encode(FileChunk, chunk, { ...chunkOptions, destination: 'ü-node' });
-    const env = Envelope.toObject(Envelope.decodeDelimited(frame), { longs: String }) as Record<string, unknown>;
+    const env = Envelope.toObject(Envelope.decodeDelimited(frame), { longs: String }) as Record<
+      string,
+      unknown
+    >;
     expect(env).toMatchObject({
-      version: 1, message_type: 1, flags: 0x10, sequence: 9, timestamp: '1700000000000', source: 'n1',
-      destination: 'ü-node', type_name: 'tmesh.FileChunk', checksum: 0x6ac1ff8b,
+      version: 1,
+      message_type: 1,
+      flags: 0x10,
+      sequence: 9,
+      timestamp: '1700000000000',
+      source: 'n1',
+      destination: 'ü-node',
+      type_name: 'tmesh.FileChunk',
+      checksum: 0x6ac1ff8b,
     });
     expect(Uint8Array.from(env.payload as Uint8Array)).toEqual(chunkPayload);
-    const theirs = Envelope.encodeDelimited(Envelope.fromObject({ ...env, timestamp: '1700000000000' })).finish();
+    const theirs = Envelope.encodeDelimited(
+      Envelope.fromObject({ ...env, timestamp: '1700000000000' }),
+    ).finish();
     expect(hex(theirs)).toBe(hex(frame));
     expect(codec.decode(theirs).value).toEqual(chunk);
   });
 
   it('reads envelope fields in any order and skips unknown ones', () => {
     const frame = envelopeOf([
-      [11, 2, chunkPayload], [42, 2, 'future'], [10, 5, zlib.crc32(chunkPayload)], [43, 0, 7n], [44, 1, 1n], [45, 5, 1],
-      [8, 2, 'tmesh.FileChunk'], [4, 0, 3], [1, 0, 1],
+      [11, 2, chunkPayload],
+      [42, 2, 'future'],
+      [10, 5, zlib.crc32(chunkPayload)],
+      [43, 0, 7n],
+      [44, 1, 1n],
+      [45, 5, 1],
+      [8, 2, 'tmesh.FileChunk'],
+      [4, 0, 3],
+      [1, 0, 1],
     ]);
     const m = codec.decode(frame);
     expect(m.value).toEqual(chunk);
@@ -90,7 +130,11 @@ describe('createUniversalCodec: the frame', () => {
   });
 
   it('needs no checksum and no type name (the id alone names the type)', () => {
-    const frame = envelopeOf([[1, 0, 1], [2, 0, 1], [11, 2, chunkPayload]]);
+    const frame = envelopeOf([
+      [1, 0, 1],
+      [2, 0, 1],
+      [11, 2, chunkPayload],
+    ]);
     const m = codec.decode(frame);
     expect(m.value).toEqual(chunk);
     expect(m.header.checksum).toBe(0);
@@ -101,16 +145,25 @@ describe('createUniversalCodec: the frame', () => {
       sequence: fc.bigInt({ min: 0n, max: 0xffffffffn }).map(Number),
       flags: fc.integer({ min: 0, max: 0xffff }).map((f) => f & ~FRAME_FLAGS.COMPRESSION_MASK),
       timestamp: fc.maxSafeNat(),
-      source: fc.option(fc.string({ unit: 'binary', maxLength: 8 }).filter((s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()), { nil: undefined }),
+      source: fc.option(
+        fc
+          .string({ unit: 'binary', maxLength: 8 })
+          .filter((s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()),
+        { nil: undefined },
+      ),
       destination: fc.option(fc.string({ maxLength: 8 }), { nil: undefined }),
     });
-    for (const type of [AllTypes, FileChunk, Metrics]) {
+    for (const type of [AllTypes, FileChunk, Metrics] as MessageType<any>[]) {
       fc.assert(
         fc.property(arbitraryOf(type.schema.desc), header, (value, options) => {
           const frame = codec.encode(type, value as never, options);
           const m = codec.decode(frame);
           expect(m.value).toEqual(value);
-          expect(m.header).toMatchObject({ sequence: options.sequence, flags: options.flags, timestamp: options.timestamp });
+          expect(m.header).toMatchObject({
+            sequence: options.sequence,
+            flags: options.flags,
+            timestamp: options.timestamp,
+          });
           expect(m.source).toBe(options.source || undefined);
           expect(m.destination).toBe(options.destination || undefined);
           const d = codec.createDecoder();
@@ -131,7 +184,9 @@ describe('createUniversalCodec: the frame', () => {
     expect(m.value).toEqual(big);
     expect(m.header.flags).toBe(1);
     expect(m.header.payloadSize).toBeLessThan(1000); // the size as sent, compressed
-    expect(codeOf(() => codec.encode(FileChunk, chunk, { flags: FRAME_FLAGS.COMPRESSION_ZSTD }))).toBe('E_COMPRESSION');
+    expect(codeOf(() => codec.encode(FileChunk, chunk, { flags: FRAME_FLAGS.COMPRESSION_ZSTD }))).toBe(
+      'E_COMPRESSION',
+    );
   });
 
   it('makes bytes fields views into the frame unless copy is asked for', () => {
@@ -159,35 +214,146 @@ describe('createUniversalCodec: bad frames, each with its own code', () => {
     ['a prefix varint of 11 bytes', () => codec.decode(unhex('ffffffffffffffffffff01')), 'E_VARINT_OVERFLOW'],
     ['bytes after the envelope', () => codec.decode(Uint8Array.from([...good, 0])), 'E_TRAILING_BYTES'],
     ['version 2', () => codec.decode(withEnvelopeByte(2, 2)), 'E_UNSUPPORTED_VERSION'],
-    ['no version', () => codec.decode(envelopeOf(goodFields(chunkPayload).slice(1))), 'E_UNSUPPORTED_VERSION'],
-    ['checksum mismatch (payload byte flipped)', () => codec.decode(withEnvelopeByte(good.length - 1, 5)), 'E_CHECKSUM'],
+    [
+      'no version',
+      () => codec.decode(envelopeOf(goodFields(chunkPayload).slice(1))),
+      'E_UNSUPPORTED_VERSION',
+    ],
+    [
+      'checksum mismatch (payload byte flipped)',
+      () => codec.decode(withEnvelopeByte(good.length - 1, 5)),
+      'E_CHECKSUM',
+    ],
     ['checksum mismatch (checksum byte flipped)', () => codec.decode(withEnvelopeByte(45, 0)), 'E_CHECKSUM'],
-    ['unknown type name', () => codec.decode(envelopeOf([[1, 0, 1], [8, 2, 'tmesh.Nope'], [11, 2, chunkPayload]])), 'E_UNKNOWN_MESSAGE_TYPE'],
-    ['unknown type id without a name', () => codec.decode(envelopeOf([[1, 0, 1], [2, 0, 99], [11, 2, chunkPayload]])), 'E_UNKNOWN_MESSAGE_TYPE'],
-    ['type id disagreeing with the name', () => codec.decode(envelopeOf([[1, 0, 1], [2, 0, 3], [8, 2, 'tmesh.FileChunk']])), 'E_UNKNOWN_MESSAGE_TYPE'],
+    [
+      'unknown type name',
+      () =>
+        codec.decode(
+          envelopeOf([
+            [1, 0, 1],
+            [8, 2, 'tmesh.Nope'],
+            [11, 2, chunkPayload],
+          ]),
+        ),
+      'E_UNKNOWN_MESSAGE_TYPE',
+    ],
+    [
+      'unknown type id without a name',
+      () =>
+        codec.decode(
+          envelopeOf([
+            [1, 0, 1],
+            [2, 0, 99],
+            [11, 2, chunkPayload],
+          ]),
+        ),
+      'E_UNKNOWN_MESSAGE_TYPE',
+    ],
+    [
+      'type id disagreeing with the name',
+      () =>
+        codec.decode(
+          envelopeOf([
+            [1, 0, 1],
+            [2, 0, 3],
+            [8, 2, 'tmesh.FileChunk'],
+          ]),
+        ),
+      'E_UNKNOWN_MESSAGE_TYPE',
+    ],
     ['envelope field of the wrong wire type', () => codec.decode(envelopeOf([[1, 2, 'x']])), 'E_DECODE'],
     ['envelope field number 0', () => codec.decode(delimited(unhex('00 00'))), 'E_DECODE'],
     ['envelope group wire type', () => codec.decode(delimited(unhex('0b 0c'))), 'E_DECODE'],
-    ['envelope string running past the end', () => codec.decode(delimited(unhex('32 05 6e'))), 'E_FRAME_TRUNCATED'],
+    [
+      'envelope string running past the end',
+      () => codec.decode(delimited(unhex('32 05 6e'))),
+      'E_FRAME_TRUNCATED',
+    ],
     ['envelope fixed32 cut short', () => codec.decode(delimited(unhex('55 0102'))), 'E_FRAME_TRUNCATED'],
-    ['envelope field varint of 11 bytes', () => codec.decode(delimited(unhex('20 ffffffffffffffffffff01'))), 'E_VARINT_OVERFLOW'],
-    ['source not UTF-8', () => codec.decode(envelopeOf(goodFields(chunkPayload, [[6, 2, unhex('c328')]]))), 'E_INVALID_UTF8'],
-    ['timestamp past 2^53', () => codec.decode(envelopeOf(goodFields(chunkPayload, [[5, 0, 2n ** 60n]]))), 'E_RANGE'],
-    ['compression without the flag bits', () => codec.decode(envelopeOf(goodFields(chunkPayload, [[9, 0, 1]]))), 'E_DECODE'],
-    ['unknown compression', () => codec.decode(envelopeOf(goodFields(chunkPayload, [[3, 0, 5], [9, 0, 5]]))), 'E_COMPRESSION'],
-    ['deflate that is not deflate', () => codec.decode(envelopeOf(goodFields(chunkPayload, [[3, 0, 1], [9, 0, 1]]))), 'E_COMPRESSION'],
+    [
+      'envelope field varint of 11 bytes',
+      () => codec.decode(delimited(unhex('20 ffffffffffffffffffff01'))),
+      'E_VARINT_OVERFLOW',
+    ],
+    [
+      'source not UTF-8',
+      () => codec.decode(envelopeOf(goodFields(chunkPayload, [[6, 2, unhex('c328')]]))),
+      'E_INVALID_UTF8',
+    ],
+    [
+      'timestamp past 2^53',
+      () => codec.decode(envelopeOf(goodFields(chunkPayload, [[5, 0, 2n ** 60n]]))),
+      'E_RANGE',
+    ],
+    [
+      'compression without the flag bits',
+      () => codec.decode(envelopeOf(goodFields(chunkPayload, [[9, 0, 1]]))),
+      'E_DECODE',
+    ],
+    [
+      'unknown compression',
+      () =>
+        codec.decode(
+          envelopeOf(
+            goodFields(chunkPayload, [
+              [3, 0, 5],
+              [9, 0, 5],
+            ]),
+          ),
+        ),
+      'E_COMPRESSION',
+    ],
+    [
+      'deflate that is not deflate',
+      () =>
+        codec.decode(
+          envelopeOf(
+            goodFields(chunkPayload, [
+              [3, 0, 1],
+              [9, 0, 1],
+            ]),
+          ),
+        ),
+      'E_COMPRESSION',
+    ],
     ['payload: bool 2', () => codec.decode(envelopeOf(goodFields(unhex('20 02')))), 'E_INVALID_BOOL'],
-    ['payload: invalid UTF-8', () => codec.decode(envelopeOf(goodFields(unhex('0a 01 ff')))), 'E_INVALID_UTF8'],
-    ['payload: varint overflow', () => codec.decode(envelopeOf(goodFields(unhex('10 ffffffffffffffffffff01')))), 'E_VARINT_OVERFLOW'],
-    ['payload: truncated field', () => codec.decode(envelopeOf(goodFields(unhex('2a 09 01')))), 'E_FRAME_TRUNCATED'],
+    [
+      'payload: invalid UTF-8',
+      () => codec.decode(envelopeOf(goodFields(unhex('0a 01 ff')))),
+      'E_INVALID_UTF8',
+    ],
+    [
+      'payload: varint overflow',
+      () => codec.decode(envelopeOf(goodFields(unhex('10 ffffffffffffffffffff01')))),
+      'E_VARINT_OVERFLOW',
+    ],
+    [
+      'payload: truncated field',
+      () => codec.decode(envelopeOf(goodFields(unhex('2a 09 01')))),
+      'E_FRAME_TRUNCATED',
+    ],
     [
       'payload: missing required field',
-      () => codec.decode(envelopeOf([[1, 0, 1], [8, 2, 'tmesh.AllTypes'], [11, 2, unhex('08 01')]])),
+      () =>
+        codec.decode(
+          envelopeOf([
+            [1, 0, 1],
+            [8, 2, 'tmesh.AllTypes'],
+            [11, 2, unhex('08 01')],
+          ]),
+        ),
       'E_MISSING_FIELD',
     ],
     [
       'payload: enum variant out of range',
-      () => codec.decode(envelopeOf([[1, 0, 1], [8, 2, 'tmesh.AllTypes'], [11, 2, unhex('8a01 00 aa01 02 0a00 a001 07')]])),
+      () =>
+        codec.decode(
+          envelopeOf([
+            [1, 0, 1],
+            [8, 2, 'tmesh.AllTypes'],
+            [11, 2, unhex('8a01 00 aa01 02 0a00 a001 07')],
+          ]),
+        ),
       'E_INVALID_ENUM_VARIANT',
     ],
     ['not bytes', () => codec.decode([1, 2] as never), 'E_INVALID_ARGUMENT'],
@@ -203,18 +369,28 @@ describe('createUniversalCodec: bad frames, each with its own code', () => {
     const split = codec.createDecoder();
     expect(split.push(unhex('8080'))).toEqual([]);
     expect(codeOf(() => split.push(unhex('808010')))).toBe('E_FRAME_TOO_LARGE');
-    expect(codeOf(() => codec.createDecoder().push(unhex('ffffffffffffffffffff01')))).toBe('E_VARINT_OVERFLOW');
+    expect(codeOf(() => codec.createDecoder().push(unhex('ffffffffffffffffffff01')))).toBe(
+      'E_VARINT_OVERFLOW',
+    );
   });
 
   it('honours a configured maximum frame size', () => {
     const small = createUniversalCodec(registry, { maxFrameSize: 32 });
     expect(codeOf(() => small.decode(unhex(CHUNK_FRAME)))).toBe('E_FRAME_TOO_LARGE');
-    expect(codeOf(() => codec.createDecoder({ maxFrameSize: 62 }).push(unhex(CHUNK_FRAME)))).toBe('E_FRAME_TOO_LARGE');
+    expect(codeOf(() => codec.createDecoder({ maxFrameSize: 62 }).push(unhex(CHUNK_FRAME)))).toBe(
+      'E_FRAME_TOO_LARGE',
+    );
     expect(codec.createDecoder({ maxFrameSize: 63 }).push(unhex(CHUNK_FRAME)).length).toBe(1);
     expect(codeOf(() => codec.createDecoder({ maxFrameSize: -1 }))).toBe('E_INVALID_ARGUMENT');
     // A deflate payload inflating past the limit is refused while inflating.
-    const bomb = codec.encode(FileChunk, { ...chunk, data: new Uint8Array(1 << 20) }, { flags: FRAME_FLAGS.COMPRESSION_DEFLATE });
-    expect(codeOf(() => createUniversalCodec(registry, { maxFrameSize: 64 * 1024 }).decode(bomb))).toBe('E_COMPRESSION');
+    const bomb = codec.encode(
+      FileChunk,
+      { ...chunk, data: new Uint8Array(1 << 20) },
+      { flags: FRAME_FLAGS.COMPRESSION_DEFLATE },
+    );
+    expect(codeOf(() => createUniversalCodec(registry, { maxFrameSize: 64 * 1024 }).decode(bomb))).toBe(
+      'E_COMPRESSION',
+    );
   });
 
   it('refuses bad header options and unregistered types when encoding', () => {
@@ -225,7 +401,9 @@ describe('createUniversalCodec: bad frames, each with its own code', () => {
     expect(codeOf(() => codec.encode(FileChunk, chunk, { source: 'a\udc00' }))).toBe('E_INVALID_ARGUMENT');
     const Other = defineMessage('tmesh.Other', 9, t.struct('Other', { x: t.u8() }));
     expect(codeOf(() => codec.encode(Other, { x: 1 }))).toBe('E_UNKNOWN_MESSAGE_TYPE');
-    expect(codeOf(() => codec.encode(FileChunk, { ...chunk, offset: 5 } as never))).toBe('E_ENCODE_INVALID_VALUE');
+    expect(codeOf(() => codec.encode(FileChunk, { ...chunk, offset: 5 } as never))).toBe(
+      'E_ENCODE_INVALID_VALUE',
+    );
   });
 });
 
@@ -261,7 +439,12 @@ describe('createDecoder: a byte stream cut anywhere', () => {
     for (let a = 0; a <= head.length; a++) {
       for (let b = a; b <= head.length; b++) {
         const d = codec.createDecoder();
-        const out = [...d.push(head.subarray(0, a)), ...d.push(head.subarray(a, b)), ...d.push(head.subarray(b)), ...d.push(stream.subarray(head.length))];
+        const out = [
+          ...d.push(head.subarray(0, a)),
+          ...d.push(head.subarray(a, b)),
+          ...d.push(head.subarray(b)),
+          ...d.push(stream.subarray(head.length)),
+        ];
         expect(out.length).toBe(3);
       }
     }

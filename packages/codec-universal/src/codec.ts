@@ -1,12 +1,31 @@
 import * as zlib from 'node:zlib';
 import {
-  DEFAULT_MAX_FRAME_SIZE, type DecodedMessage, FRAME_FLAGS, type FrameDecoderOptions, type FrameHeader,
-  type MessageDecoder, type MessageRegistry, type MessageType, PROTOCOL_VERSION, type Schema, type WireCodec,
-  type WireEncodeOptions, crc32, tmeshError,
+  crc32,
+  DEFAULT_MAX_FRAME_SIZE,
+  type DecodedMessage,
+  FRAME_FLAGS,
+  type FrameDecoderOptions,
+  type FrameHeader,
+  type MessageDecoder,
+  type MessageRegistry,
+  type MessageType,
+  PROTOCOL_VERSION,
+  type Schema,
+  tmeshError,
+  type WireCodec,
+  type WireEncodeOptions,
 } from '@tmesh/core';
-import { FIELD, readVarint, varint, varintSize, writeVarint } from './envelope.js';
+import {
+  crc32Small,
+  FIELD,
+  readVarint,
+  SMALL_CRC_BYTES,
+  varint,
+  varintSize,
+  writeVarint,
+} from './envelope.js';
+import { compileUniversal, sharedWriter, type UniversalPayloadCodec, WRITER_KEEP_BYTES } from './payload.js';
 import { readUtf8 } from './pb-io.js';
-import { type UniversalPayloadCodec, WRITER_KEEP_BYTES, compileUniversal, sharedWriter } from './payload.js';
 
 /** The envelope version this build writes and accepts. */
 export const UNIVERSAL_VERSION = PROTOCOL_VERSION;
@@ -43,6 +62,8 @@ interface TypeEntry {
   idBytes: Uint8Array;
   /** Field 8 (type_name). */
   nameBytes: Uint8Array;
+  /** The UTF-8 of the type name alone. */
+  rawName: Uint8Array;
 }
 
 function utf8(s: string): Uint8Array {
@@ -58,7 +79,10 @@ function fieldString(tag: number, s: Uint8Array): Uint8Array {
 
 function checkMax(max: unknown, what: string): number {
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 2) {
-    throw tmeshError('E_INVALID_ARGUMENT', `${what}: maxFrameSize must be an integer >= 2, got ${String(max)}`);
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      `${what}: maxFrameSize must be an integer >= 2, got ${String(max)}`,
+    );
   }
   return max;
 }
@@ -67,7 +91,10 @@ function checkMax(max: unknown, what: string): number {
 class IdField {
   #last = '';
   #bytes: Uint8Array = new Uint8Array(0);
-  constructor(readonly tag: number, readonly what: string) {}
+  constructor(
+    readonly tag: number,
+    readonly what: string,
+  ) {}
   bytes(value: string | undefined): Uint8Array {
     if (value === undefined || value === '') return EMPTY;
     if (value === this.#last) return this.#bytes;
@@ -89,6 +116,7 @@ class UniversalCodecImpl implements UniversalCodec {
   readonly #types = new Map<MessageType<any>, TypeEntry>();
   readonly #source = new IdField(TAG_SOURCE, 'source');
   readonly #destination = new IdField(TAG_DESTINATION, 'destination');
+  #lastNamed: TypeEntry | undefined;
 
   constructor(registry: MessageRegistry, options: UniversalCodecOptions) {
     this.registry = registry;
@@ -104,12 +132,22 @@ class UniversalCodecImpl implements UniversalCodec {
     if (e) return e;
     const registered = this.registry.byName(type?.name);
     if (registered !== type && registered.schema.desc !== type.schema.desc) {
-      throw tmeshError('E_UNKNOWN_MESSAGE_TYPE', `message type ${type.name} differs from the one registered under that name`);
+      throw tmeshError(
+        'E_UNKNOWN_MESSAGE_TYPE',
+        `message type ${type.name} differs from the one registered under that name`,
+      );
     }
     const idBytes = new Uint8Array(1 + varintSize(type.id));
     idBytes[0] = TAG_MESSAGE_TYPE;
     writeVarint(idBytes, 1, type.id);
-    e = { type, payload: compileUniversal(type.schema), idBytes, nameBytes: fieldString(TAG_TYPE_NAME, utf8(type.name)) };
+    const rawName = utf8(type.name);
+    e = {
+      type,
+      payload: compileUniversal(type.schema),
+      idBytes,
+      nameBytes: fieldString(TAG_TYPE_NAME, rawName),
+      rawName,
+    };
     this.#types.set(type, e);
     return e;
   }
@@ -118,12 +156,16 @@ class UniversalCodecImpl implements UniversalCodec {
     const e = this.entry(type);
     const { flags = 0, sequence = 0 } = options;
     const timestamp = options.timestamp ?? Date.now();
-    if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff) throw tmeshError('E_RANGE', `universal frame: flags ${flags} do not fit u16`);
+    if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff)
+      throw tmeshError('E_RANGE', `universal frame: flags ${flags} do not fit u16`);
     if (!Number.isInteger(sequence) || sequence < 0 || sequence > 0xffffffff) {
       throw tmeshError('E_RANGE', `universal frame: sequence ${sequence} does not fit u32`);
     }
     if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
-      throw tmeshError('E_RANGE', `universal frame: timestamp ${timestamp} must be a non-negative safe integer (ms)`);
+      throw tmeshError(
+        'E_RANGE',
+        `universal frame: timestamp ${timestamp} must be a non-negative safe integer (ms)`,
+      );
     }
     const source = this.#source.bytes(options.source);
     const destination = this.#destination.bytes(options.destination);
@@ -136,11 +178,14 @@ class UniversalCodecImpl implements UniversalCodec {
       if (compression !== FRAME_FLAGS.COMPRESSION_NONE) payload = compress(compression, payload);
       const n = payload.length;
       const envLen =
-        2 + e.idBytes.length +
+        2 +
+        e.idBytes.length +
         (flags ? 1 + varintSize(flags) : 0) +
         (sequence ? 1 + varintSize(sequence) : 0) +
         (timestamp ? 1 + varintSize(timestamp) : 0) +
-        source.length + destination.length + e.nameBytes.length +
+        source.length +
+        destination.length +
+        e.nameBytes.length +
         (compression ? 2 : 0) +
         5 +
         (n ? 1 + varintSize(n) + n : 0);
@@ -173,7 +218,7 @@ class UniversalCodecImpl implements UniversalCodec {
         frame[pos++] = compression;
       }
       frame[pos++] = TAG_CHECKSUM;
-      const crc = crc32(payload);
+      const crc = n < SMALL_CRC_BYTES ? crc32Small(payload) : crc32(payload);
       frame[pos++] = crc & 0xff;
       frame[pos++] = (crc >>> 8) & 0xff;
       frame[pos++] = (crc >>> 16) & 0xff;
@@ -190,17 +235,25 @@ class UniversalCodecImpl implements UniversalCodec {
   }
 
   decode(frame: Uint8Array, options: { copy?: boolean } = {}): DecodedMessage {
-    if (!(frame instanceof Uint8Array)) throw tmeshError('E_INVALID_ARGUMENT', 'universal decode needs a Uint8Array');
+    if (!(frame instanceof Uint8Array))
+      throw tmeshError('E_INVALID_ARGUMENT', 'universal decode needs a Uint8Array');
     if (!readVarint(frame, 0, frame.length)) {
-      throw tmeshError('E_FRAME_TRUNCATED', `universal frame: length prefix incomplete (${frame.length} bytes)`);
+      throw tmeshError(
+        'E_FRAME_TRUNCATED',
+        `universal frame: length prefix incomplete (${frame.length} bytes)`,
+      );
     }
     const start = varint.pos;
     const length = frameLength(start, this.maxFrameSize);
     const end = start + length;
     if (frame.length < end) {
-      throw tmeshError('E_FRAME_TRUNCATED', `universal frame: prefix announces ${length} envelope bytes, got ${frame.length - start}`);
+      throw tmeshError(
+        'E_FRAME_TRUNCATED',
+        `universal frame: prefix announces ${length} envelope bytes, got ${frame.length - start}`,
+      );
     }
-    if (frame.length > end) throw tmeshError('E_TRAILING_BYTES', `universal frame: ${frame.length - end} bytes after the envelope`);
+    if (frame.length > end)
+      throw tmeshError('E_TRAILING_BYTES', `universal frame: ${frame.length - end} bytes after the envelope`);
     return this.decodeEnvelope(frame, start, end, options.copy === true);
   }
 
@@ -214,13 +267,15 @@ class UniversalCodecImpl implements UniversalCodec {
     let source = '';
     let destination = '';
     let typeName = '';
+    let named: TypeEntry | undefined;
     let compression = 0;
     let checksum: number | undefined;
     let payload: Uint8Array = EMPTY;
     let pos = start;
     while (pos < end) {
       if (!readVarint(bytes, pos, end)) throw truncated(pos);
-      if (varint.hi !== 0 || varint.lo > 0xffffffff) throw tmeshError('E_DECODE', `universal envelope: tag at offset ${pos} is out of range`);
+      if (varint.hi !== 0 || varint.lo > 0xffffffff)
+        throw tmeshError('E_DECODE', `universal envelope: tag at offset ${pos} is out of range`);
       const tag = varint.lo;
       const field = tag >>> 3;
       const wireType = tag & 7;
@@ -228,7 +283,10 @@ class UniversalCodecImpl implements UniversalCodec {
       if (field === 0) throw tmeshError('E_DECODE', `universal envelope: field number 0 at offset ${pos}`);
       const expected = field >= 1 && field <= 11 ? EXPECTED_WIRE_TYPE[field] : wireType;
       if (wireType !== expected) {
-        throw tmeshError('E_DECODE', `universal envelope: field ${field} has wire type ${wireType}, expected ${expected}`);
+        throw tmeshError(
+          'E_DECODE',
+          `universal envelope: field ${field} has wire type ${wireType}, expected ${expected}`,
+        );
       }
       switch (wireType) {
         case 0: {
@@ -249,7 +307,8 @@ class UniversalCodecImpl implements UniversalCodec {
               sequence = lo;
               break;
             case FIELD.timestamp:
-              if (varint.hi > 0x1fffff) throw tmeshError('E_RANGE', 'universal envelope: timestamp exceeds 2^53 ms');
+              if (varint.hi > 0x1fffff)
+                throw tmeshError('E_RANGE', 'universal envelope: timestamp exceeds 2^53 ms');
               timestamp = varint.hi * 0x100000000 + lo;
               break;
             case FIELD.compression:
@@ -266,7 +325,9 @@ class UniversalCodecImpl implements UniversalCodec {
         case 5:
           if (end - pos < 4) throw truncated(pos);
           if (field === FIELD.checksum) {
-            checksum = (bytes[pos]! | (bytes[pos + 1]! << 8) | (bytes[pos + 2]! << 16) | (bytes[pos + 3]! << 24)) >>> 0;
+            checksum =
+              (bytes[pos]! | (bytes[pos + 1]! << 8) | (bytes[pos + 2]! << 16) | (bytes[pos + 3]! << 24)) >>>
+              0;
           }
           pos += 4;
           break;
@@ -275,44 +336,74 @@ class UniversalCodecImpl implements UniversalCodec {
           const len = varint.hi === 0 ? varint.lo : Number.POSITIVE_INFINITY;
           pos = varint.pos;
           if (len > end - pos) {
-            throw tmeshError('E_FRAME_TRUNCATED', `universal envelope: field ${field} announces ${len} bytes, ${end - pos} left`);
+            throw tmeshError(
+              'E_FRAME_TRUNCATED',
+              `universal envelope: field ${field} announces ${len} bytes, ${end - pos} left`,
+            );
           }
           const stop = pos + len;
           if (field === FIELD.payload) payload = bytes.subarray(pos, stop);
           else if (field === FIELD.source) source = readUtf8(bytes, pos, stop);
           else if (field === FIELD.destination) destination = readUtf8(bytes, pos, stop);
-          else if (field === FIELD.typeName) typeName = readUtf8(bytes, pos, stop);
+          else if (field === FIELD.typeName) {
+            // A link carries few types: match the raw name against the last one before decoding it.
+            named = this.#sameName(bytes, pos, stop);
+            if (!named) typeName = readUtf8(bytes, pos, stop);
+          }
           pos = stop;
           break;
         }
         default:
-          throw tmeshError('E_DECODE', `universal envelope: wire type ${wireType} (groups are not used) at offset ${pos}`);
+          throw tmeshError(
+            'E_DECODE',
+            `universal envelope: wire type ${wireType} (groups are not used) at offset ${pos}`,
+          );
       }
     }
     if (version !== UNIVERSAL_VERSION) {
-      throw tmeshError('E_UNSUPPORTED_VERSION', `universal envelope: version ${version}, this build speaks ${UNIVERSAL_VERSION}`);
+      throw tmeshError(
+        'E_UNSUPPORTED_VERSION',
+        `universal envelope: version ${version}, this build speaks ${UNIVERSAL_VERSION}`,
+      );
     }
     if (checksum !== undefined) {
-      const actual = crc32(payload);
+      const actual = payload.length < SMALL_CRC_BYTES ? crc32Small(payload) : crc32(payload);
       if (actual !== checksum) {
-        throw tmeshError('E_CHECKSUM', `universal envelope seq ${sequence}: payload CRC-32 0x${actual.toString(16)}, envelope says 0x${checksum.toString(16)}`);
+        throw tmeshError(
+          'E_CHECKSUM',
+          `universal envelope seq ${sequence}: payload CRC-32 0x${actual.toString(16)}, envelope says 0x${checksum.toString(16)}`,
+        );
       }
     }
     if (compression !== (flags & FRAME_FLAGS.COMPRESSION_MASK)) {
-      throw tmeshError('E_DECODE', `universal envelope: compression ${compression} disagrees with flags 0x${flags.toString(16)}`);
+      throw tmeshError(
+        'E_DECODE',
+        `universal envelope: compression ${compression} disagrees with flags 0x${flags.toString(16)}`,
+      );
     }
-    const type = typeName !== '' ? this.registry.byName(typeName) : this.registry.byId(messageType);
+    const e =
+      named ?? this.entry(typeName !== '' ? this.registry.byName(typeName) : this.registry.byId(messageType));
+    const type = e.type;
     if (messageType !== 0 && messageType !== type.id) {
-      throw tmeshError('E_UNKNOWN_MESSAGE_TYPE', `universal envelope: type ${typeName} has id ${type.id}, the envelope says ${messageType}`);
+      throw tmeshError(
+        'E_UNKNOWN_MESSAGE_TYPE',
+        `universal envelope: type ${type.name} has id ${type.id}, the envelope says ${messageType}`,
+      );
     }
-    const e = this.entry(type);
+    if (typeName !== '') this.#lastNamed = e;
     const sent = payload.length;
     if (compression !== FRAME_FLAGS.COMPRESSION_NONE) {
       payload = decompress(compression, payload, this.maxFrameSize);
       copy = false; // the inflated buffer is already our own
     }
     const header: FrameHeader = {
-      version, messageType: type.id, flags, payloadSize: sent, sequence, timestamp, checksum: checksum ?? 0,
+      version,
+      messageType: type.id,
+      flags,
+      payloadSize: sent,
+      sequence,
+      timestamp,
+      checksum: checksum ?? 0,
     };
     const out: DecodedMessage = { type, header, value: e.payload.decode(payload, { copy }) };
     if (source !== '') out.source = source;
@@ -320,8 +411,22 @@ class UniversalCodecImpl implements UniversalCodec {
     return out;
   }
 
+  /** The last decoded type, if its UTF-8 name is exactly `bytes[start, end)`. */
+  #sameName(bytes: Uint8Array, start: number, end: number): TypeEntry | undefined {
+    const e = this.#lastNamed;
+    if (!e) return undefined;
+    const name = e.rawName;
+    if (name.length !== end - start) return undefined;
+    for (let i = 0; i < name.length; i++) if (name[i] !== bytes[start + i]) return undefined;
+    return e;
+  }
+
   createDecoder(options: FrameDecoderOptions & { copy?: boolean } = {}): MessageDecoder {
-    return new UniversalFrameDecoder(this, checkMax(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 'createDecoder'), options.copy === true);
+    return new UniversalFrameDecoder(
+      this,
+      checkMax(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 'createDecoder'),
+      options.copy === true,
+    );
   }
 }
 
@@ -335,24 +440,37 @@ function truncated(pos: number): Error {
 function frameLength(prefixSize: number, max: number): number {
   const length = varint.hi * 0x100000000 + varint.lo;
   if (prefixSize + length > max) {
-    throw tmeshError('E_FRAME_TOO_LARGE', `universal frame: prefix announces ${length} envelope bytes, limit is ${max - prefixSize}`);
+    throw tmeshError(
+      'E_FRAME_TOO_LARGE',
+      `universal frame: prefix announces ${length} envelope bytes, limit is ${max - prefixSize}`,
+    );
   }
   return length;
 }
 
 function compress(algorithm: number, payload: Uint8Array): Uint8Array {
   if (algorithm === FRAME_FLAGS.COMPRESSION_DEFLATE) return zlib.deflateRawSync(payload);
-  throw tmeshError('E_COMPRESSION', `universal frame: compression ${algorithm} is not available in this build (deflate = 1 is)`);
+  throw tmeshError(
+    'E_COMPRESSION',
+    `universal frame: compression ${algorithm} is not available in this build (deflate = 1 is)`,
+  );
 }
 
 function decompress(algorithm: number, payload: Uint8Array, max: number): Uint8Array {
   if (algorithm !== FRAME_FLAGS.COMPRESSION_DEFLATE) {
-    throw tmeshError('E_COMPRESSION', `universal envelope: compression ${algorithm} is not available in this build (deflate = 1 is)`);
+    throw tmeshError(
+      'E_COMPRESSION',
+      `universal envelope: compression ${algorithm} is not available in this build (deflate = 1 is)`,
+    );
   }
   try {
     return zlib.inflateRawSync(payload, { maxOutputLength: max });
   } catch (cause) {
-    throw tmeshError('E_COMPRESSION', `universal envelope: deflate payload does not inflate within ${max} bytes: ${(cause as Error).message}`, { cause });
+    throw tmeshError(
+      'E_COMPRESSION',
+      `universal envelope: deflate payload does not inflate within ${max} bytes: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }
 
@@ -381,7 +499,8 @@ class UniversalFrameDecoder implements MessageDecoder {
   push(chunk: Uint8Array): DecodedMessage[] {
     if (this.#failed) throw this.#failed;
     try {
-      if (!(chunk instanceof Uint8Array)) throw tmeshError('E_INVALID_ARGUMENT', 'universal decoder: push needs a Uint8Array');
+      if (!(chunk instanceof Uint8Array))
+        throw tmeshError('E_INVALID_ARGUMENT', 'universal decoder: push needs a Uint8Array');
       return this.#push(chunk);
     } catch (error) {
       this.#failed = error;
@@ -394,7 +513,10 @@ class UniversalFrameDecoder implements MessageDecoder {
   end(): void {
     if (this.#failed) throw this.#failed;
     if (this.#buffered > 0) {
-      throw tmeshError('E_FRAME_TRUNCATED', `universal stream ended inside a frame (${this.#buffered} bytes pending)`);
+      throw tmeshError(
+        'E_FRAME_TRUNCATED',
+        `universal stream ended inside a frame (${this.#buffered} bytes pending)`,
+      );
     }
   }
 
@@ -474,6 +596,9 @@ class UniversalFrameDecoder implements MessageDecoder {
  * Create the universal wire codec over a registry: each message is one Envelope (envelope.proto) with
  * the protobuf payload inside, preceded by its length as a varint (protobuf's length-delimited framing).
  */
-export function createUniversalCodec(registry: MessageRegistry, options: UniversalCodecOptions = {}): UniversalCodec {
+export function createUniversalCodec(
+  registry: MessageRegistry,
+  options: UniversalCodecOptions = {},
+): UniversalCodec {
   return new UniversalCodecImpl(registry, options);
 }

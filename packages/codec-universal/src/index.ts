@@ -1,6 +1,6 @@
-export { UNIVERSAL_VERSION, createUniversalCodec } from './codec.js';
 export type { UniversalCodec, UniversalCodecOptions } from './codec.js';
+export { createUniversalCodec, UNIVERSAL_VERSION } from './codec.js';
 export { ENVELOPE_PROTO } from './envelope-proto.js';
-export { UniversalPayloadCodec, compileUniversal } from './payload.js';
-export { toProtoSource } from './proto-source.js';
+export { compileUniversal, UniversalPayloadCodec } from './payload.js';
 export type { ProtoSourceOptions } from './proto-source.js';
+export { toProtoSource } from './proto-source.js';

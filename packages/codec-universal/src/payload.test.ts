@@ -1,4 +1,4 @@
-import { type TmeshErrorCode, loadProtoSchemas, sampleMessages, t } from '@tmesh/core';
+import { loadProtoSchemas, type Schema, sampleMessages, type TmeshErrorCode, t } from '@tmesh/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileUniversal } from './payload.js';
@@ -20,7 +20,16 @@ function codeOf(fn: () => unknown): TmeshErrorCode | string {
 // Schemas that reach what the samples do not: every map key kind, optional of every kind, lists of
 // 64-bit ints, bools, floats, bytes, enums and unions, unions holding enums, unions and scalars.
 const Leaf = t.struct('Leaf', { n: t.i32() });
-const Shape = t.union('Shape', { Empty: null, Big: t.u64(), Neg: t.i64(), Leaf, Kind, Op, Text: t.string(), Raw: t.bytes() });
+const Shape = t.union('Shape', {
+  Empty: null,
+  Big: t.u64(),
+  Neg: t.i64(),
+  Leaf,
+  Kind,
+  Op,
+  Text: t.string(),
+  Raw: t.bytes(),
+});
 const Extra = t.struct('Extra', {
   byBool: t.map(t.bool(), t.string()),
   byI64: t.map(t.i64(), t.u64()),
@@ -53,30 +62,64 @@ const Extra = t.struct('Extra', {
 describe('compileUniversal: known answers (bytes from the protobuf encoding spec)', () => {
   const cases: [string, () => Uint8Array, string][] = [
     // The protobuf docs' own example: field 1 = 150 is 08 96 01; a string field is tag, length, UTF-8.
-    ['Inner {150, "testing"}', () => compileUniversal(Inner).encode({ id: 150, label: 'testing' }), '08 9601 12 07 74657374696e67'],
+    [
+      'Inner {150, "testing"}',
+      () => compileUniversal(Inner).encode({ id: 150, label: 'testing' }),
+      '08 9601 12 07 74657374696e67',
+    ],
     ['Inner defaults leave every field out', () => compileUniversal(Inner).encode({ id: 0, label: '' }), ''],
     ['Op Noop: field 1, empty Unit message', () => compileUniversal(Op).encode({ kind: 'Noop' }), '0a 00'],
-    ['Op Delete: field 2, Delete { path "a" }', () => compileUniversal(Op).encode({ kind: 'Delete', value: { path: 'a' } }), '12 03 0a0161'],
-    ['Op Chmod 0: a oneof member is written even when 0', () => compileUniversal(Op).encode({ kind: 'Chmod', value: 0 }), '20 00'],
+    [
+      'Op Delete: field 2, Delete { path "a" }',
+      () => compileUniversal(Op).encode({ kind: 'Delete', value: { path: 'a' } }),
+      '12 03 0a0161',
+    ],
+    [
+      'Op Chmod 0: a oneof member is written even when 0',
+      () => compileUniversal(Op).encode({ kind: 'Chmod', value: 0 }),
+      '20 00',
+    ],
     [
       'FileChunk: u64 varint, bool, bytes',
-      () => compileUniversal(FileChunk).encode({ path: 'a', offset: 300n, sequence: 1, last: true, data: new Uint8Array([1, 2]) }),
+      () =>
+        compileUniversal(FileChunk).encode({
+          path: 'a',
+          offset: 300n,
+          sequence: 1,
+          last: true,
+          data: new Uint8Array([1, 2]),
+        }),
       '0a 01 61 10 ac02 18 01 20 01 2a 02 0102',
     ],
     [
       'Metrics: doubles little-endian, map entries as nested messages',
-      () => compileUniversal(Metrics).encode({ node: 'n', at: 1n, throughput: 1, latencyMicros: -2, counters: new Map([['k', 2n]]) }),
+      () =>
+        compileUniversal(Metrics).encode({
+          node: 'n',
+          at: 1n,
+          throughput: 1,
+          latencyMicros: -2,
+          counters: new Map([['k', 2n]]),
+        }),
       '0a 01 6e 10 01 19 000000000000f03f 21 00000000000000c0 2a 05 0a016b 1002',
     ],
     [
       'negative int32 is ten bytes; u64 max is ten bytes; packed repeated int32',
       () =>
-        compileUniversal(t.struct('N', { a: t.i32(), b: t.u64(), c: t.list(t.i32()) })).encode({ a: -1, b: 0xffffffffffffffffn, c: [1, 2] }),
+        compileUniversal(t.struct('N', { a: t.i32(), b: t.u64(), c: t.list(t.i32()) })).encode({
+          a: -1,
+          b: 0xffffffffffffffffn,
+          c: [1, 2],
+        }),
       '08 ffffffffffffffffff01 10 ffffffffffffffffff01 1a 02 0102',
     ],
     [
       'optional fields are written even when they hold the default',
-      () => compileUniversal(t.struct('O', { a: t.optional(t.u64()), b: t.optional(t.string()) })).encode({ a: 0n, b: '' }),
+      () =>
+        compileUniversal(t.struct('O', { a: t.optional(t.u64()), b: t.optional(t.string()) })).encode({
+          a: 0n,
+          b: '',
+        }),
       '08 00 12 00',
     ],
     [
@@ -93,7 +136,11 @@ describe('compileUniversal: known answers (bytes from the protobuf encoding spec
   it('decodes what it encodes for those cases', () => {
     const c = compileUniversal(FileChunk);
     expect(c.decode(unhex('0a 01 61 10 ac02 18 01 20 01 2a 02 0102'))).toEqual({
-      path: 'a', offset: 300n, sequence: 1, last: true, data: new Uint8Array([1, 2]),
+      path: 'a',
+      offset: 300n,
+      sequence: 1,
+      last: true,
+      data: new Uint8Array([1, 2]),
     });
     expect(compileUniversal(Op).decode(unhex('20 00'))).toEqual({ kind: 'Chmod', value: 0 });
     expect(compileUniversal(Inner).decode(new Uint8Array(0))).toEqual({ id: 0, label: '' });
@@ -101,7 +148,15 @@ describe('compileUniversal: known answers (bytes from the protobuf encoding spec
 
   it('reads fields in any order, unpacked repeated scalars, and skips unknown fields', () => {
     const N = t.struct('N', { a: t.u32(), c: t.list(t.i32()) });
-    const bytes = rawMessage([[2, 0, 5], [99, 2, 'ignored'], [1, 0, 7], [2, 0, 6], [98, 5, 1], [97, 1, 2n], [2, 2, new Uint8Array([8])]]);
+    const bytes = rawMessage([
+      [2, 0, 5],
+      [99, 2, 'ignored'],
+      [1, 0, 7],
+      [2, 0, 6],
+      [98, 5, 1],
+      [97, 1, 2n],
+      [2, 2, new Uint8Array([8])],
+    ]);
     expect(compileUniversal(N).decode(bytes)).toEqual({ a: 7, c: [5, 6, 8] });
   });
 
@@ -129,7 +184,12 @@ describe('compileUniversal: round trips driven from the schema (fast-check)', ()
   it('keeps -0, NaN and the infinities in floats', () => {
     const F = t.struct('F', { a: t.f32(), b: t.f64(), c: t.list(t.f64()), d: t.optional(t.f32()) });
     const c = compileUniversal(F);
-    const v = { a: -0, b: Number.NaN, c: [-0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN], d: -0 };
+    const v = {
+      a: -0,
+      b: Number.NaN,
+      c: [-0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN],
+      d: -0,
+    };
     const back = c.decode(c.encode(v));
     expect(Object.is(back.a, -0)).toBe(true);
     expect(Object.is(back.d, -0)).toBe(true);
@@ -140,7 +200,13 @@ describe('compileUniversal: round trips driven from the schema (fast-check)', ()
 describe('compileUniversal: zero copy', () => {
   it('bytes fields are views into the input unless copy is asked for', () => {
     const c = compileUniversal(FileChunk);
-    const bytes = c.encode({ path: 'p', offset: 0n, sequence: 0, last: false, data: new Uint8Array([9, 8, 7]) });
+    const bytes = c.encode({
+      path: 'p',
+      offset: 0n,
+      sequence: 0,
+      last: false,
+      data: new Uint8Array([9, 8, 7]),
+    });
     const view = c.decode(bytes).data;
     expect(view.buffer).toBe(bytes.buffer);
     expect(Object.getPrototypeOf(view)).toBe(Uint8Array.prototype);
@@ -153,26 +219,81 @@ describe('compileUniversal: zero copy', () => {
 });
 
 describe('compileUniversal: bad input, each with its own code', () => {
-  const N = t.struct('N', { flag: t.bool(), small: t.u8(), big: t.u64(), seq: t.u32(), text: t.string(), kind: Kind });
+  const N = t.struct('N', {
+    flag: t.bool(),
+    small: t.u8(),
+    big: t.u64(),
+    seq: t.u32(),
+    text: t.string(),
+    kind: Kind,
+  });
   const Outer = t.struct('Outer', { inner: Inner, op: Op });
   const bad: [string, () => unknown, TmeshErrorCode][] = [
     ['invalid UTF-8 (short string)', () => compileUniversal(N).decode(unhex('2a 02 c328')), 'E_INVALID_UTF8'],
-    ['invalid UTF-8 (long string)', () => compileUniversal(N).decode(unhex(`2a 28 ${'61'.repeat(39)}ff`)), 'E_INVALID_UTF8'],
-    ['lone surrogate encoded in UTF-8 (CESU)', () => compileUniversal(N).decode(unhex('2a 03 eda080')), 'E_INVALID_UTF8'],
+    [
+      'invalid UTF-8 (long string)',
+      () => compileUniversal(N).decode(unhex(`2a 28 ${'61'.repeat(39)}ff`)),
+      'E_INVALID_UTF8',
+    ],
+    [
+      'lone surrogate encoded in UTF-8 (CESU)',
+      () => compileUniversal(N).decode(unhex('2a 03 eda080')),
+      'E_INVALID_UTF8',
+    ],
     ['bool holding 2', () => compileUniversal(N).decode(unhex('08 02')), 'E_INVALID_BOOL'],
-    ['packed bool holding 2', () => compileUniversal(t.struct('B', { b: t.list(t.bool()) })).decode(unhex('0a 02 0102')), 'E_INVALID_BOOL'],
-    ['enum index past the last variant', () => compileUniversal(N).decode(unhex('30 03')), 'E_INVALID_ENUM_VARIANT'],
-    ['negative enum index', () => compileUniversal(N).decode(unhex('30 ffffffffffffffffff01')), 'E_INVALID_ENUM_VARIANT'],
+    [
+      'packed bool holding 2',
+      () => compileUniversal(t.struct('B', { b: t.list(t.bool()) })).decode(unhex('0a 02 0102')),
+      'E_INVALID_BOOL',
+    ],
+    [
+      'enum index past the last variant',
+      () => compileUniversal(N).decode(unhex('30 03')),
+      'E_INVALID_ENUM_VARIANT',
+    ],
+    [
+      'negative enum index',
+      () => compileUniversal(N).decode(unhex('30 ffffffffffffffffff01')),
+      'E_INVALID_ENUM_VARIANT',
+    ],
     ['u8 field holding 256', () => compileUniversal(N).decode(unhex('10 8002')), 'E_RANGE'],
-    ['u64 varint of 11 bytes', () => compileUniversal(N).decode(unhex('18 ffffffffffffffffffff01')), 'E_VARINT_OVERFLOW'],
-    ['u64 varint overflowing 64 bits in byte 10', () => compileUniversal(N).decode(unhex('18 ffffffffffffffffff02')), 'E_VARINT_OVERFLOW'],
-    ['u32 varint of 11 bytes', () => compileUniversal(N).decode(unhex('20 ffffffffffffffffffff01')), 'E_VARINT_OVERFLOW'],
-    ['missing required nested struct', () => compileUniversal(Outer).decode(unhex('12 02 2000')), 'E_MISSING_FIELD'],
+    [
+      'u64 varint of 11 bytes',
+      () => compileUniversal(N).decode(unhex('18 ffffffffffffffffffff01')),
+      'E_VARINT_OVERFLOW',
+    ],
+    [
+      'u64 varint overflowing 64 bits in byte 10',
+      () => compileUniversal(N).decode(unhex('18 ffffffffffffffffff02')),
+      'E_VARINT_OVERFLOW',
+    ],
+    [
+      'u32 varint of 11 bytes',
+      () => compileUniversal(N).decode(unhex('20 ffffffffffffffffffff01')),
+      'E_VARINT_OVERFLOW',
+    ],
+    [
+      'missing required nested struct',
+      () => compileUniversal(Outer).decode(unhex('12 02 2000')),
+      'E_MISSING_FIELD',
+    ],
     ['missing required union', () => compileUniversal(Outer).decode(unhex('0a 00')), 'E_MISSING_FIELD'],
-    ['union with no variant set', () => compileUniversal(Outer).decode(unhex('0a 00 12 00')), 'E_MISSING_FIELD'],
-    ['string longer than the payload', () => compileUniversal(N).decode(unhex('2a 05 61')), 'E_FRAME_TRUNCATED'],
+    [
+      'union with no variant set',
+      () => compileUniversal(Outer).decode(unhex('0a 00 12 00')),
+      'E_MISSING_FIELD',
+    ],
+    [
+      'string longer than the payload',
+      () => compileUniversal(N).decode(unhex('2a 05 61')),
+      'E_FRAME_TRUNCATED',
+    ],
     ['varint cut off', () => compileUniversal(N).decode(unhex('18 ff')), 'E_FRAME_TRUNCATED'],
-    ['nested message longer than its parent', () => compileUniversal(Outer).decode(unhex('0a 05 0801')), 'E_FRAME_TRUNCATED'],
+    [
+      'nested message longer than its parent',
+      () => compileUniversal(Outer).decode(unhex('0a 05 0801')),
+      'E_FRAME_TRUNCATED',
+    ],
     ['wire type 7', () => compileUniversal(N).decode(unhex('0f 00')), 'E_DECODE'],
     ['field number 0', () => compileUniversal(N).decode(unhex('00 00')), 'E_DECODE'],
     ['unterminated group', () => compileUniversal(N).decode(unhex('7b')), 'E_FRAME_TRUNCATED'],
@@ -189,8 +310,26 @@ describe('compileUniversal: bad input, each with its own code', () => {
 });
 
 describe('compileUniversal: values that do not match the schema', () => {
-  const N = t.struct('N', { small: t.u8(), big: t.u64(), neg: t.i64(), i: t.i32(), text: t.string(), kind: Kind, op: Op, m: t.map(t.u8(), t.bool()) });
-  const ok = { small: 1, big: 1n, neg: -1n, i: 0, text: '', kind: 'File', op: { kind: 'Noop' }, m: new Map() };
+  const N = t.struct('N', {
+    small: t.u8(),
+    big: t.u64(),
+    neg: t.i64(),
+    i: t.i32(),
+    text: t.string(),
+    kind: Kind,
+    op: Op,
+    m: t.map(t.u8(), t.bool()),
+  });
+  const ok = {
+    small: 1,
+    big: 1n,
+    neg: -1n,
+    i: 0,
+    text: '',
+    kind: 'File',
+    op: { kind: 'Noop' },
+    m: new Map(),
+  };
   const bad: [string, Record<string, unknown>, TmeshErrorCode][] = [
     ['u8 256', { small: 256 }, 'E_RANGE'],
     ['u8 -1', { small: -1 }, 'E_RANGE'],
@@ -218,8 +357,12 @@ describe('compileUniversal: values that do not match the schema', () => {
   it('a missing required struct, a null value and a list that is not an array are refused', () => {
     const c = compileUniversal(AllTypes);
     expect(codeOf(() => c.encode(null as never))).toBe('E_ENCODE_INVALID_VALUE');
-    expect(codeOf(() => compileUniversal(t.struct('S', { inner: Inner })).encode({} as never))).toBe('E_ENCODE_INVALID_VALUE');
-    expect(codeOf(() => compileUniversal(t.struct('L', { l: t.list(t.u8()) })).encode({ l: new Set() } as never))).toBe('E_ENCODE_INVALID_VALUE');
+    expect(codeOf(() => compileUniversal(t.struct('S', { inner: Inner })).encode({} as never))).toBe(
+      'E_ENCODE_INVALID_VALUE',
+    );
+    expect(
+      codeOf(() => compileUniversal(t.struct('L', { l: t.list(t.u8()) })).encode({ l: new Set() } as never)),
+    ).toBe('E_ENCODE_INVALID_VALUE');
   });
 });
 
@@ -227,8 +370,15 @@ describe('toProtoSource', () => {
   it('prints the sample schemas as the committed samples.proto says', async () => {
     const { readFileSync } = await import('node:fs');
     const { SAMPLES_HEADER } = await import('./vectors.js');
-    const committed = readFileSync(new URL('../../../test-vectors/universal/samples.proto', import.meta.url), 'utf8');
-    expect(toProtoSource([sampleMessages.AllTypes, sampleMessages.FileChunk, sampleMessages.Metrics], { header: SAMPLES_HEADER })).toBe(committed);
+    const committed = readFileSync(
+      new URL('../../../test-vectors/universal/samples.proto', import.meta.url),
+      'utf8',
+    );
+    expect(
+      toProtoSource([sampleMessages.AllTypes, sampleMessages.FileChunk, sampleMessages.Metrics], {
+        header: SAMPLES_HEADER,
+      }),
+    ).toBe(committed);
   });
 
   it('loads back through loadProtoSchemas into the same schema (32-bit widths aside)', () => {
@@ -238,7 +388,7 @@ describe('toProtoSource', () => {
   });
 
   it('refuses constructs proto3 cannot say', () => {
-    const cases = [
+    const cases: Schema<any>[] = [
       t.struct('A', { l: t.list(t.list(t.u8())) }),
       t.struct('B', { m: t.map(t.string(), t.list(t.u8())) }),
       t.struct('C', { l: t.list(t.optional(t.u8())) }),

@@ -1,6 +1,14 @@
 import {
-  type EnumDesc, type PayloadCodec, type Schema, type StructDesc, type TypeDesc, type UnionDesc, isTmeshError,
-  namedTypes, tmeshError, validateDesc,
+  type EnumDesc,
+  isTmeshError,
+  namedTypes,
+  type PayloadCodec,
+  type Schema,
+  type StructDesc,
+  type TypeDesc,
+  tmeshError,
+  type UnionDesc,
+  validateDesc,
 } from '@tmesh/core';
 import protobuf from 'protobufjs';
 import { BigintWriter, StrictReader } from './pb-io.js';
@@ -20,8 +28,12 @@ interface DecFn {
 }
 
 const RANGES: Record<string, [number, number]> = {
-  u8: [0, 0xff], u16: [0, 0xffff], u32: [0, 0xffffffff],
-  i8: [-0x80, 0x7f], i16: [-0x8000, 0x7fff], i32: [-0x80000000, 0x7fffffff],
+  u8: [0, 0xff],
+  u16: [0, 0xffff],
+  u32: [0, 0xffffffff],
+  i8: [-0x80, 0x7f],
+  i16: [-0x8000, 0x7fff],
+  i32: [-0x80000000, 0x7fffffff],
 };
 const U64_MAX = 0xffffffffffffffffn;
 const I64_MIN = -0x8000000000000000n;
@@ -30,7 +42,8 @@ const I64_MAX = 0x7fffffffffffffffn;
 function show(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
   return String(value);
 }
@@ -78,7 +91,8 @@ function scalarCheck(kind: string, where: string): Enc {
     case 'string':
       return (x) => {
         if (typeof x !== 'string') invalid(where, 'a string', x);
-        if (!(x as unknown as { isWellFormed(): boolean }).isWellFormed()) invalid(where, 'a well-formed string (lone surrogate)', x);
+        if (!(x as unknown as { isWellFormed(): boolean }).isWellFormed())
+          invalid(where, 'a well-formed string (lone surrogate)', x);
         return x;
       };
     case 'bytes':
@@ -89,7 +103,14 @@ function scalarCheck(kind: string, where: string): Enc {
 }
 
 function isScalar(kind: string): boolean {
-  return kind !== 'optional' && kind !== 'list' && kind !== 'map' && kind !== 'struct' && kind !== 'enum' && kind !== 'union';
+  return (
+    kind !== 'optional' &&
+    kind !== 'list' &&
+    kind !== 'map' &&
+    kind !== 'struct' &&
+    kind !== 'enum' &&
+    kind !== 'union'
+  );
 }
 
 /** Everything built for one top-level schema: its protobufjs Root and the converters around it. */
@@ -107,7 +128,11 @@ class Builder {
       this.root = protobuf.parse(source, { keepCase: true }).root;
       this.root.resolveAll();
     } catch (cause) {
-      throw tmeshError('E_SCHEMA_UNSUPPORTED', `${top.name}: protobufjs refused the generated .proto: ${(cause as Error).message}`, { cause });
+      throw tmeshError(
+        'E_SCHEMA_UNSUPPORTED',
+        `${top.name}: protobufjs refused the generated .proto: ${(cause as Error).message}`,
+        { cause },
+      );
     }
   }
 
@@ -163,7 +188,10 @@ class Builder {
         };
       }
       default:
-        throw tmeshError('E_SCHEMA_UNSUPPORTED', `${where}: ${d.kind} cannot appear here on the universal wire`);
+        throw tmeshError(
+          'E_SCHEMA_UNSUPPORTED',
+          `${where}: ${d.kind} cannot appear here on the universal wire`,
+        );
     }
   }
 
@@ -198,7 +226,8 @@ class Builder {
       '  var o = {}, x;',
     ];
     d.fields.forEach((f, i) => {
-      if (f.name === '__proto__') throw tmeshError('E_SCHEMA_UNSUPPORTED', `${d.name}: a field named __proto__`);
+      if (f.name === '__proto__')
+        throw tmeshError('E_SCHEMA_UNSUPPORTED', `${d.name}: a field named __proto__`);
       const where = `${d.name}.${f.name}`;
       const optional = f.type.kind === 'optional';
       const t = f.type.kind === 'optional' ? f.type.inner : f.type;
@@ -304,13 +333,17 @@ class Builder {
         // Absent fields read the prototype's default (a protobufjs Long zero).
         return { fn: (x) => (typeof x === 'bigint' ? x : 0n), identity: false };
       case 'bytes':
-        return { fn: (x, copy) => (x.length === 0 ? new Uint8Array(0) : copy ? x.slice() : x), identity: false };
+        return {
+          fn: (x, copy) => (x.length === 0 ? new Uint8Array(0) : copy ? x.slice() : x),
+          identity: false,
+        };
       case 'enum': {
         const names = d.variants.map((v) => v.name);
         return {
           fn: (x) => {
             const name = names[x];
-            if (name === undefined) throw tmeshError('E_INVALID_ENUM_VARIANT', `${where}: ${x} is not a variant of ${d.name}`);
+            if (name === undefined)
+              throw tmeshError('E_INVALID_ENUM_VARIANT', `${where}: ${x} is not a variant of ${d.name}`);
             return name;
           },
           identity: false,
@@ -320,7 +353,8 @@ class Builder {
         const dec = this.structDecoder(d);
         return {
           fn: (x, copy) => {
-            if (x == null) throw tmeshError('E_MISSING_FIELD', `${where}: required message ${d.name} is absent`);
+            if (x == null)
+              throw tmeshError('E_MISSING_FIELD', `${where}: required message ${d.name} is absent`);
             return dec(x, copy);
           },
           identity: false,
@@ -330,7 +364,8 @@ class Builder {
         const dec = this.unionDecoder(d);
         return {
           fn: (x, copy) => {
-            if (x == null) throw tmeshError('E_MISSING_FIELD', `${where}: required union ${d.name} is absent`);
+            if (x == null)
+              throw tmeshError('E_MISSING_FIELD', `${where}: required union ${d.name} is absent`);
             return dec(x, copy);
           },
           identity: false,
@@ -412,12 +447,23 @@ class Builder {
       if (f.type.kind === 'optional') {
         // Explicit presence: protobufjs leaves an absent optional at its prototype's null.
         // (an absent optional u64 still reads a Long zero through the prototype, so test own-ness).
-        optional.push(`  if (H.call(m, ${key}) && (x = m[${key}]) != null) o[${key}] = ${dec.identity ? 'x' : `F[${i}](x, c)`};`);
+        optional.push(
+          `  if (H.call(m, ${key}) && (x = m[${key}]) != null) o[${key}] = ${dec.identity ? 'x' : `F[${i}](x, c)`};`,
+        );
       } else {
         required.push(`    ${key}: ${dec.identity ? `m[${key}]` : `F[${i}](m[${key}], c)`},`);
       }
     });
-    const body = ['return function decode(m, c) {', '  var x;', '  var o = {', ...required, '  };', ...optional, '  return o;', '};'];
+    const body = [
+      'return function decode(m, c) {',
+      '  var x;',
+      '  var o = {',
+      ...required,
+      '  };',
+      ...optional,
+      '  return o;',
+      '};',
+    ];
     compiled = new Function('F', 'H', body.join('\n'))(fns, Object.prototype.hasOwnProperty) as Dec;
     this.#dec.set(d.name, compiled);
     return compiled;
@@ -438,7 +484,10 @@ class Builder {
         const value = x[v.name];
         if (value != null) return v.dec ? { kind: v.name, value: v.dec(value, copy) } : { kind: v.name };
       }
-      throw tmeshError('E_MISSING_FIELD', `union ${d.name}: no variant set (absent or not declared by this schema)`);
+      throw tmeshError(
+        'E_MISSING_FIELD',
+        `union ${d.name}: no variant set (absent or not declared by this schema)`,
+      );
     };
     this.#dec.set(d.name, dec);
     return dec;
@@ -450,7 +499,11 @@ export function decodeError(cause: unknown, where: string): Error {
   if (isTmeshError(cause)) return cause;
   const message = cause instanceof Error ? cause.message : String(cause);
   if (/index out of range/.test(message)) {
-    return tmeshError('E_FRAME_TRUNCATED', `${where}: a field runs past the end of the payload (${message})`, { cause });
+    return tmeshError(
+      'E_FRAME_TRUNCATED',
+      `${where}: a field runs past the end of the payload (${message})`,
+      { cause },
+    );
   }
   if (/invalid varint encoding/.test(message)) {
     return tmeshError('E_VARINT_OVERFLOW', `${where}: a varint is longer than 10 bytes`, { cause });
@@ -493,7 +546,11 @@ export class UniversalPayloadCodec<T> implements PayloadCodec<T> {
       this.type.encode(message, writer);
     } catch (cause) {
       if (isTmeshError(cause)) throw cause;
-      throw tmeshError('E_ENCODE_INVALID_VALUE', `${this.#name}: protobufjs could not encode the value: ${(cause as Error).message}`, { cause });
+      throw tmeshError(
+        'E_ENCODE_INVALID_VALUE',
+        `${this.#name}: protobufjs could not encode the value: ${(cause as Error).message}`,
+        { cause },
+      );
     }
   }
 
@@ -508,7 +565,8 @@ export class UniversalPayloadCodec<T> implements PayloadCodec<T> {
   }
 
   decode(bytes: Uint8Array, options?: { copy?: boolean }): T {
-    if (!(bytes instanceof Uint8Array)) throw tmeshError('E_INVALID_ARGUMENT', `${this.#name}: decode needs a Uint8Array`);
+    if (!(bytes instanceof Uint8Array))
+      throw tmeshError('E_INVALID_ARGUMENT', `${this.#name}: decode needs a Uint8Array`);
     let message: unknown;
     try {
       message = this.type.decode(new StrictReader(bytes));
@@ -532,7 +590,8 @@ const cache = new WeakMap<TypeDesc, UniversalPayloadCodec<any>>();
  */
 export function compileUniversal<T>(schema: Schema<T>): UniversalPayloadCodec<T> {
   const desc = schema?.desc;
-  if (!desc || typeof desc !== 'object') throw tmeshError('E_SCHEMA_UNKNOWN_TYPE', 'compileUniversal: not a tmesh schema');
+  if (!desc || typeof desc !== 'object')
+    throw tmeshError('E_SCHEMA_UNKNOWN_TYPE', 'compileUniversal: not a tmesh schema');
   const hit = cache.get(desc);
   if (hit) return hit as UniversalPayloadCodec<T>;
   validateDesc(desc, 'compileUniversal');

@@ -7,10 +7,12 @@ import protobuf from 'protobufjs';
 // must be 0 or 1, strings must be valid UTF-8, and bytes fields are plain Uint8Array views of the input.
 
 const U64_MASK = 0xffffffffffffffffn;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function truncated(reader: protobuf.Reader, need: number): never {
-  throw tmeshError('E_FRAME_TRUNCATED', `protobuf payload: ${need} bytes needed at offset ${reader.pos}, ${reader.len - reader.pos} left`);
+  throw tmeshError(
+    'E_FRAME_TRUNCATED',
+    `protobuf payload: ${need} bytes needed at offset ${reader.pos}, ${reader.len - reader.pos} left`,
+  );
 }
 
 /** Read a varint of up to 10 bytes as an unsigned 64-bit bigint. */
@@ -41,7 +43,10 @@ function readVarint64(r: protobuf.Reader): bigint {
     }
   }
   r.pos = pos;
-  throw tmeshError('E_VARINT_OVERFLOW', `protobuf payload: varint at offset ${pos} is longer than 10 bytes or overflows 64 bits`);
+  throw tmeshError(
+    'E_VARINT_OVERFLOW',
+    `protobuf payload: varint at offset ${pos} is longer than 10 bytes or overflows 64 bits`,
+  );
 }
 
 /** A protobufjs Reader that returns bigint for 64-bit fields and refuses bad bools and bad UTF-8. */
@@ -57,7 +62,8 @@ export class StrictReader extends protobuf.Reader {
   override bool(): boolean {
     const pos = this.pos;
     const v = this.uint32();
-    if (v > 1) throw tmeshError('E_INVALID_BOOL', `protobuf payload: bool at offset ${pos} is ${v}, expected 0 or 1`);
+    if (v > 1)
+      throw tmeshError('E_INVALID_BOOL', `protobuf payload: bool at offset ${pos} is ${v}, expected 0 or 1`);
     return v === 1;
   }
 
@@ -95,22 +101,21 @@ export class StrictReader extends protobuf.Reader {
   }
 }
 
-/** Decode UTF-8 strictly: ASCII fast path, then a fatal TextDecoder (E_INVALID_UTF8 on bad bytes). */
+const pbUtf8 = (
+  protobuf.util as unknown as { utf8: { readStrict(buf: Uint8Array, start: number, end: number): string } }
+).utf8;
+
+/**
+ * Decode UTF-8 strictly (E_INVALID_UTF8 on bad bytes): protobufjs' reader, which builds short ASCII
+ * strings eight characters at a time and hands anything else to a fatal TextDecoder.
+ */
 export function readUtf8(buf: Uint8Array, start: number, end: number): string {
-  if (end - start < 32) {
-    let ascii = true;
-    for (let i = start; i < end; i++) {
-      if (buf[i]! >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
-  }
   try {
-    return strictUtf8.decode(buf.subarray(start, end));
+    return pbUtf8.readStrict(buf, start, end);
   } catch (cause) {
-    throw tmeshError('E_INVALID_UTF8', `protobuf payload: string at offset ${start} is not valid UTF-8`, { cause });
+    throw tmeshError('E_INVALID_UTF8', `protobuf payload: string at offset ${start} is not valid UTF-8`, {
+      cause,
+    });
   }
 }
 

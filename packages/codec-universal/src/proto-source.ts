@@ -1,6 +1,13 @@
 import {
-  type EnumDesc, type MessageType, type Schema, type StructDesc, type TypeDesc, type UnionDesc, namedTypes,
-  tmeshError, validateDesc,
+  type EnumDesc,
+  type MessageType,
+  namedTypes,
+  type Schema,
+  type StructDesc,
+  type TypeDesc,
+  tmeshError,
+  type UnionDesc,
+  validateDesc,
 } from '@tmesh/core';
 
 type Named = StructDesc | EnumDesc | UnionDesc;
@@ -21,12 +28,26 @@ export function unitMessageName(types: readonly Named[]): string {
 }
 
 const SCALAR_PROTO: Record<string, string> = {
-  bool: 'bool', u8: 'uint32', u16: 'uint32', u32: 'uint32', u64: 'uint64', i8: 'int32', i16: 'int32',
-  i32: 'int32', i64: 'int64', f32: 'float', f64: 'double', string: 'string', bytes: 'bytes',
+  bool: 'bool',
+  u8: 'uint32',
+  u16: 'uint32',
+  u32: 'uint32',
+  u64: 'uint64',
+  i8: 'int32',
+  i16: 'int32',
+  i32: 'int32',
+  i64: 'int64',
+  f32: 'float',
+  f64: 'double',
+  string: 'string',
+  bytes: 'bytes',
 };
 
 function unsupported(where: string, what: string): never {
-  throw tmeshError('E_SCHEMA_UNSUPPORTED', `${where}: ${what} has no protobuf mapping (docs/PROTOCOL.md section 1)`);
+  throw tmeshError(
+    'E_SCHEMA_UNSUPPORTED',
+    `${where}: ${what} has no protobuf mapping (docs/PROTOCOL.md section 1)`,
+  );
 }
 
 /** Refuse what proto3 cannot say: see docs/PROTOCOL.md section 1. */
@@ -39,33 +60,25 @@ export function checkProtoMappable(desc: TypeDesc, where: string): void {
       }
     } else if (d.kind === 'union') {
       for (const v of d.variants) {
-        if (v.name === 'value') unsupported(`${d.name}.value`, 'a union variant named "value" (the oneof is named value)');
+        if (v.name === 'value')
+          unsupported(`${d.name}.value`, 'a union variant named "value" (the oneof is named value)');
         if (v.type) {
           const k = v.type.kind;
-          if (k === 'optional' || k === 'list' || k === 'map') unsupported(`${d.name}.${v.name}`, `a union variant of kind ${k} (wrap it in a struct)`);
+          if (k === 'optional' || k === 'list' || k === 'map')
+            unsupported(`${d.name}.${v.name}`, `a union variant of kind ${k} (wrap it in a struct)`);
         }
       }
     }
   }
-  if (desc.kind !== 'struct' && desc.kind !== 'union') unsupported(where, `a top-level ${desc.kind} (a payload is a struct or union)`);
+  if (desc.kind !== 'struct' && desc.kind !== 'union')
+    unsupported(where, `a top-level ${desc.kind} (a payload is a struct or union)`);
 }
 
 function checkValue(d: TypeDesc, where: string): void {
-  switch (d.kind) {
-    case 'optional':
-      return unsupported(where, 'optional anywhere but a struct field');
-    case 'list':
-      if (d.item.kind === 'list' || d.item.kind === 'map' || d.item.kind === 'optional') {
-        unsupported(where, `a list of ${d.item.kind}`);
-      }
-      return;
-    case 'map':
-      if (d.value.kind === 'list' || d.value.kind === 'map' || d.value.kind === 'optional') {
-        unsupported(where, `a map whose value is ${d.value.kind}`);
-      }
-      return;
-    default:
-      return;
+  if (d.kind === 'optional') unsupported(where, 'optional anywhere but a struct field');
+  const inner = d.kind === 'list' ? d.item : d.kind === 'map' ? d.value : undefined;
+  if (inner && (inner.kind === 'list' || inner.kind === 'map' || inner.kind === 'optional')) {
+    unsupported(where, d.kind === 'list' ? `a list of ${inner.kind}` : `a map whose value is ${inner.kind}`);
   }
 }
 
@@ -88,7 +101,10 @@ export function toProtoSource(
 ): string {
   const pkg = options.package ?? 'tmesh';
   if (pkg !== '' && !/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(pkg)) {
-    throw tmeshError('E_INVALID_ARGUMENT', `toProtoSource: package ${JSON.stringify(pkg)} is not a protobuf package name`);
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      `toProtoSource: package ${JSON.stringify(pkg)} is not a protobuf package name`,
+    );
   }
   const types: Named[] = [];
   for (const input of schemas) {
@@ -99,7 +115,10 @@ export function toProtoSource(
       const prior = types.find((p) => p.name === d.name);
       if (!prior) types.push(d);
       else if (prior !== d && JSON.stringify(prior) !== JSON.stringify(d)) {
-        throw tmeshError('E_SCHEMA_DUPLICATE_FIELD', `toProtoSource: two different types are both named ${d.name}`);
+        throw tmeshError(
+          'E_SCHEMA_DUPLICATE_FIELD',
+          `toProtoSource: two different types are both named ${d.name}`,
+        );
       }
     }
   }
@@ -133,7 +152,8 @@ export function toProtoSource(
       for (const v of d.variants) lines.push(`  ${v.name} = ${v.index};`);
     } else if (d.kind === 'union') {
       lines.push(`message ${d.name} {`, '  oneof value {');
-      for (const v of d.variants) lines.push(`    ${v.type ? typeName(v.type) : prefix + unit} ${v.name} = ${v.tag};`);
+      for (const v of d.variants)
+        lines.push(`    ${v.type ? typeName(v.type) : prefix + unit} ${v.name} = ${v.tag};`);
       lines.push('  }');
     } else {
       lines.push(`message ${d.name} {`);

@@ -29,7 +29,11 @@ function prostCheck(...args: string[]): { status: number | null; out: string } {
 
 beforeAll(() => {
   // The Rust side is built here, so a fresh checkout needs nothing but cargo (protoc comes vendored).
-  execFileSync('cargo', ['build', '--release', '-p', 'prost-check'], { cwd: root, stdio: 'pipe', timeout: 570_000 });
+  execFileSync('cargo', ['build', '--release', '-p', 'prost-check'], {
+    cwd: root,
+    stdio: 'pipe',
+    timeout: 570_000,
+  });
   work = mkdtempSync(join(tmpdir(), 'tmesh-universal-'));
 }, 600_000);
 
@@ -136,7 +140,10 @@ describe('universal wire vectors: protoc --decode', () => {
     const protoc = prostCheck('protoc').out.trim();
     const frame = codec.encode(FileChunk, vectors[4]!.value as never, vectors[4]!.options);
     const envelope = frame.subarray(1); // one-byte length prefix
-    const envText = execFileSync(protoc, ['--decode=tmesh.Envelope', `-I${vectorDir}`, 'envelope.proto'], { input: envelope, encoding: 'utf8' });
+    const envText = execFileSync(protoc, ['--decode=tmesh.Envelope', `-I${vectorDir}`, 'envelope.proto'], {
+      input: envelope,
+      encoding: 'utf8',
+    });
     expect(envText).toContain('version: 1');
     expect(envText).toContain('message_type: 1');
     expect(envText).toContain('sequence: 5');
@@ -146,7 +153,10 @@ describe('universal wire vectors: protoc --decode', () => {
     const payload = codec.decode(frame);
     expect(envText).toContain(`checksum: ${payload.header.checksum}`);
     const payloadBytes = codec.compile(FileChunk.schema).encode(vectors[4]!.value as never);
-    const text = execFileSync(protoc, ['--decode=tmesh.FileChunk', `-I${vectorDir}`, 'samples.proto'], { input: payloadBytes, encoding: 'utf8' });
+    const text = execFileSync(protoc, ['--decode=tmesh.FileChunk', `-I${vectorDir}`, 'samples.proto'], {
+      input: payloadBytes,
+      encoding: 'utf8',
+    });
     expect(text).toContain('offset: 4294967296');
     expect(text).toContain('sequence: 3');
     expect(text).toContain('last: true');

@@ -3,6 +3,7 @@
 import type { TypeDesc } from '@tmesh/core';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
+import { BigintWriter } from '../pb-io.js';
 
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
@@ -40,13 +41,17 @@ export function arbitraryOf(desc: TypeDesc): fc.Arbitrary<unknown> {
     case 'list':
       return fc.array(arbitraryOf(desc.item), { maxLength: 5 });
     case 'map':
-      return fc.array(fc.tuple(arbitraryOf(desc.key), arbitraryOf(desc.value)), { maxLength: 5 }).map((e) => new Map(e));
+      return fc
+        .array(fc.tuple(arbitraryOf(desc.key), arbitraryOf(desc.value)), { maxLength: 5 })
+        .map((e) => new Map(e));
     case 'enum':
       return fc.constantFrom(...desc.variants.map((v) => v.name));
     case 'union':
       return fc.oneof(
         ...desc.variants.map((v) =>
-          v.type ? arbitraryOf(v.type).map((value) => ({ kind: v.name, value })) : fc.constant({ kind: v.name }),
+          v.type
+            ? arbitraryOf(v.type).map((value) => ({ kind: v.name, value }))
+            : fc.constant({ kind: v.name }),
         ),
       );
     case 'struct': {
@@ -73,15 +78,14 @@ export type RawField =
 
 /** Build protobuf bytes field by field (any order, any field), with the protobufjs Writer. */
 export function rawMessage(fields: readonly RawField[]): Uint8Array {
-  const w = protobuf.Writer.create();
+  const w = new BigintWriter();
   for (const [no, wt, value] of fields) {
     w.uint32((no << 3) | wt);
-    if (wt === 0) {
-      const v = BigInt(value as number | bigint);
-      w.uint64(protobuf.util.Long.fromString(v.toString(), v >= 0n));
-    }
-    else if (wt === 1) w.fixed64(protobuf.util.Long.fromString((value as bigint).toString(), true));
-    else if (wt === 2) typeof value === 'string' ? w.string(value) : w.bytes(value as Uint8Array);
+    if (wt === 0) w.uint64(BigInt(value as number | bigint));
+    else if (wt === 1) {
+      const v = BigInt.asUintN(64, value as bigint);
+      w.fixed32(Number(v & 0xffffffffn)).fixed32(Number(v >> 32n));
+    } else if (wt === 2) typeof value === 'string' ? w.string(value) : w.bytes(value as Uint8Array);
     else w.fixed32(value as number);
   }
   return Uint8Array.from(w.finish());

@@ -2,7 +2,7 @@
 // (>= 100k inputs by hand). Random and mutated frames and payloads go through every decoder; anything
 // thrown that is not a TmeshError is a finding.
 import * as zlib from 'node:zlib';
-import { MessageRegistry, type MessageType, isTmeshError, sampleMessages } from '@tmesh/core';
+import { isTmeshError, MessageRegistry, type MessageType, sampleMessages } from '@tmesh/core';
 import { createUniversalCodec } from '../codec.js';
 import { compileUniversal } from '../payload.js';
 import { vectors } from '../vectors.js';
@@ -38,7 +38,10 @@ export function fuzzUniversal(count: number, seed = 1): FuzzReport {
   const registry = new MessageRegistry([AllTypes, FileChunk, Metrics]);
   const codec = createUniversalCodec(registry, { maxFrameSize: 1 << 20 });
   const frames = vectors.map((v) => codec.encode(v.type, v.value, v.options));
-  const payloads = vectors.map((v) => ({ type: v.type, bytes: compileUniversal(v.type.schema).encode(v.value as never) }));
+  const payloads = vectors.map((v) => ({
+    type: v.type,
+    bytes: compileUniversal(v.type.schema).encode(v.value as never),
+  }));
   const report: FuzzReport = { inputs: 0, byCode: {}, foreign: [], millis: 0 };
   const started = performance.now();
 
@@ -51,7 +54,12 @@ export function fuzzUniversal(count: number, seed = 1): FuzzReport {
       if (op === 0 && b.length) b[at % b.length]! ^= 1 << int(8);
       else if (op === 1 && b.length) b[at % b.length] = int(256);
       else if (op === 2) b = b.subarray(0, at);
-      else if (op === 3) b = Uint8Array.from([...b.subarray(0, at), ...Array.from({ length: 1 + int(12) }, () => int(256)), ...b.subarray(at)]);
+      else if (op === 3)
+        b = Uint8Array.from([
+          ...b.subarray(0, at),
+          ...Array.from({ length: 1 + int(12) }, () => int(256)),
+          ...b.subarray(at),
+        ]);
       else if (op === 4 && b.length) b[at % b.length] = [0, 1, 0x7f, 0x80, 0xff][int(5)]!;
       else if (op === 5) b = Uint8Array.from([...b.subarray(0, at), ...b.subarray(int(b.length + 1))]);
       else b = Uint8Array.from([...b, ...b.subarray(0, int(b.length + 1))]);
@@ -66,7 +74,8 @@ export function fuzzUniversal(count: number, seed = 1): FuzzReport {
       report.byCode.ok = (report.byCode.ok ?? 0) + 1;
     } catch (error) {
       if (isTmeshError(error)) report.byCode[error.code] = (report.byCode[error.code] ?? 0) + 1;
-      else if (report.foreign.length < 20) report.foreign.push({ input: Buffer.from(input).toString('hex'), error: String(error) });
+      else if (report.foreign.length < 20)
+        report.foreign.push({ input: Buffer.from(input).toString('hex'), error: String(error) });
       else report.foreign.length++;
     }
   };
@@ -86,7 +95,14 @@ export function fuzzUniversal(count: number, seed = 1): FuzzReport {
       // A mutated payload inside an envelope with a correct CRC: reaches the payload decoder.
       const p = payloads[int(payloads.length)]!;
       const body = mutate(p.bytes);
-      const input = delimited(rawMessage([[1, 0, 1], [8, 2, (p.type as MessageType<unknown>).name], [10, 5, zlib.crc32(body)], [11, 2, body]]));
+      const input = delimited(
+        rawMessage([
+          [1, 0, 1],
+          [8, 2, (p.type as MessageType<unknown>).name],
+          [10, 5, zlib.crc32(body)],
+          [11, 2, body],
+        ]),
+      );
       record(input, () => codec.decode(input));
     } else if (kind === 3) {
       // A mutated payload straight into its compiled decoder.
@@ -95,7 +111,11 @@ export function fuzzUniversal(count: number, seed = 1): FuzzReport {
       record(input, () => compileUniversal(p.type.schema).decode(input));
     } else {
       // A mutated stream of several frames, pushed in random pieces.
-      const stream = Buffer.concat([frames[int(frames.length)]!, frames[int(frames.length)]!, frames[int(frames.length)]!]);
+      const stream = Buffer.concat([
+        frames[int(frames.length)]!,
+        frames[int(frames.length)]!,
+        frames[int(frames.length)]!,
+      ]);
       const input = random() < 0.7 ? mutate(stream) : stream;
       record(input, () => {
         const d = codec.createDecoder({ maxFrameSize: 1 << 16 });
