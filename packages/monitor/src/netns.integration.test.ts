@@ -301,7 +301,8 @@ describe.skipIf(skipReason !== undefined)(
           'rust',
         );
         const fast = monitor.linkCondition(fastPeer);
-        expect(fast.bandwidthBytesPerSec).toBeGreaterThan(50 * SHAPED_RATE_BYTES_PER_SEC);
+        // Above the 10 MiB/s compression threshold plus its hysteresis band (measured: hundreds of MiB/s).
+        expect(fast.bandwidthBytesPerSec).toBeGreaterThan(12 * 1024 * 1024);
         expect(fast.compressionRatio).toBeLessThan(0.5);
         expect(optimizer.configFor(fastPeer).compression).toBe('none');
         expect(changes.filter((c) => c.peer === fastPeer).every((c) => c.config.compression === 'none')).toBe(
