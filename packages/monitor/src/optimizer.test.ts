@@ -213,6 +213,26 @@ describe('AdaptiveOptimizer', () => {
     }
   });
 
+  it('observe reports a throwing subscriber to onError and keeps polling', async () => {
+    const monitor = new TransportMonitor({ flushIntervalMs: 0 });
+    const optimizer = new AdaptiveOptimizer({ hysteresis: { minHoldMs: 0, confirmations: 1 } });
+    optimizer.subscribe(() => {
+      throw new Error('subscriber broke');
+    });
+    const errors: unknown[] = [];
+    monitor.recorder('a', 'rust').record(MiB, 1e9);
+    const stop = optimizer.observe(monitor, { intervalMs: 5, onError: (e) => errors.push(e) });
+    try {
+      const deadline = Date.now() + 2000;
+      while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(isTmeshError(errors[0], 'E_INTERNAL')).toBe(true);
+      expect(optimizer.configFor('a').compression).toBe('deflate');
+    } finally {
+      stop();
+      monitor.close();
+    }
+  });
+
   it('observes a monitor and pushes the config for a slow peer', async () => {
     const monitor = new TransportMonitor({ flushIntervalMs: 0 });
     const optimizer = new AdaptiveOptimizer({ hysteresis: { minHoldMs: 0 } });

@@ -272,18 +272,33 @@ export class AdaptiveOptimizer {
 
   /**
    * Polls `monitor` every `intervalMs` and updates every peer it knows; returns the function that stops
-   * polling. `sameMachine(peer)` tells which peers share this machine (default none).
+   * polling. `sameMachine(peer)` tells which peers share this machine (default none). An error in one
+   * peer's update (a throwing subscriber, a closed monitor) goes to `onError` (default: a process
+   * warning) and does not stop the others.
    */
   observe(
     monitor: TransportMonitor,
-    options: { intervalMs?: number; sameMachine?: (peer: string) => boolean } = {},
+    options: {
+      intervalMs?: number;
+      sameMachine?: (peer: string) => boolean;
+      onError?: (error: unknown) => void;
+    } = {},
   ): () => void {
     const intervalMs = options.intervalMs ?? 1000;
     if (!(intervalMs > 0))
       throw tmeshError('E_INVALID_ARGUMENT', 'AdaptiveOptimizer.observe: intervalMs must be > 0');
+    const onError =
+      options.onError ??
+      ((error: unknown) => process.emitWarning(error instanceof Error ? error : String(error)));
     const timer = setInterval(() => {
       for (const peer of monitor.peers()) {
-        this.update(peer, monitor.linkCondition(peer), { sameMachine: options.sameMachine?.(peer) ?? false });
+        try {
+          this.update(peer, monitor.linkCondition(peer), {
+            sameMachine: options.sameMachine?.(peer) ?? false,
+          });
+        } catch (error) {
+          onError(error);
+        }
       }
     }, intervalMs);
     timer.unref();
