@@ -501,7 +501,13 @@ const FALLBACKS: FallbackRow[] = [
     name: 'no common wire but a grpc endpoint',
     source: node('a', 'swift', 'm1', { wires: ['swift'] }),
     destination: node('b', 'rust', 'm2', { wires: ['rust'] }),
-    chain: ['grpc@grpc: no common wire, no socket endpoint -> grpc'],
+    chain: ['grpc@grpc: no common wire -> grpc'],
+  },
+  {
+    name: 'common wire but only a grpc endpoint',
+    source: node('a', 'rust', 'm1'),
+    destination: node('b', 'rust', 'm2', { endpoints: [{ kind: 'grpc', host: '10.0.0.9', port: 7401 }] }),
+    chain: ['grpc@grpc: rust <-> rust on another machine, destination has no socket endpoint -> grpc'],
   },
 ];
 

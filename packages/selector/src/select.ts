@@ -233,7 +233,12 @@ export function selectTransport(input: SelectionInput): Selection {
   if (first.route === 'shm') {
     why = force === 'shm' ? 'policy forces shm' : 'same machine id';
   } else if (first.route === 'grpc') {
-    why = force === 'grpc' ? 'policy forces grpc' : `${wireReason || 'no common wire'}, no socket endpoint`;
+    why =
+      force === 'grpc'
+        ? 'policy forces grpc'
+        : wire === undefined
+          ? 'no common wire'
+          : `${wireReason}, destination has no socket endpoint`;
   } else {
     why = sameMachine && force === undefined ? `${wireReason}, ${shmSkipped}` : wireReason;
     if (compression.reason) why += `; ${compression.reason}`;
