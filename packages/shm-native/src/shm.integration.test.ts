@@ -1,0 +1,276 @@
+import { type ChildProcess, execSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { isTmeshError } from '@tmesh/core';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { checkMessage, makeMessage, nextSize, Xorshift } from './fixtures/workload.js';
+import { cleanupStaleRegions, isAvailable, listRegions, platformSuffix, ShmChannel } from './index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkgDir = join(here, '..');
+const repoRoot = join(pkgDir, '..', '..');
+const peerScript = join(here, 'fixtures', 'peer.ts');
+
+beforeAll(() => {
+  if (!existsSync(join(pkgDir, 'native', `tmesh-shm.${platformSuffix()}.node`))) {
+    execSync(
+      'npx napi build --platform --release --manifest-path crates/node/Cargo.toml --package-json-path package.json --output-dir native --no-js --dts index.d.ts',
+      { cwd: pkgDir, stdio: 'inherit', timeout: 900_000 },
+    );
+  }
+  expect(isAvailable()).toEqual({ available: true });
+}, 900_000);
+
+let n = 0;
+const uniqueName = (tag: string) => `it${process.pid % 100000}-${tag}${n++}`;
+const children: ChildProcess[] = [];
+const channels: ShmChannel[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const c of channels.splice(0)) c.close();
+});
+
+interface Peer {
+  proc: ChildProcess;
+  next(): Promise<Record<string, unknown>>;
+}
+
+/** Start fixtures/peer.ts in a new Node process and read its JSON lines. */
+function startPeer(args: string[], env: Record<string, string> = {}): Peer {
+  const proc = spawn(process.execPath, ['--import', 'tsx', peerScript, ...args], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  children.push(proc);
+  const lines: Record<string, unknown>[] = [];
+  const waiting: ((v: Record<string, unknown>) => void)[] = [];
+  createInterface({ input: proc.stdout! }).on('line', (l) => {
+    const v = JSON.parse(l) as Record<string, unknown>;
+    const w = waiting.shift();
+    if (w) w(v);
+    else lines.push(v);
+  });
+  proc.on('exit', (code) => {
+    for (const w of waiting.splice(0)) w({ exited: code });
+  });
+  return {
+    proc,
+    next: () => {
+      const v = lines.shift();
+      if (v) return Promise.resolve(v);
+      if (proc.exitCode !== null) return Promise.resolve({ exited: proc.exitCode });
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+  };
+}
+
+function create(tag: string, capacity: number): ShmChannel {
+  const ch = ShmChannel.create(uniqueName(tag), { capacity, idle: 'park' });
+  channels.push(ch);
+  return ch;
+}
+
+function leftovers(name: string): string[] {
+  return readdirSync('/dev/shm').filter((f) => f.startsWith(`tmesh-${name}`));
+}
+
+describe('two Node processes over shared memory', () => {
+  it('delivers 1M messages of random sizes (0 B to 256 KiB) in order with checksums', async () => {
+    const ch = create('million', 4 << 20);
+    const count = 1_000_000;
+    const peer = startPeer(['produce', ch.name, String(count), '99']);
+    expect(await peer.next()).toEqual({ ready: true });
+    const r = new Xorshift(99);
+    let seq = 0;
+    let bytes = 0;
+    while (seq < count) {
+      for (const m of await ch.recvBatch({ timeout: 30_000 })) {
+        const err = checkMessage(seq, nextSize(r), m.data);
+        if (err) throw new Error(err);
+        expect(m.sequence).toBe(seq);
+        bytes += m.data.length;
+        seq++;
+      }
+    }
+    expect(await peer.next()).toEqual({ done: count });
+    expect(seq).toBe(count);
+    // Nothing duplicated: after the last message the ring is empty and the producer has closed.
+    expect(() => ch.tryRecv()).toThrow(/E_CLOSED/);
+    expect(bytes).toBeGreaterThan(count * 100);
+  }, 120_000);
+
+  it('carries a 64 MiB message through a 1 MiB ring', async () => {
+    const ch = create('big', 1 << 20);
+    const size = 64 << 20;
+    const peer = startPeer(['big', ch.name, String(size)]);
+    expect(await peer.next()).toEqual({ ready: true });
+    const m = await ch.recv({ timeout: 60_000 });
+    expect(m.type).toBe(2);
+    expect(checkMessage(7, size, m.data)).toBe('');
+    expect(await peer.next()).toEqual({ done: size });
+  }, 90_000);
+
+  it('keeps a fast producer within 2x the ring size of RSS growth when the consumer is slow', async () => {
+    const capacity = 8 << 20;
+    const ch = create('slow', capacity);
+    const count = 2000;
+    const size = 64 << 10; // 125 MiB in total, 16x the ring
+    const peer = startPeer(['flood', ch.name, String(count), String(size)]);
+    expect(await peer.next()).toEqual({ ready: true });
+    let got = 0;
+    while (got < count) {
+      const m = await ch.recv({ timeout: 30_000 });
+      expect(m.data.length).toBe(size);
+      got++;
+      if (got % 8 === 0) await new Promise((res) => setTimeout(res, 1));
+    }
+    const done = await peer.next();
+    expect(done.done).toBe(count);
+    expect(done.growth as number).toBeLessThan(2 * capacity);
+  }, 90_000);
+
+  it('kill -9 of the producer: the consumer gets E_PEER_GONE within 1 s, nothing torn, no region left', async () => {
+    const ch = create('killp', 1 << 20);
+    const peer = startPeer(['produce', ch.name, '0', '5']);
+    expect(await peer.next()).toEqual({ ready: true });
+    const r = new Xorshift(5);
+    let seq = 0;
+    while (seq < 20_000) {
+      for (const m of await ch.recvBatch({ timeout: 30_000 })) {
+        expect(checkMessage(seq, nextSize(r), m.data)).toBe('');
+        seq++;
+      }
+    }
+    peer.proc.kill('SIGKILL');
+    const killedAt = performance.now();
+    let err: unknown;
+    try {
+      for (;;) {
+        for (const m of await ch.recvBatch({ timeout: 5_000 })) {
+          expect(checkMessage(seq, nextSize(r), m.data)).toBe('');
+          seq++;
+        }
+      }
+    } catch (e) {
+      err = e;
+    }
+    const elapsed = performance.now() - killedAt;
+    expect(isTmeshError(err, 'E_PEER_GONE')).toBe(true);
+    expect(elapsed).toBeLessThan(1000);
+    ch.close();
+    expect(leftovers(ch.name)).toEqual([]);
+  }, 60_000);
+
+  it('kill -9 of the consumer: the blocked producer gets E_PEER_GONE within 1 s, no region left', async () => {
+    const ch = create('killc', 1 << 20);
+    const peer = startPeer(['consume', ch.name, '0', '6']);
+    expect(await peer.next()).toEqual({ ready: true });
+    const r = new Xorshift(6);
+    for (let i = 0; i < 5000; i++) await ch.send(makeMessage(i, nextSize(r)));
+    peer.proc.kill('SIGKILL');
+    const killedAt = performance.now();
+    let err: unknown;
+    try {
+      for (let i = 5000; ; i++) await ch.send(makeMessage(i, nextSize(r)), { timeout: 5_000 });
+    } catch (e) {
+      err = e;
+    }
+    expect(isTmeshError(err, 'E_PEER_GONE')).toBe(true);
+    expect(performance.now() - killedAt).toBeLessThan(1000);
+    ch.close();
+    expect(leftovers(ch.name)).toEqual([]);
+  }, 60_000);
+
+  for (const idle of ['spin', 'park', 'adaptive'] as const) {
+    it(`round-trips with the '${idle}' idle strategy`, async () => {
+      const ch = create(`echo${idle}`, 1 << 16);
+      ch.idle = idle;
+      const peer = startPeer(['echo', ch.name], { TMESH_IDLE: idle });
+      expect(await peer.next()).toEqual({ ready: true });
+      for (let i = 0; i < 300; i++) {
+        const msg = makeMessage(i, i * 13);
+        await ch.send(msg, { type: 5 });
+        const back = await ch.recv({ timeout: 5_000 });
+        expect(back.type).toBe(5);
+        expect(back.data.equals(msg)).toBe(true);
+      }
+    }, 60_000);
+  }
+});
+
+describe('region safety', () => {
+  it('refuses a region owned by another uid', () => {
+    if (process.getuid?.() !== 0) {
+      console.warn('skipped: changing the owner of a region needs root');
+      return;
+    }
+    const ch = create('owner', 1 << 16);
+    execSync(`chown 65534:65534 /dev/shm/tmesh-${ch.name}`);
+    let err: unknown;
+    try {
+      ShmChannel.open(ch.name);
+    } catch (e) {
+      err = e;
+    }
+    expect(isTmeshError(err, 'E_SHM_OWNER')).toBe(true);
+  });
+
+  it('refuses bad names with E_SHM_NAME', () => {
+    for (const bad of ['', 'a/b', '../etc', 'sp ace', 'x'.repeat(25), 'dot.ted', 'nul\0']) {
+      for (const f of [() => ShmChannel.create(bad), () => ShmChannel.open(bad)]) {
+        let err: unknown;
+        try {
+          f();
+        } catch (e) {
+          err = e;
+        }
+        expect(isTmeshError(err, 'E_SHM_NAME'), JSON.stringify(bad)).toBe(true);
+      }
+    }
+  });
+
+  it('refuses a wrong token and a third end', () => {
+    const ch = create('token', 1 << 16);
+    const codeOf = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return 'no error';
+    };
+    expect(codeOf(() => ShmChannel.open(ch.name, { token: '0'.repeat(32) }))).toBe('E_SHM_TOKEN');
+    channels.push(ShmChannel.open(ch.name, { token: ch.token }));
+    expect(codeOf(() => ShmChannel.open(ch.name))).toBe('E_SHM_EXISTS');
+    expect(codeOf(() => ShmChannel.create(ch.name))).toBe('E_SHM_EXISTS');
+  });
+
+  it('lists regions and cleans up one whose ends are dead', async () => {
+    const ch = create('stale', 1 << 16);
+    const peer = startPeer(['echo', ch.name]);
+    expect(await peer.next()).toEqual({ ready: true });
+    expect(listRegions().find((r) => r.name === ch.name)?.status).toBe('live');
+    peer.proc.kill('SIGKILL');
+    await new Promise((res) => peer.proc.once('exit', res));
+    // Only the opener died: the region is still live (its creator is us).
+    expect(cleanupStaleRegions()).not.toContain(ch.name);
+    expect(ch.peerState()).toBe('gone');
+  });
+
+  it('lends a message in place until it is released', async () => {
+    const ch = create('lend', 1 << 16);
+    const other = ShmChannel.open(ch.name);
+    channels.push(other);
+    other.trySend(Buffer.from('zero-copy'), { type: 3 });
+    const lent = await ch.lend();
+    expect(lent.data.toString()).toBe('zero-copy');
+    expect(lent.type).toBe(3);
+    lent.release();
+    lent.release(); // idempotent
+    expect(ch.tryLend()).toBeUndefined();
+  });
+});
