@@ -104,6 +104,7 @@ pub const METRICS_ID: u8 = 4;
 
 /// One decoded or to-be-encoded sample message.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // test data, built a handful of times
 pub enum Message {
     FileChunk(FileChunk),
     AllTypes(AllTypes),
@@ -180,7 +181,10 @@ impl RustMessageHeader {
     /// Parse 32 header bytes (no checks beyond the length).
     pub fn from_bytes(b: &[u8]) -> Result<Self, String> {
         if b.len() < HEADER_SIZE {
-            return Err(format!("frame of {} bytes is shorter than the {HEADER_SIZE}-byte header", b.len()));
+            return Err(format!(
+                "frame of {} bytes is shorter than the {HEADER_SIZE}-byte header",
+                b.len()
+            ));
         }
         let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
         Ok(Self {
@@ -239,11 +243,18 @@ pub fn decode_frame(frame: &[u8]) -> Result<(RustMessageHeader, Message), String
     }
     let payload = &frame[HEADER_SIZE..];
     if payload.len() != h.payload_size as usize {
-        return Err(format!("header says {} payload bytes, frame has {}", h.payload_size, payload.len()));
+        return Err(format!(
+            "header says {} payload bytes, frame has {}",
+            h.payload_size,
+            payload.len()
+        ));
     }
     let crc = crc32fast::hash(payload);
     if crc != h.checksum {
-        return Err(format!("CRC-32 0x{crc:08x}, header says 0x{:08x}", h.checksum));
+        return Err(format!(
+            "CRC-32 0x{crc:08x}, header says 0x{:08x}",
+            h.checksum
+        ));
     }
     let msg = match h.message_type {
         FILE_CHUNK_ID => Message::FileChunk(strict(payload)?),
@@ -389,7 +400,11 @@ impl<T: View> View for Vec<T> {
 }
 impl<K: View, V: View> View for BTreeMap<K, V> {
     fn view(&self) -> J {
-        J::Arr(self.iter().map(|(k, v)| J::Arr(vec![k.view(), v.view()])).collect())
+        J::Arr(
+            self.iter()
+                .map(|(k, v)| J::Arr(vec![k.view(), v.view()]))
+                .collect(),
+        )
     }
 }
 impl View for EntryKind {
@@ -508,7 +523,9 @@ fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 
 /// The 1 MiB data pattern of the `file_chunk_1mib` case: byte i is (i * 31 + 7) mod 256.
 pub fn big_data() -> Vec<u8> {
-    (0..1024 * 1024u32).map(|i| (i.wrapping_mul(31).wrapping_add(7) & 0xff) as u8).collect()
+    (0..1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(31).wrapping_add(7) & 0xff) as u8)
+        .collect()
 }
 
 /// Every case, in order. `file_chunk_1mib` is not committed as a file (it is written at test time).
@@ -530,15 +547,35 @@ pub fn cases() -> Vec<Case> {
         maybe_text: Some("present".into()),
         maybe_number: Some(u64::MAX),
         numbers: vec![-1, 0, 1, i32::MAX, i32::MIN],
-        inner: Inner { id: 7, label: "inner".into() },
-        inners: vec![Inner { id: 1, label: "a".into() }, Inner { id: 2, label: String::new() }],
+        inner: Inner {
+            id: 7,
+            label: "inner".into(),
+        },
+        inners: vec![
+            Inner {
+                id: 1,
+                label: "a".into(),
+            },
+            Inner {
+                id: 2,
+                label: String::new(),
+            },
+        ],
         counts: counts(&[("alpha", 1), ("beta", u64::MAX)]),
         kind: EntryKind::Directory,
-        op: Op::Rename(Rename { from: "a".into(), to: "b".into() }),
+        op: Op::Rename(Rename {
+            from: "a".into(),
+            to: "b".into(),
+        }),
         ops: vec![
             Op::Noop,
-            Op::Delete(Delete { path: "/tmp/x".into() }),
-            Op::Rename(Rename { from: "ü".into(), to: "🚀".into() }),
+            Op::Delete(Delete {
+                path: "/tmp/x".into(),
+            }),
+            Op::Rename(Rename {
+                from: "ü".into(),
+                to: "🚀".into(),
+            }),
             Op::Chmod(0o755),
         ],
     };
@@ -559,7 +596,10 @@ pub fn cases() -> Vec<Case> {
         maybe_text: None,
         maybe_number: None,
         numbers: vec![],
-        inner: Inner { id: 0, label: String::new() },
+        inner: Inner {
+            id: 0,
+            label: String::new(),
+        },
         inners: vec![],
         counts: BTreeMap::new(),
         kind: EntryKind::File,
@@ -583,17 +623,46 @@ pub fn cases() -> Vec<Case> {
         maybe_text: Some(String::new()),
         maybe_number: Some(0),
         numbers: vec![42],
-        inner: Inner { id: u32::MAX, label: "ünïcødé".into() },
-        inners: vec![Inner { id: 3, label: "c".into() }],
+        inner: Inner {
+            id: u32::MAX,
+            label: "ünïcødé".into(),
+        },
+        inners: vec![Inner {
+            id: 3,
+            label: "c".into(),
+        }],
         counts: counts(&[("", 0)]),
         kind: EntryKind::Symlink,
         op: Op::Chmod(u32::MAX),
-        ops: vec![Op::Delete(Delete { path: String::new() }), Op::Noop],
+        ops: vec![
+            Op::Delete(Delete {
+                path: String::new(),
+            }),
+            Op::Noop,
+        ],
     };
     vec![
-        Case { name: "all_types_full", sequence: 101, timestamp: 1_700_000_000_001, flags: 0, message: Message::AllTypes(full) },
-        Case { name: "all_types_empty", sequence: 102, timestamp: 1_700_000_000_002, flags: 0, message: Message::AllTypes(empty) },
-        Case { name: "all_types_mixed", sequence: 103, timestamp: 1_700_000_000_003, flags: 0x10, message: Message::AllTypes(mixed) },
+        Case {
+            name: "all_types_full",
+            sequence: 101,
+            timestamp: 1_700_000_000_001,
+            flags: 0,
+            message: Message::AllTypes(full),
+        },
+        Case {
+            name: "all_types_empty",
+            sequence: 102,
+            timestamp: 1_700_000_000_002,
+            flags: 0,
+            message: Message::AllTypes(empty),
+        },
+        Case {
+            name: "all_types_mixed",
+            sequence: 103,
+            timestamp: 1_700_000_000_003,
+            flags: 0x10,
+            message: Message::AllTypes(mixed),
+        },
         Case {
             name: "file_chunk_small",
             sequence: 104,
@@ -637,7 +706,13 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// Cases small enough to commit under test-vectors/rust/.
-pub const COMMITTED: &[&str] = &["all_types_full", "all_types_empty", "all_types_mixed", "file_chunk_small", "metrics"];
+pub const COMMITTED: &[&str] = &[
+    "all_types_full",
+    "all_types_empty",
+    "all_types_mixed",
+    "file_chunk_small",
+    "metrics",
+];
 
 /// Frame bytes this crate writes for a case.
 pub fn case_frame(case: &Case) -> Vec<u8> {

@@ -36,9 +36,19 @@ fn typescript_frames_decode_with_real_bincode_and_match_field_by_field() {
         assert_eq!(header.timestamp, case.timestamp, "{}", case.name);
         assert_eq!(header.flags, case.flags, "{}", case.name);
         // Field by field through the exact view (float bits, 64-bit integers, bytes, map order).
-        assert_eq!(msg.view(), case.message.view(), "{}: decoded value differs", case.name);
+        assert_eq!(
+            msg.view(),
+            case.message.view(),
+            "{}: decoded value differs",
+            case.name
+        );
         // And the bytes are exactly what bincode::serialize + crc32fast write.
-        assert_eq!(frame, case_frame(&case), "{}: TypeScript frame differs from the Rust frame", case.name);
+        assert_eq!(
+            frame,
+            case_frame(&case),
+            "{}: TypeScript frame differs from the Rust frame",
+            case.name
+        );
     }
 }
 
@@ -46,7 +56,12 @@ fn typescript_frames_decode_with_real_bincode_and_match_field_by_field() {
 fn committed_rust_vectors_are_current() {
     for case in cases() {
         if COMMITTED.contains(&case.name) {
-            assert_eq!(read("rs", case.name), case_frame(&case), "{}: rerun write-vectors", case.name);
+            assert_eq!(
+                read("rs", case.name),
+                case_frame(&case),
+                "{}: rerun write-vectors",
+                case.name
+            );
         }
     }
 }
@@ -66,7 +81,13 @@ fn checker_rejects_a_corrupted_frame() {
 
 #[test]
 fn small_file_chunk_payload_has_the_documented_bytes() {
-    let msg = Message::FileChunk(FileChunk { path: "a".into(), offset: 1, sequence: 2, last: true, data: vec![0xab] });
+    let msg = Message::FileChunk(FileChunk {
+        path: "a".into(),
+        offset: 1,
+        sequence: 2,
+        last: true,
+        data: vec![0xab],
+    });
     assert_eq!(
         hex(&msg.serialize()),
         "010000000000000061\
@@ -79,7 +100,10 @@ fn small_file_chunk_payload_has_the_documented_bytes() {
 
 #[test]
 fn one_mib_case_round_trips() {
-    let case = cases().into_iter().find(|c| c.name == "file_chunk_1mib").unwrap();
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "file_chunk_1mib")
+        .unwrap();
     let frame = case_frame(&case);
     assert_eq!(frame.len(), 32 + 8 + 7 + 8 + 4 + 1 + 8 + 1024 * 1024);
     let (_, msg) = decode_frame(&frame).unwrap();
