@@ -546,3 +546,45 @@ describe('decode errors: each malformed input has its own code', () => {
     expect(codeOf(() => codec.decode('x' as never))).toBe('E_INVALID_ARGUMENT');
   });
 });
+
+describe('edge cases of the generated code', () => {
+  it('fields named like Object.prototype members are not read from the prototype', () => {
+    // Built from a descriptor: t.struct itself trips over these names (reported to core).
+    const S = t.fromDesc<Record<string, unknown>>({
+      kind: 'struct',
+      name: 'Proto',
+      fields: [
+        { name: 'toString', tag: 1, type: { kind: 'optional', inner: { kind: 'u8' } } },
+        { name: 'constructor', tag: 2, type: { kind: 'optional', inner: { kind: 'string' } } },
+        { name: 'valueOf', tag: 3, type: { kind: 'u8' } },
+      ],
+    });
+    const codec = compileSwift(S);
+    expect(hex(codec.encode({ valueOf: 1 }))).toBe(`81${s('valueOf')}01`);
+    expect(codec.decode(codec.encode({ valueOf: 1, toString: 2 }))).toEqual({ valueOf: 1, toString: 2 });
+    expect(codeOf(() => codec.encode({}))).toBe('E_ENCODE_INVALID_VALUE');
+  });
+
+  it('a getter that encodes again is refused, and the codec still works afterwards', () => {
+    const codec = compileSwift(Inner);
+    const sneaky = {
+      id: 1,
+      get label(): string {
+        codec.encode({ id: 2, label: 'inner' });
+        return 'x';
+      },
+    };
+    expect(codeOf(() => codec.encode(sneaky))).toBe('E_ENCODE_INVALID_VALUE');
+    expect(codec.decode(codec.encode({ id: 3, label: 'ok' }))).toEqual({ id: 3, label: 'ok' });
+  });
+
+  it('strings of every length from 0 to 70, ASCII and not, decode to themselves', () => {
+    const codec = compileSwift(t.string());
+    for (let n = 0; n <= 70; n++) {
+      for (const unit of ['a', 'é', '日', '😀']) {
+        const text = unit.repeat(n);
+        expect(codec.decode(codec.encode(text))).toBe(text);
+      }
+    }
+  });
+});

@@ -204,7 +204,10 @@ class Generator {
         if (f.name === '__proto__') {
           throw tmeshError('E_SCHEMA_UNSUPPORTED', `${desc.name}: a field may not be named __proto__`);
         }
-        return `const f${i} = v.${f.name};`;
+        // A field named like an Object.prototype member must not read the inherited one when absent.
+        return f.name in Object.prototype
+          ? `const f${i} = Object.hasOwn(v, ${JSON.stringify(f.name)}) ? v.${f.name} : undefined;`
+          : `const f${i} = v.${f.name};`;
       });
       lines.push(...locals, `let n = ${required};`);
       desc.fields.forEach((f, i) => {
@@ -412,9 +415,17 @@ export function compileSwift<T>(schema: Schema<T>): SwiftPayloadCodec<T> {
   const compiled = generate(desc);
   const where = rootName(desc);
   const encodeWithReserve = (value: T, reserve: number): Uint8Array => {
-    writer.begin(reserve);
-    compiled.encode(value);
-    return writer.finish();
+    // A getter on the value could call encode again and interleave writes into the shared slab.
+    if (writer.busy)
+      throw tmeshError('E_ENCODE_INVALID_VALUE', `${where}: encode called again while encoding`);
+    writer.busy = true;
+    try {
+      writer.begin(reserve);
+      compiled.encode(value);
+      return writer.finish();
+    } finally {
+      writer.busy = false;
+    }
   };
   const codec: SwiftPayloadCodec<T> = {
     encodeWithReserve,

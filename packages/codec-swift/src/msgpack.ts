@@ -15,7 +15,7 @@ const U64_MAX = 0xffffffffffffffffn;
 const I64_MIN = -0x8000000000000000n;
 const I64_MAX = 0x7fffffffffffffffn;
 
-/** Strings at least this long go through TextEncoder/TextDecoder; shorter ones are coded by hand. */
+/** Strings at least this long are encoded by TextEncoder; shorter ones by hand. */
 const LONG_STRING = 64;
 
 const textEncoder = new TextEncoder();
@@ -60,6 +60,8 @@ export class Writer {
   start = 0;
   /** First byte no finished message uses. */
   free = 0;
+  /** True while a message is being written (guards against re-entrant encodes). */
+  busy = false;
 
   constructor(size = SLAB_SIZE) {
     this.buf = allocSlab(size);
@@ -421,6 +423,32 @@ function typeName(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
+const fromCharCode = String.fromCharCode;
+
+/** Up to 8 ASCII bytes as a string, in one call (no per-character concatenation). */
+function ascii8(b: Uint8Array, p: number, n: number): string {
+  switch (n) {
+    case 0:
+      return '';
+    case 1:
+      return fromCharCode(b[p]!);
+    case 2:
+      return fromCharCode(b[p]!, b[p + 1]!);
+    case 3:
+      return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!);
+    case 4:
+      return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!);
+    case 5:
+      return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!);
+    case 6:
+      return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!);
+    case 7:
+      return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!);
+    default:
+      return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!);
+  }
+}
+
 /** A bounds-checked cursor over one payload. Every failure is a TmeshError; nothing is allocated early. */
 export class Reader {
   buf: Uint8Array = new Uint8Array(0);
@@ -631,17 +659,17 @@ export class Reader {
     const b = this.buf;
     const start = this.pos;
     const end = start + len;
-    if (len < LONG_STRING) {
-      let out = '';
-      let i = start;
-      for (; i < end; i++) {
-        const c = b[i]!;
-        if (c >= 0x80) break;
-        out += String.fromCharCode(c);
+    if (len <= 16) {
+      let ascii = true;
+      for (let i = start; i < end; i++) {
+        if (b[i]! >= 0x80) {
+          ascii = false;
+          break;
+        }
       }
-      if (i === end) {
+      if (ascii) {
         this.pos = end;
-        return out;
+        return len <= 8 ? ascii8(b, start, len) : ascii8(b, start, 8) + ascii8(b, start + 8, len - 8);
       }
     }
     try {
