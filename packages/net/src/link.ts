@@ -267,6 +267,29 @@ export class LinkImpl extends EventEmitter implements Link {
     this.#compressionThreshold = opts.compressionThreshold;
     this.#batchDelayMs = opts.batchDelayMs;
     this.#requestTimeoutMs = opts.requestTimeoutMs;
+    this.on('newListener', this.#onNewListener);
+  }
+
+  /** Messages that waited in the inbox go to a 'message' listener as soon as one is added. */
+  readonly #onNewListener = (event: string | symbol): void => {
+    if (event === 'message' && this.#inboxHead < this.#inbox.length) queueMicrotask(() => this.#drainInbox());
+  };
+
+  #drainInbox(): void {
+    while (this.listenerCount('message') > 0 && this.#inboxHead < this.#inbox.length) {
+      const msg = this.#inbox[this.#inboxHead]!;
+      this.#inbox[this.#inboxHead++] = undefined as unknown as DecodedMessage;
+      this.#inboxBytes -= msg.header.payloadSize;
+      this.emit('message', msg);
+    }
+    if (this.#inboxHead === this.#inbox.length) {
+      this.#inbox = [];
+      this.#inboxHead = 0;
+    }
+    if (this.#paused && this.#inbox.length === 0) {
+      this.#paused = false;
+      this.#stream?.resume();
+    }
   }
 
   get peer(): NodeInfo {
@@ -378,8 +401,13 @@ export class LinkImpl extends EventEmitter implements Link {
     if (this.#received > this.#ackSent) this.#scheduleFlush();
     if (this.#out.length > 0) this.#flush();
     this.#startHeartbeat();
-    if (result.leftover) this.#onData(result.leftover);
-    if (!this.#paused) stream.resume();
+    // Bytes that came with the peer's Auth are read after the caller has attached its listeners.
+    const leftover = result.leftover;
+    queueMicrotask(() => {
+      if (this.#stream !== stream) return;
+      if (leftover) this.#onData(leftover);
+      if (!this.#paused) stream.resume();
+    });
     if (!first) {
       this.#reconnects++;
       this.emit('reconnect', { resumed, wire: this.#wire });
@@ -1015,8 +1043,8 @@ export class LinkImpl extends EventEmitter implements Link {
       return;
     }
     if (this.#state === 'open') this.#state = 'disconnected';
-    if (this.listenerCount('disconnect') > 0) this.emit('disconnect', error);
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    // A drop is recoverable: 'disconnect' reports it; 'error' is kept for failures that close the link.
+    this.emit('disconnect', error);
     if (this.#dialer) this.#scheduleReconnect();
     else {
       this.#resumeTimer = setTimeout(
@@ -1113,6 +1141,7 @@ export class LinkImpl extends EventEmitter implements Link {
     for (const w of this.#waiters.splice(0)) w.reject(tmeshError(cause?.code ?? code, message));
     this.#failPending(cause?.code ?? code, message);
     for (const p of this.#pullers.splice(0)) p({ value: undefined, done: true });
+    if (cause && this.listenerCount('error') > 0) this.emit('error', cause);
     this.emit('close', cause);
   }
 
