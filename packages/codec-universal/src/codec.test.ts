@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { createUniversalCodec } from './codec.js';
+import { crc32Small } from './envelope.js';
 import { ENVELOPE_PROTO } from './envelope-proto.js';
 import { arbitraryOf, delimited, hex, type RawField, rawMessage, unhex } from './testing/arbitrary.js';
 
@@ -479,5 +480,17 @@ describe('createDecoder: a byte stream cut anywhere', () => {
     corrupt[frames[0]!.length - 1]! ^= 1;
     expect(codeOf(() => bad.push(corrupt))).toBe('E_CHECKSUM');
     expect(codeOf(() => bad.push(frames[0]!))).toBe('E_CHECKSUM');
+  });
+});
+
+describe('crc32Small (the JS CRC-32 used below 64 bytes)', () => {
+  it('equals zlib for every length up to 200 and random contents', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        expect(crc32Small(bytes)).toBe(zlib.crc32(bytes));
+      }),
+      { numRuns: 500 },
+    );
+    expect(crc32Small(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
   });
 });

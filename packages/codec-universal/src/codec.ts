@@ -449,7 +449,8 @@ function frameLength(prefixSize: number, max: number): number {
 }
 
 function compress(algorithm: number, payload: Uint8Array): Uint8Array {
-  if (algorithm === FRAME_FLAGS.COMPRESSION_DEFLATE) return zlib.deflateRawSync(payload, { level: zlib.constants.Z_BEST_SPEED });
+  if (algorithm === FRAME_FLAGS.COMPRESSION_DEFLATE)
+    return zlib.deflateRawSync(payload, { level: zlib.constants.Z_BEST_SPEED });
   throw tmeshError(
     'E_COMPRESSION',
     `universal frame: compression ${algorithm} is not available in this build (deflate = 1 is)`,
