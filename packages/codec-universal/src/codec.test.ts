@@ -190,6 +190,21 @@ describe('createUniversalCodec: the frame', () => {
     );
   });
 
+  it('returns frames of their own, small and big (a big one takes over the writer buffer)', () => {
+    const small = codec.encode(FileChunk, chunk, chunkOptions);
+    const bigValue = { ...chunk, data: new Uint8Array(200_000).fill(3) };
+    const big = codec.encode(FileChunk, bigValue, chunkOptions);
+    const big2 = codec.encode(
+      FileChunk,
+      { ...bigValue, data: new Uint8Array(200_000).fill(4) },
+      chunkOptions,
+    );
+    codec.encode(FileChunk, { ...chunk, path: 'other' }, chunkOptions);
+    expect(hex(small)).toBe(CHUNK_FRAME.replace(/\s+/g, ''));
+    expect(codec.decode(big).value).toEqual(bigValue);
+    expect(big.buffer).not.toBe(big2.buffer);
+  });
+
   it('makes bytes fields views into the frame unless copy is asked for', () => {
     const frame = codec.encode(FileChunk, chunk, chunkOptions);
     const view = codec.decode(frame).value as typeof chunk;

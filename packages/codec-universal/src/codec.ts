@@ -25,7 +25,7 @@ import {
   writeVarint,
 } from './envelope.js';
 import { compileUniversal, sharedWriter, type UniversalPayloadCodec, WRITER_KEEP_BYTES } from './payload.js';
-import { readUtf8 } from './pb-io.js';
+import { type BigintWriter, readUtf8 } from './pb-io.js';
 
 /** The envelope version this build writes and accepts. */
 export const UNIVERSAL_VERSION = PROTOCOL_VERSION;
@@ -109,6 +109,79 @@ class IdField {
 
 const EMPTY = new Uint8Array(0);
 
+/** The envelope fields written before the payload. */
+interface EnvelopeHead {
+  e: TypeEntry;
+  flags: number;
+  sequence: number;
+  timestamp: number;
+  source: Uint8Array;
+  destination: Uint8Array;
+  compression: number;
+  crc: number;
+}
+
+/** Frames at least this big hand the writer's buffer over instead of copying out of it. */
+const DETACH_BYTES = 64 * 1024;
+
+/** Bytes of the envelope fields 1-10 (everything before the payload field). */
+function headSize(h: EnvelopeHead): number {
+  return (
+    2 +
+    h.e.idBytes.length +
+    (h.flags ? 1 + varintSize(h.flags) : 0) +
+    (h.sequence ? 1 + varintSize(h.sequence) : 0) +
+    (h.timestamp ? 1 + varintSize(h.timestamp) : 0) +
+    h.source.length +
+    h.destination.length +
+    h.e.nameBytes.length +
+    (h.compression ? 2 : 0) +
+    5
+  );
+}
+
+/** Write the length prefix, envelope fields 1-10 and the payload field's tag and length; returns the end. */
+function writeHead(buf: Uint8Array, pos: number, h: EnvelopeHead, envLen: number, n: number): number {
+  pos = writeVarint(buf, pos, envLen);
+  buf[pos++] = TAG_VERSION;
+  buf[pos++] = UNIVERSAL_VERSION;
+  buf.set(h.e.idBytes, pos);
+  pos += h.e.idBytes.length;
+  if (h.flags) {
+    buf[pos++] = TAG_FLAGS;
+    pos = writeVarint(buf, pos, h.flags);
+  }
+  if (h.sequence) {
+    buf[pos++] = TAG_SEQUENCE;
+    pos = writeVarint(buf, pos, h.sequence);
+  }
+  if (h.timestamp) {
+    buf[pos++] = TAG_TIMESTAMP;
+    pos = writeVarint(buf, pos, h.timestamp);
+  }
+  buf.set(h.source, pos);
+  pos += h.source.length;
+  buf.set(h.destination, pos);
+  pos += h.destination.length;
+  buf.set(h.e.nameBytes, pos);
+  pos += h.e.nameBytes.length;
+  if (h.compression) {
+    buf[pos++] = TAG_COMPRESSION;
+    buf[pos++] = h.compression;
+  }
+  const crc = h.crc;
+  buf[pos++] = TAG_CHECKSUM;
+  buf[pos++] = crc & 0xff;
+  buf[pos++] = (crc >>> 8) & 0xff;
+  buf[pos++] = (crc >>> 16) & 0xff;
+  buf[pos++] = crc >>> 24;
+  if (n) {
+    buf[pos++] = TAG_PAYLOAD;
+    pos = writeVarint(buf, pos, n);
+  }
+  return pos;
+}
+
 class UniversalCodecImpl implements UniversalCodec {
   readonly wire = 'universal' as const;
   readonly registry: MessageRegistry;
@@ -171,63 +244,45 @@ class UniversalCodecImpl implements UniversalCodec {
     const destination = this.#destination.bytes(options.destination);
     const compression = flags & FRAME_FLAGS.COMPRESSION_MASK;
 
-    const w = sharedWriter.restart();
+    // Everything before the payload field except the two lengths is known now: reserve room for it in
+    // the shared writer, encode the payload after that room, then fill the envelope in right before it.
+    const head: EnvelopeHead = { e, flags, sequence, timestamp, source, destination, compression, crc: 0 };
+    const fixed = headSize(head);
+    const room = fixed + 1 + 5 + 5; // + payload tag, payload length, envelope length (< 2^32: 5 bytes)
+    const w = sharedWriter.restart() as BigintWriter & {
+      buf: Uint8Array;
+      pos: number;
+      _reserve(n: number): void;
+    };
     try {
+      w._reserve(room);
+      w.pos = room;
       e.payload.writeTo(value, w);
-      let payload = w.written();
-      if (compression !== FRAME_FLAGS.COMPRESSION_NONE) payload = compress(compression, payload);
-      const n = payload.length;
-      const envLen =
-        2 +
-        e.idBytes.length +
-        (flags ? 1 + varintSize(flags) : 0) +
-        (sequence ? 1 + varintSize(sequence) : 0) +
-        (timestamp ? 1 + varintSize(timestamp) : 0) +
-        source.length +
-        destination.length +
-        e.nameBytes.length +
-        (compression ? 2 : 0) +
-        5 +
-        (n ? 1 + varintSize(n) + n : 0);
-      const frame = Buffer.allocUnsafe(varintSize(envLen) + envLen);
-      let pos = writeVarint(frame, 0, envLen);
-      frame[pos++] = TAG_VERSION;
-      frame[pos++] = UNIVERSAL_VERSION;
-      frame.set(e.idBytes, pos);
-      pos += e.idBytes.length;
-      if (flags) {
-        frame[pos++] = TAG_FLAGS;
-        pos = writeVarint(frame, pos, flags);
+      if (compression !== FRAME_FLAGS.COMPRESSION_NONE) {
+        const payload = compress(compression, w.buf.subarray(room, w.pos));
+        head.crc = crc32(payload);
+        const n = payload.length;
+        const envLen = fixed + (n ? 1 + varintSize(n) + n : 0);
+        const frame = Buffer.allocUnsafe(varintSize(envLen) + envLen);
+        frame.set(payload, writeHead(frame, 0, head, envLen, n));
+        return frame;
       }
-      if (sequence) {
-        frame[pos++] = TAG_SEQUENCE;
-        pos = writeVarint(frame, pos, sequence);
+      const end = w.pos;
+      const n = end - room;
+      const buf = w.buf;
+      const payload = buf.subarray(room, end);
+      head.crc = n < SMALL_CRC_BYTES ? crc32Small(payload) : crc32(payload);
+      const envLen = fixed + (n ? 1 + varintSize(n) : 0) + n;
+      const start = room - (varintSize(envLen) + envLen - n);
+      writeHead(buf, start, head, envLen, n);
+      if (end - start >= DETACH_BYTES) {
+        // A big frame keeps the writer's buffer: the payload bytes are copied once in all.
+        w.detach();
+        return buf.subarray(start, end);
       }
-      if (timestamp) {
-        frame[pos++] = TAG_TIMESTAMP;
-        pos = writeVarint(frame, pos, timestamp);
-      }
-      frame.set(source, pos);
-      pos += source.length;
-      frame.set(destination, pos);
-      pos += destination.length;
-      frame.set(e.nameBytes, pos);
-      pos += e.nameBytes.length;
-      if (compression) {
-        frame[pos++] = TAG_COMPRESSION;
-        frame[pos++] = compression;
-      }
-      frame[pos++] = TAG_CHECKSUM;
-      const crc = n < SMALL_CRC_BYTES ? crc32Small(payload) : crc32(payload);
-      frame[pos++] = crc & 0xff;
-      frame[pos++] = (crc >>> 8) & 0xff;
-      frame[pos++] = (crc >>> 16) & 0xff;
-      frame[pos++] = crc >>> 24;
-      if (n) {
-        frame[pos++] = TAG_PAYLOAD;
-        pos = writeVarint(frame, pos, n);
-        frame.set(payload, pos);
-      }
+      // (Buffer#slice would be a view: copy out explicitly.)
+      const frame = Buffer.allocUnsafe(end - start);
+      frame.set(buf.subarray(start, end));
       return frame;
     } finally {
       w.shrink(WRITER_KEEP_BYTES);

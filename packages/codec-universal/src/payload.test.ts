@@ -198,6 +198,21 @@ describe('compileUniversal: round trips driven from the schema (fast-check)', ()
 });
 
 describe('compileUniversal: zero copy', () => {
+  it('encode returns bytes of its own: a later encode does not change them', () => {
+    const c = compileUniversal(Inner);
+    const first = c.encode({ id: 1, label: 'first' });
+    const before = hex(first);
+    c.encode({ id: 2, label: 'second!' });
+    compileUniversal(FileChunk).encode({
+      path: 'x'.repeat(200),
+      offset: 1n,
+      sequence: 2,
+      last: true,
+      data: new Uint8Array(100),
+    });
+    expect(hex(first)).toBe(before);
+  });
+
   it('bytes fields are views into the input unless copy is asked for', () => {
     const c = compileUniversal(FileChunk);
     const bytes = c.encode({

@@ -558,7 +558,11 @@ export class UniversalPayloadCodec<T> implements PayloadCodec<T> {
     const w = sharedWriter.restart();
     try {
       this.writeTo(value, w);
-      return w.written().slice();
+      const written = w.written();
+      // (The writer's buffer is a Buffer, whose slice() is a view: copy out explicitly.)
+      const out = Buffer.allocUnsafe(written.length);
+      out.set(written);
+      return out;
     } finally {
       w.shrink(WRITER_KEEP_BYTES);
     }

@@ -193,6 +193,14 @@ export class BigintWriter extends protobuf.BufferWriter {
     return self.buf.subarray(0, self.pos);
   }
 
+  /** Give up the buffer (the caller keeps a view of it); the next write starts a fresh one. */
+  detach(): void {
+    const self = this as unknown as Writer & { view: DataView | null };
+    self.buf = Buffer.allocUnsafe(256);
+    self.view = null;
+    self.pos = 0;
+  }
+
   /** Drop a buffer that grew past `limit` bytes, so one huge message does not pin memory forever. */
   shrink(limit: number): void {
     const self = this as unknown as Writer & { view: DataView | null };
