@@ -1,8 +1,8 @@
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { type Endpoint, tmeshError, type WireId } from '@tmesh/core';
 import { linkRegistry } from './control.js';
-import { handshake, type HandshakeParams, type ResumePoint } from './handshake.js';
+import { type HandshakeParams, handshake, type ResumePoint } from './handshake.js';
 import { type Link, LinkImpl, localHello, newSessionId } from './link.js';
 import type { ResolvedLinkOptions } from './options.js';
 
@@ -31,7 +31,12 @@ export class Acceptor {
   readonly #handshaking = new Set<Duplex>();
   #closed = false;
 
-  constructor(opts: ResolvedLinkOptions, wires: WireId[], emitter: EventEmitter, onLink: (link: Link) => void) {
+  constructor(
+    opts: ResolvedLinkOptions,
+    wires: WireId[],
+    emitter: EventEmitter,
+    onLink: (link: Link) => void,
+  ) {
     this.#opts = opts;
     this.#wires = wires;
     this.#emitter = emitter;
@@ -67,7 +72,10 @@ export class Acceptor {
         }
         const live = this.links().filter((l) => l.peerSession !== '' && l.peer.id === peer.nodeId).length;
         if (live >= this.#opts.maxLinksPerPeer) {
-          throw tmeshError('E_CONNECTION', `peer ${peer.nodeId} already holds ${live} links (limit ${this.#opts.maxLinksPerPeer})`);
+          throw tmeshError(
+            'E_CONNECTION',
+            `peer ${peer.nodeId} already holds ${live} links (limit ${this.#opts.maxLinksPerPeer})`,
+          );
         }
         mine = { resumeSession: '', resumeReceived: 0 };
         return mine;

@@ -34,9 +34,13 @@ export function decompress(flag: number, payload: Uint8Array, maxSize: number): 
     try {
       return inflateRawSync(payload, { maxOutputLength: maxSize });
     } catch (cause) {
-      throw tmeshError('E_COMPRESSION', `deflate payload of ${payload.length} bytes could not be inflated (limit ${maxSize})`, {
-        cause,
-      });
+      throw tmeshError(
+        'E_COMPRESSION',
+        `deflate payload of ${payload.length} bytes could not be inflated (limit ${maxSize})`,
+        {
+          cause,
+        },
+      );
     }
   }
   throw tmeshError('E_COMPRESSION', `compression algorithm ${flag} is not available in this build`);

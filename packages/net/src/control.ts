@@ -28,7 +28,11 @@ export const control = {
     t.struct('Auth', { proof: t.bytes(), resumeSession: t.string(), resumeReceived: t.u64() }),
   ),
   /** Why a side is closing the connection (empty code: a graceful close). */
-  Close: defineControlMessage('tmesh.link.Close', 242, t.struct('Close', { code: t.string(), message: t.string() })),
+  Close: defineControlMessage(
+    'tmesh.link.Close',
+    242,
+    t.struct('Close', { code: t.string(), message: t.string() }),
+  ),
   /** Cumulative acknowledgement: every numbered frame up to `received` arrived. */
   Ack: defineControlMessage('tmesh.link.Ack', 243, t.struct('Ack', { received: t.u64() })),
   /** Heartbeat probe; answered by a Pong with the same id. */

@@ -3,10 +3,10 @@ import { createSwiftCodec } from '@tmesh/codec-swift';
 import { createUniversalCodec } from '@tmesh/codec-universal';
 import {
   type CompressionAlgorithm,
-  type DecodedMessage,
   DEFAULT_MAX_FRAME_SIZE,
-  type FixedFrameLayout,
+  type DecodedMessage,
   FixedFrameDecoder,
+  type FixedFrameLayout,
   FRAME_FLAGS,
   type MessageRegistry,
   type MessageType,
@@ -201,7 +201,10 @@ export function universalFrameLength(bytes: Uint8Array, maxFrameSize: number): n
     if (b < 0x80) {
       const total = i + 1 + value;
       if (total > maxFrameSize) {
-        throw tmeshError('E_FRAME_TOO_LARGE', `universal frame of ${total} bytes exceeds the limit of ${maxFrameSize}`);
+        throw tmeshError(
+          'E_FRAME_TOO_LARGE',
+          `universal frame of ${total} bytes exceeds the limit of ${maxFrameSize}`,
+        );
       }
       return total;
     }

@@ -29,9 +29,13 @@ type GrpcEndpoint = Extract<Endpoint, { kind: 'grpc' }>;
 
 function checkGrpcEndpoint(endpoint: Endpoint, opts: ResolvedLinkOptions): GrpcEndpoint {
   if (endpoint?.kind !== 'grpc') {
-    throw tmeshError('E_INVALID_ARGUMENT', `listenGrpc/connectGrpc take a grpc endpoint, got ${String(endpoint?.kind)}`);
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      `listenGrpc/connectGrpc take a grpc endpoint, got ${String(endpoint?.kind)}`,
+    );
   }
-  if (endpoint.tls && !opts.tls) throw tmeshError('E_INVALID_ARGUMENT', 'endpoint asks for TLS but options.tls is missing');
+  if (endpoint.tls && !opts.tls)
+    throw tmeshError('E_INVALID_ARGUMENT', 'endpoint asks for TLS but options.tls is missing');
   return endpoint;
 }
 
@@ -64,7 +68,17 @@ class GrpcLinkServer extends EventEmitter implements LinkServer {
   }
   async close(): Promise<void> {
     await this.#acceptor.close();
-    await new Promise<void>((resolve) => this.#server.tryShutdown(() => resolve()));
+    // Links are closed by now; a client that keeps its HTTP/2 session open must not hold the close forever.
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve();
+      }, 1000);
+      this.#server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
   }
 }
 
@@ -96,7 +110,8 @@ export async function listenGrpc(
     ),
   );
   const linkServer = new GrpcLinkServer(server, acceptor, { ...ep, port });
-  for (const name of ['handshakeError', 'link']) emitter.on(name, (...args) => linkServer.emit(name, ...args));
+  for (const name of ['handshakeError', 'link'])
+    emitter.on(name, (...args) => linkServer.emit(name, ...args));
   return linkServer;
 }
 

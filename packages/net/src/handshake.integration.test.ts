@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DecodedMessage, type WireId } from '@tmesh/core';
+import type { DecodedMessage, WireId } from '@tmesh/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Link, type LinkOptions, type LinkServer, listen } from './index.js';
 import { chunk, FileChunk, nextEvent, node, registry } from './test-support.js';
@@ -23,7 +23,11 @@ async function server(opts: Partial<LinkOptions> & { onLink?: (l: Link) => void 
 }
 
 /** Expect the handshake to fail with `code` on the connecting side and on the server side alike. */
-async function expectBothFail(serverOpts: Partial<LinkOptions>, clientOpts: Partial<LinkOptions>, code: string) {
+async function expectBothFail(
+  serverOpts: Partial<LinkOptions>,
+  clientOpts: Partial<LinkOptions>,
+  code: string,
+) {
   let accepted = 0;
   const s = await server({ ...serverOpts, onLink: () => accepted++ });
   const serverError = nextEvent<Error & { code: string }>(s, 'handshakeError');
@@ -81,7 +85,9 @@ describe('handshake matrix', () => {
     links.push(await connect(s.address(), { self: node('client'), registry }));
     links.push(await connect(s.address(), { self: node('client'), registry }));
     const serverError = nextEvent<{ code: string }>(s, 'handshakeError');
-    await expect(connect(s.address(), { self: node('client'), registry, reconnect: false })).rejects.toMatchObject({
+    await expect(
+      connect(s.address(), { self: node('client'), registry, reconnect: false }),
+    ).rejects.toMatchObject({
       code: 'E_CONNECTION',
     });
     await expect(serverError).resolves.toMatchObject({ code: 'E_CONNECTION' });
@@ -93,63 +99,72 @@ describe('messages on every wire and transport', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tmesh-net-'));
   afterEach(() => {});
   const cases: { wire: WireId; transport: 'tcp' | 'unix' }[] = [];
-  for (const wire of ['rust', 'swift', 'universal'] as WireId[]) for (const transport of ['tcp', 'unix'] as const) cases.push({ wire, transport });
+  for (const wire of ['rust', 'swift', 'universal'] as WireId[])
+    for (const transport of ['tcp', 'unix'] as const) cases.push({ wire, transport });
 
-  it.each(cases)('$wire over $transport: messages both ways, requests, handler errors', async ({ wire, transport }) => {
-    const received: DecodedMessage[] = [];
-    let serverLink: Link | undefined;
-    const endpoint =
-      transport === 'tcp'
-        ? ({ kind: 'tcp', host: '127.0.0.1', port: 0 } as const)
-        : ({ kind: 'unix', path: join(dir, `${wire}.sock`) } as const);
-    const s = await listen(endpoint, {
-      self: node('server'),
-      registry,
-      onLink: (l) => {
-        serverLink = l;
-        l.on('message', (m) => received.push(m));
-        l.onRequest((m) => {
-          const v = m.value as ReturnType<typeof chunk>;
-          if (v.sequence < 0) throw new Error('never');
-          if (v.path === 'fail') throw Object.assign(new Error('x'), {});
-          return { type: FileChunk, value: { ...v, path: `re:${v.path}` } };
-        });
-      },
-    });
-    servers.push(s);
-    const link = await connect(s.address(), { self: node('client'), registry, wires: [wire] });
-    links.push(link);
-    expect(link.wire).toBe(wire);
-    for (let i = 0; i < 100; i++) await link.send(FileChunk, chunk(i, new Uint8Array([i, i + 1])));
-    await link.flush();
-    expect(received.map((m) => (m.value as { sequence: number }).sequence)).toEqual([...Array(100).keys()]);
-    expect(received[7]!.value).toMatchObject({ path: 'file-7', offset: 7n });
-    expect([...(received[7]!.value as { data: Uint8Array }).data]).toEqual([7, 8]);
+  it.each(cases)(
+    '$wire over $transport: messages both ways, requests, handler errors',
+    async ({ wire, transport }) => {
+      const received: DecodedMessage[] = [];
+      let serverLink: Link | undefined;
+      const endpoint =
+        transport === 'tcp'
+          ? ({ kind: 'tcp', host: '127.0.0.1', port: 0 } as const)
+          : ({ kind: 'unix', path: join(dir, `${wire}.sock`) } as const);
+      const s = await listen(endpoint, {
+        self: node('server'),
+        registry,
+        onLink: (l) => {
+          serverLink = l;
+          l.on('message', (m) => received.push(m));
+          l.onRequest((m) => {
+            const v = m.value as ReturnType<typeof chunk>;
+            if (v.sequence < 0) throw new Error('never');
+            if (v.path === 'fail') throw Object.assign(new Error('x'), {});
+            return { type: FileChunk, value: { ...v, path: `re:${v.path}` } };
+          });
+        },
+      });
+      servers.push(s);
+      const link = await connect(s.address(), { self: node('client'), registry, wires: [wire] });
+      links.push(link);
+      expect(link.wire).toBe(wire);
+      for (let i = 0; i < 100; i++) await link.send(FileChunk, chunk(i, new Uint8Array([i, i + 1])));
+      await link.flush();
+      expect(received.map((m) => (m.value as { sequence: number }).sequence)).toEqual([...Array(100).keys()]);
+      expect(received[7]!.value).toMatchObject({ path: 'file-7', offset: 7n });
+      expect([...(received[7]!.value as { data: Uint8Array }).data]).toEqual([7, 8]);
 
-    const reply = await link.request(FileChunk, chunk(5));
-    expect(reply.value).toMatchObject({ path: 're:file-5', sequence: 5 });
-    await expect(link.request(FileChunk, { ...chunk(6), path: 'fail' })).rejects.toMatchObject({
-      code: 'E_INTERNAL',
-      details: { remote: true },
-    });
+      const reply = await link.request(FileChunk, chunk(5));
+      expect(reply.value).toMatchObject({ path: 're:file-5', sequence: 5 });
+      await expect(link.request(FileChunk, { ...chunk(6), path: 'fail' })).rejects.toMatchObject({
+        code: 'E_INTERNAL',
+        details: { remote: true },
+      });
 
-    // The server side sends back, consumed through the async iterator.
-    const it = link.messages();
-    for (let i = 0; i < 10; i++) await serverLink!.send(FileChunk, chunk(1000 + i));
-    for (let i = 0; i < 10; i++) expect(((await it.next()).value!.value as { sequence: number }).sequence).toBe(1000 + i);
-  });
+      // The server side sends back, consumed through the async iterator.
+      const it = link.messages();
+      for (let i = 0; i < 10; i++) await serverLink!.send(FileChunk, chunk(1000 + i));
+      for (let i = 0; i < 10; i++)
+        expect(((await it.next()).value!.value as { sequence: number }).sequence).toBe(1000 + i);
+    },
+  );
 
   it('returns a handler TmeshError code to the requester, E_NOT_SUPPORTED without a handler', async () => {
     const { tmeshError } = await import('@tmesh/core');
     const s = await server({
       onLink: (l) => {
-        if (l.peer.id === 'with-handler') l.onRequest(() => Promise.reject(tmeshError('E_NO_ROUTE', 'nowhere to go')));
+        if (l.peer.id === 'with-handler')
+          l.onRequest(() => Promise.reject(tmeshError('E_NO_ROUTE', 'nowhere to go')));
       },
     });
     const a = await connect(s.address(), { self: node('with-handler'), registry });
     const b = await connect(s.address(), { self: node('without'), registry });
     links.push(a, b);
-    await expect(a.request(FileChunk, chunk(1))).rejects.toMatchObject({ code: 'E_NO_ROUTE', message: expect.stringContaining('nowhere to go') });
+    await expect(a.request(FileChunk, chunk(1))).rejects.toMatchObject({
+      code: 'E_NO_ROUTE',
+      message: expect.stringContaining('nowhere to go'),
+    });
     await expect(b.request(FileChunk, chunk(1))).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
   });
 
@@ -157,7 +172,9 @@ describe('messages on every wire and transport', () => {
     const s = await server({ onLink: (l) => l.onRequest(() => new Promise(() => {})) });
     const link = await connect(s.address(), { self: node('client'), registry });
     links.push(link);
-    await expect(link.request(FileChunk, chunk(1), { timeoutMs: 50 })).rejects.toMatchObject({ code: 'E_TIMEOUT' });
+    await expect(link.request(FileChunk, chunk(1), { timeoutMs: 50 })).rejects.toMatchObject({
+      code: 'E_TIMEOUT',
+    });
     const ac = new AbortController();
     const p = link.request(FileChunk, chunk(2), { signal: ac.signal });
     setTimeout(() => ac.abort(), 20);
@@ -168,7 +185,12 @@ describe('messages on every wire and transport', () => {
     let got: DecodedMessage | undefined;
     for (const wire of ['rust', 'swift', 'universal'] as WireId[]) {
       const s = await server({ onLink: (l) => l.on('message', (m) => (got = m)) });
-      const link = await connect(s.address(), { self: node('client'), registry, wires: [wire], compression: ['deflate'] });
+      const link = await connect(s.address(), {
+        self: node('client'),
+        registry,
+        wires: [wire],
+        compression: ['deflate'],
+      });
       links.push(link);
       expect(link.compression).toBe('deflate');
       const data = new Uint8Array(100_000).map((_, i) => i % 7);
@@ -181,13 +203,20 @@ describe('messages on every wire and transport', () => {
       await link.send(FileChunk, chunk(2, data));
       await link.flush();
       expect(got!.header.flags & 7).toBe(0);
-      expect(() => link.applyConfig({ compression: 'zstd' })).toThrow(expect.objectContaining({ code: 'E_NOT_SUPPORTED' }));
+      expect(() => link.applyConfig({ compression: 'zstd' })).toThrow(
+        expect.objectContaining({ code: 'E_NOT_SUPPORTED' }),
+      );
     }
   });
 
   it('reports heartbeats with an RTT', async () => {
     const s = await server({ heartbeatMs: 20, deadAfterMs: 1000 });
-    const link = await connect(s.address(), { self: node('client'), registry, heartbeatMs: 20, deadAfterMs: 1000 });
+    const link = await connect(s.address(), {
+      self: node('client'),
+      registry,
+      heartbeatMs: 20,
+      deadAfterMs: 1000,
+    });
     links.push(link);
     const rtt = await nextEvent<number>(link, 'heartbeat', 2000);
     expect(rtt).toBeGreaterThan(0);
@@ -198,10 +227,18 @@ describe('messages on every wire and transport', () => {
   it('closes gracefully: queued messages arrive, then both sides emit close', async () => {
     let count = 0;
     let serverLink: Link | undefined;
-    const s = await server({ onLink: (l) => { serverLink = l; l.on('message', () => count++); } });
+    const s = await server({
+      onLink: (l) => {
+        serverLink = l;
+        l.on('message', () => count++);
+      },
+    });
     const link = await connect(s.address(), { self: node('client'), registry });
     for (let i = 0; i < 5000; i++) link.trySend(FileChunk, chunk(i));
-    const serverClosed = nextEvent(serverLink ?? (await new Promise<Link>((r) => setTimeout(() => r(serverLink!), 50))), 'close');
+    const serverClosed = nextEvent(
+      serverLink ?? (await new Promise<Link>((r) => setTimeout(() => r(serverLink!), 50))),
+      'close',
+    );
     await link.close();
     expect(count).toBe(5000);
     await serverClosed;

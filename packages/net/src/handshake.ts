@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { ERROR_CODES, isTmeshError, type MessageRegistry, type TmeshErrorCode, tmeshError } from '@tmesh/core';
+import {
+  ERROR_CODES,
+  isTmeshError,
+  type MessageRegistry,
+  type TmeshErrorCode,
+  tmeshError,
+} from '@tmesh/core';
 import { type AuthValue, control, type HelloValue } from './control.js';
 import { codecFor, universalFrameLength } from './framing.js';
 import { type Agreement, authProof, negotiate, verifyProof } from './negotiate.js';
@@ -41,8 +47,12 @@ export function socketError(error: Error & { code?: string }, where: string): Er
   if (isTmeshError(error)) return error;
   const code = error.code ?? '';
   const auth =
-    code.startsWith('ERR_SSL_') || /CERT|certificate|alert|self.signed|UNABLE_TO_VERIFY/i.test(`${code} ${error.message}`);
-  return tmeshError(auth ? 'E_AUTH' : 'E_CONNECTION', `${where}: ${error.message}`, { cause: error, details: { code } });
+    code.startsWith('ERR_SSL_') ||
+    /CERT|certificate|alert|self.signed|UNABLE_TO_VERIFY/i.test(`${code} ${error.message}`);
+  return tmeshError(auth ? 'E_AUTH' : 'E_CONNECTION', `${where}: ${error.message}`, {
+    cause: error,
+    details: { code },
+  });
 }
 
 /** A fresh 16-byte nonce for a Hello. */
@@ -80,7 +90,9 @@ export function handshake(stream: Duplex, params: HandshakeParams): Promise<Hand
       cleanup();
       const err = isTmeshError(error)
         ? error
-        : tmeshError('E_HANDSHAKE', `handshake failed: ${String((error as Error)?.message ?? error)}`, { cause: error });
+        : tmeshError('E_HANDSHAKE', `handshake failed: ${String((error as Error)?.message ?? error)}`, {
+            cause: error,
+          });
       stream.on('error', () => {});
       if (sendClose && !stream.destroyed) {
         try {
@@ -94,15 +106,25 @@ export function handshake(stream: Duplex, params: HandshakeParams): Promise<Hand
       }
       reject(err);
     };
-    const onError = (error: Error): void => fail(socketError(error, 'connection failed during the handshake'), false);
+    const onError = (error: Error): void =>
+      fail(socketError(error, 'connection failed during the handshake'), false);
     const onClose = (): void =>
-      fail(tmeshError('E_CONNECTION', 'connection closed during the handshake', { details: { reason: 'closed' } }), false);
+      fail(
+        tmeshError('E_CONNECTION', 'connection closed during the handshake', {
+          details: { reason: 'closed' },
+        }),
+        false,
+      );
     const timer = setTimeout(
       () =>
         fail(
-          tmeshError('E_HANDSHAKE', `handshake timed out after ${params.timeoutMs} ms (${peer ? 'no Auth' : 'no Hello'} from the peer)`, {
-            details: { reason: 'timeout' },
-          }),
+          tmeshError(
+            'E_HANDSHAKE',
+            `handshake timed out after ${params.timeoutMs} ms (${peer ? 'no Auth' : 'no Hello'} from the peer)`,
+            {
+              details: { reason: 'timeout' },
+            },
+          ),
           true,
         ),
       params.timeoutMs,
@@ -126,17 +148,25 @@ export function handshake(stream: Duplex, params: HandshakeParams): Promise<Hand
       }
       if (!peer) {
         if (msg.type !== control.Hello) {
-          throw tmeshError('E_HANDSHAKE', `expected a Hello, got ${msg.type.name}`, { details: { reason: 'malformed' } });
+          throw tmeshError('E_HANDSHAKE', `expected a Hello, got ${msg.type.name}`, {
+            details: { reason: 'malformed' },
+          });
         }
         peer = msg.value as HelloValue;
-        const [initiator, acceptor] = params.role === 'initiator' ? [params.hello, peer] : [peer, params.hello];
+        const [initiator, acceptor] =
+          params.role === 'initiator' ? [params.hello, peer] : [peer, params.hello];
         agreement = negotiate(initiator, acceptor);
         const names = params.peerCertificateNames;
         if (names && !names.includes(peer.nodeId)) {
-          throw tmeshError('E_AUTH', `peer certificate names [${names.join(', ')}] do not include its node id ${peer.nodeId}`);
+          throw tmeshError(
+            'E_AUTH',
+            `peer certificate names [${names.join(', ')}] do not include its node id ${peer.nodeId}`,
+          );
         }
         const resume = params.onPeerHello(peer, agreement);
-        const proof = params.token ? authProof(params.token, params.hello.nodeId, params.hello.nonce, peer.nonce) : Buffer.alloc(0);
+        const proof = params.token
+          ? authProof(params.token, params.hello.nodeId, params.hello.nonce, peer.nonce)
+          : Buffer.alloc(0);
         stream.write(
           codec.encode(control.Auth, {
             proof,
@@ -147,13 +177,20 @@ export function handshake(stream: Duplex, params: HandshakeParams): Promise<Hand
         return false;
       }
       if (msg.type !== control.Auth) {
-        throw tmeshError('E_HANDSHAKE', `expected an Auth, got ${msg.type.name}`, { details: { reason: 'malformed' } });
+        throw tmeshError('E_HANDSHAKE', `expected an Auth, got ${msg.type.name}`, {
+          details: { reason: 'malformed' },
+        });
       }
       const auth = msg.value as AuthValue;
       verifyProof(params.token, peer, params.hello.nonce, auth.proof);
       settled = true;
       cleanup();
-      resolve({ peer, agreement: agreement!, peerAuth: auth, leftover: buffered.length > 0 ? buffered : undefined });
+      resolve({
+        peer,
+        agreement: agreement!,
+        peerAuth: auth,
+        leftover: buffered.length > 0 ? buffered : undefined,
+      });
       return true;
     };
 

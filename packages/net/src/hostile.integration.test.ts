@@ -57,7 +57,9 @@ describe('hostile input from a raw socket', () => {
   it('garbage: E_HANDSHAKE (malformed), closed at once, others still served', async () => {
     const error = nextEvent<{ code: string; details?: { reason?: string } }>(server, 'handshakeError');
     const r = await raw();
-    r.socket.write(Buffer.from('GET / HTTP/1.1\r\nHost: example\r\nUser-Agent: curl\r\nAccept: */*\r\n\r\n'.repeat(4)));
+    r.socket.write(
+      Buffer.from('GET / HTTP/1.1\r\nHost: example\r\nUser-Agent: curl\r\nAccept: */*\r\n\r\n'.repeat(4)),
+    );
     await expect(error).resolves.toMatchObject({ code: 'E_HANDSHAKE', details: { reason: 'malformed' } });
     expect(await r.closed).toBeLessThan(1500);
     expect(r.received().toString('latin1')).toContain('E_HANDSHAKE');
@@ -71,7 +73,10 @@ describe('hostile input from a raw socket', () => {
       // A real Hello, dribbled out one byte a second.
       (await import('./framing.js'))
         .codecFor('universal', linkRegistry(registry))
-        .encode((await import('./control.js')).control.Hello, localHello(resolveOptions({ self: node('slow'), registry }), 's', ['rust'])),
+        .encode(
+          (await import('./control.js')).control.Hello,
+          localHello(resolveOptions({ self: node('slow'), registry }), 's', ['rust']),
+        ),
     );
     let i = 0;
     const timer = setInterval(() => {

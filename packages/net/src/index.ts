@@ -5,7 +5,15 @@ export type { AuthValue, HelloValue } from './control.js';
 export { control } from './control.js';
 export { connectGrpc, LINK_SERVICE, listenGrpc } from './grpc.js';
 export { MAX_HANDSHAKE_FRAME } from './handshake.js';
-export type { Link, LinkConfig, LinkStats, ReconnectOptions, Reply, RequestHandler, SendOptions } from './link.js';
+export type {
+  Link,
+  LinkConfig,
+  LinkStats,
+  ReconnectOptions,
+  Reply,
+  RequestHandler,
+  SendOptions,
+} from './link.js';
 export type { Agreement } from './negotiate.js';
 export { negotiate } from './negotiate.js';
 export type { LinkOptions, LinkTlsOptions } from './options.js';

@@ -78,7 +78,11 @@ export interface Link extends EventEmitter {
   /** Queue a message if there is room now; false when the queue is full. */
   trySend<T>(type: MessageType<T>, value: T): boolean;
   /** Send a request and await its response (E_TIMEOUT, E_ABORTED, or the handler's error code). */
-  request<T>(type: MessageType<T>, value: T, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<DecodedMessage>;
+  request<T>(
+    type: MessageType<T>,
+    value: T,
+    opts?: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<DecodedMessage>;
   /** Set the handler answering the peer's requests. */
   onRequest(handler: RequestHandler): void;
   /** Incoming messages as a backpressured async iterator (the socket pauses above a high-water mark). */
@@ -148,6 +152,12 @@ function toCode(code: string): TmeshErrorCode {
   return code in ERROR_CODES ? (code as TmeshErrorCode) : 'E_INTERNAL';
 }
 
+/** Destroy a socket, or cancel a gRPC call (whose destroy alone leaves the RPC open). */
+function destroyStream(stream: Duplex): void {
+  (stream as { cancel?: () => void }).cancel?.();
+  stream.destroy();
+}
+
 /** A random session id: names one side's stream state, so a restarted peer is recognised. */
 export function newSessionId(): string {
   return randomBytes(12).toString('hex');
@@ -208,7 +218,12 @@ export class LinkImpl extends EventEmitter implements Link {
   #flushScheduled = false;
   #flushTimer: NodeJS.Timeout | undefined;
   #blocked = false;
-  #flushWaiters: { upTo: number; resolve: () => void; reject: (e: TmeshError) => void; failed?: TmeshError }[] = [];
+  #flushWaiters: {
+    upTo: number;
+    resolve: () => void;
+    reject: (e: TmeshError) => void;
+    failed?: TmeshError;
+  }[] = [];
 
   // receiving
   #received = 0;
@@ -357,7 +372,8 @@ export class LinkImpl extends EventEmitter implements Link {
     clearTimeout(this.#resumeTimer);
     this.#resumeTimer = undefined;
     const { peer, agreement, peerAuth } = result;
-    const resumed = mine.resumeSession === peer.sessionId && peerAuth.resumeSession === this.sessionId && !first;
+    const resumed =
+      mine.resumeSession === peer.sessionId && peerAuth.resumeSession === this.sessionId && !first;
     const wireChanged = this.#adapter !== undefined && agreement.wire !== this.#wire;
     if (!resumed || wireChanged) {
       if (!first) {
@@ -421,7 +437,7 @@ export class LinkImpl extends EventEmitter implements Link {
     stream.removeListener('error', this.#onStreamError);
     stream.removeListener('close', this.#onStreamClose);
     stream.on('error', () => {});
-    stream.destroy();
+    destroyStream(stream);
     if (this.#stream === stream) this.#stream = undefined;
   }
 
@@ -551,10 +567,16 @@ export class LinkImpl extends EventEmitter implements Link {
       if (i >= 0) this.#waiters.splice(i, 1);
       waiter.reject(e);
     };
-    const onAbort = (): void => drop(tmeshError('E_ABORTED', `${what}: aborted while waiting for queue space`, { cause: signal?.reason }));
+    const onAbort = (): void =>
+      drop(
+        tmeshError('E_ABORTED', `${what}: aborted while waiting for queue space`, { cause: signal?.reason }),
+      );
     signal?.addEventListener('abort', onAbort, { once: true });
     if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
-      timer = setTimeout(() => drop(tmeshError('E_TIMEOUT', `${what}: no queue space within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => drop(tmeshError('E_TIMEOUT', `${what}: no queue space within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     }
     this.#waiters.push(waiter);
   }
@@ -570,7 +592,11 @@ export class LinkImpl extends EventEmitter implements Link {
     }
   }
 
-  request<T>(type: MessageType<T>, value: T, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<DecodedMessage> {
+  request<T>(
+    type: MessageType<T>,
+    value: T,
+    opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<DecodedMessage> {
     try {
       this.#checkOpen();
     } catch (error) {
@@ -580,7 +606,11 @@ export class LinkImpl extends EventEmitter implements Link {
     const signal = opts.signal;
     return new Promise<DecodedMessage>((resolve, reject) => {
       if (signal?.aborted) {
-        reject(tmeshError('E_ABORTED', `request ${type.name}: aborted before it was sent`, { cause: signal.reason }));
+        reject(
+          tmeshError('E_ABORTED', `request ${type.name}: aborted before it was sent`, {
+            cause: signal.reason,
+          }),
+        );
         return;
       }
       let seq = 0;
@@ -614,7 +644,12 @@ export class LinkImpl extends EventEmitter implements Link {
         timer = setTimeout(() => {
           const i = this.#waiters.indexOf(waiter);
           if (i >= 0) this.#waiters.splice(i, 1);
-          pending.reject(tmeshError('E_TIMEOUT', `request ${type.name} to ${this.#peerHello?.nodeId}: no response within ${timeoutMs} ms`));
+          pending.reject(
+            tmeshError(
+              'E_TIMEOUT',
+              `request ${type.name} to ${this.#peerHello?.nodeId}: no response within ${timeoutMs} ms`,
+            ),
+          );
         }, timeoutMs);
       }
       const commit = (): void => {
@@ -650,7 +685,12 @@ export class LinkImpl extends EventEmitter implements Link {
     const code = isTmeshError(error) ? error.code : 'E_INTERNAL';
     const message = isTmeshError(error) ? error.message : String((error as Error)?.message ?? error);
     this.#queueControlReply(() => {
-      this.#commit(control.ErrorReply, { request: BigInt(request), code, message: message.slice(0, 4096) }, FRAME_FLAGS.RESPONSE, undefined);
+      this.#commit(
+        control.ErrorReply,
+        { request: BigInt(request), code, message: message.slice(0, 4096) },
+        FRAME_FLAGS.RESPONSE,
+        undefined,
+      );
     }, request);
   }
 
@@ -689,7 +729,10 @@ export class LinkImpl extends EventEmitter implements Link {
     clearTimeout(this.#flushTimer);
     const stream = this.#stream;
     if (!stream || this.#blocked || stream.destroyed) return;
-    if (this.#received > this.#ackSent && (this.#out.length > 0 || this.#received - this.#ackSent >= ACK_EVERY)) {
+    if (
+      this.#received > this.#ackSent &&
+      (this.#out.length > 0 || this.#received - this.#ackSent >= ACK_EVERY)
+    ) {
       this.#appendAck();
     } else if (this.#received > this.#ackSent && !this.#ackTimer) {
       this.#ackTimer = setTimeout(() => {
@@ -783,15 +826,19 @@ export class LinkImpl extends EventEmitter implements Link {
     this.#retained = [];
     this.#retainedHead = 0;
     this.#queuedBytes = 0;
-    const error = tmeshError(code, `${count} unacknowledged message(s) to ${this.#peerHello?.nodeId ?? '?'}: ${message}`, {
-      details: {
-        delivery: 'unknown',
-        count,
-        firstSequence: entries[0]!.seq,
-        lastSequence: entries[entries.length - 1]!.seq,
-        messages: entries.map((e) => ({ sequence: e.seq, type: e.typeName })),
+    const error = tmeshError(
+      code,
+      `${count} unacknowledged message(s) to ${this.#peerHello?.nodeId ?? '?'}: ${message}`,
+      {
+        details: {
+          delivery: 'unknown',
+          count,
+          firstSequence: entries[0]!.seq,
+          lastSequence: entries[entries.length - 1]!.seq,
+          messages: entries.map((e) => ({ sequence: e.seq, type: e.typeName })),
+        },
       },
-    });
+    );
     for (const w of this.#flushWaiters) if (w.upTo >= entries[0]!.seq) w.failed ??= error;
     for (const e of entries) e.onFail?.(error);
     this.#checkFlushWaiters();
@@ -853,7 +900,10 @@ export class LinkImpl extends EventEmitter implements Link {
       return;
     }
     if (full !== expected) {
-      throw tmeshError('E_INTERNAL', `frame sequence ${full} skips ahead of ${expected}: the stream lost frames`);
+      throw tmeshError(
+        'E_INTERNAL',
+        `frame sequence ${full} skips ahead of ${expected}: the stream lost frames`,
+      );
     }
     this.#received = full;
     const flags = msg.header.flags;
@@ -861,7 +911,9 @@ export class LinkImpl extends EventEmitter implements Link {
       const v = msg.value as { request: bigint; code: string; message: string };
       const p = this.#pending.get(Number(v.request));
       p?.reject(
-        tmeshError(toCode(v.code), `remote handler failed: ${v.message}`, { details: { remote: true, remoteCode: v.code } }),
+        tmeshError(toCode(v.code), `remote handler failed: ${v.message}`, {
+          details: { remote: true, remoteCode: v.code },
+        }),
       );
       return;
     }
@@ -996,10 +1048,16 @@ export class LinkImpl extends EventEmitter implements Link {
       if (!this.#stream) return;
       // A side that paused its own reading cannot judge the peer; a peer that reads nothing still pings.
       if (!this.#paused && Date.now() - this.#lastRx > this.#opts.deadAfterMs) {
-        this.#lost(tmeshError('E_PEER_GONE', `no data from ${this.#peerHello?.nodeId} for ${this.#opts.deadAfterMs} ms`));
+        this.#lost(
+          tmeshError(
+            'E_PEER_GONE',
+            `no data from ${this.#peerHello?.nodeId} for ${this.#opts.deadAfterMs} ms`,
+          ),
+        );
         return;
       }
-      const id = (this.#pingId = (this.#pingId + 1) >>> 0);
+      this.#pingId = (this.#pingId + 1) >>> 0;
+      const id = this.#pingId;
       this.#pings.set(id, process.hrtime.bigint());
       if (this.#pings.size > 64) this.#pings.delete(this.#pings.keys().next().value!);
       this.#sendControl(control.Ping, { id });
@@ -1012,14 +1070,20 @@ export class LinkImpl extends EventEmitter implements Link {
     if (this.#stream && this.#adapter) {
       // Best effort: tell the peer why before dropping the connection.
       try {
-        this.#stream.write(this.#adapter.encode(control.Close, { code: err.code, message: err.message.slice(0, 512) }, 0, 0));
+        this.#stream.write(
+          this.#adapter.encode(control.Close, { code: err.code, message: err.message.slice(0, 512) }, 0, 0),
+        );
       } catch {}
     }
     this.#lost(err);
   }
 
   readonly #onStreamError = (error: Error): void => {
-    this.#lost(tmeshError('E_CONNECTION', `connection to ${this.#peerHello?.nodeId}: ${error.message}`, { cause: error }));
+    this.#lost(
+      tmeshError('E_CONNECTION', `connection to ${this.#peerHello?.nodeId}: ${error.message}`, {
+        cause: error,
+      }),
+    );
   };
 
   readonly #onStreamClose = (): void => {
@@ -1048,7 +1112,11 @@ export class LinkImpl extends EventEmitter implements Link {
     if (this.#dialer) this.#scheduleReconnect();
     else {
       this.#resumeTimer = setTimeout(
-        () => this.#finish('E_PEER_GONE', `peer ${this.#peerHello?.nodeId} did not come back within ${this.#opts.resumeWindowMs} ms`),
+        () =>
+          this.#finish(
+            'E_PEER_GONE',
+            `peer ${this.#peerHello?.nodeId} did not come back within ${this.#opts.resumeWindowMs} ms`,
+          ),
         this.#opts.resumeWindowMs,
       );
       this.#resumeTimer.unref();
@@ -1059,7 +1127,10 @@ export class LinkImpl extends EventEmitter implements Link {
     if (this.#state === 'closed') return;
     this.#attempts++;
     if (this.#attempts > this.#reconnect.maxAttempts) {
-      this.#finish('E_CONNECTION', `gave up reconnecting to ${this.#peerHello?.nodeId} after ${this.#reconnect.maxAttempts} attempts`);
+      this.#finish(
+        'E_CONNECTION',
+        `gave up reconnecting to ${this.#peerHello?.nodeId} after ${this.#reconnect.maxAttempts} attempts`,
+      );
       return;
     }
     const base = Math.min(this.#reconnect.maxMs, this.#reconnect.initialMs * 2 ** (this.#attempts - 1));
@@ -1119,7 +1190,7 @@ export class LinkImpl extends EventEmitter implements Link {
     stream.removeListener('error', this.#onStreamError);
     stream.on('error', () => {});
     stream.end(out.length > 0 ? Buffer.concat(out) : undefined);
-    setTimeout(() => stream.destroy(), 1000).unref();
+    setTimeout(() => destroyStream(stream), 1000).unref();
     this.#stream = undefined;
   }
 
@@ -1188,7 +1259,8 @@ export class LinkImpl extends EventEmitter implements Link {
       this.#compressionThreshold = config.compressionThreshold;
     }
     if (config.requestTimeoutMs !== undefined) {
-      if (!(config.requestTimeoutMs > 0)) throw tmeshError('E_INVALID_ARGUMENT', 'requestTimeoutMs must be > 0');
+      if (!(config.requestTimeoutMs > 0))
+        throw tmeshError('E_INVALID_ARGUMENT', 'requestTimeoutMs must be > 0');
       this.#requestTimeoutMs = config.requestTimeoutMs;
     }
   }

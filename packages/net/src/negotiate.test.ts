@@ -20,7 +20,12 @@ function hello(over: Partial<HelloValue>): HelloValue {
 describe('negotiate', () => {
   it('takes the highest common version and the initiator preference among common wires', () => {
     const a = hello({ nodeId: 'a', protocolVersions: [3, 2, 1], wires: ['swift', 'rust', 'universal'] });
-    const b = hello({ nodeId: 'b', protocolVersions: [1, 2], wires: ['rust', 'universal', 'swift'], maxFrameSize: 4096 });
+    const b = hello({
+      nodeId: 'b',
+      protocolVersions: [1, 2],
+      wires: ['rust', 'universal', 'swift'],
+      maxFrameSize: 4096,
+    });
     expect(negotiate(a, b)).toEqual({
       version: 2,
       wire: 'swift',
@@ -38,9 +43,9 @@ describe('negotiate', () => {
     expect(() => negotiate(hello({ wires: ['rust'] }), hello({ wires: ['swift', 'universal'] }))).toThrow(
       expect.objectContaining({ code: 'E_NO_COMMON_WIRE' }),
     );
-    expect(() => negotiate(hello({ wires: ['carrier-pigeon'] }), hello({ wires: ['carrier-pigeon'] }))).toThrow(
-      expect.objectContaining({ code: 'E_NO_COMMON_WIRE' }),
-    );
+    expect(() =>
+      negotiate(hello({ wires: ['carrier-pigeon'] }), hello({ wires: ['carrier-pigeon'] })),
+    ).toThrow(expect.objectContaining({ code: 'E_NO_COMMON_WIRE' }));
   });
 
   it('agrees on no compression when nothing is shared', () => {
@@ -60,7 +65,9 @@ describe('token proof', () => {
     expect(proof.length).toBe(32);
     expect(() => verifyProof('secret', a, nb, proof)).not.toThrow();
     expect(() => verifyProof('other', a, nb, proof)).toThrow(expect.objectContaining({ code: 'E_AUTH' }));
-    expect(() => verifyProof('secret', a, nb, new Uint8Array(0))).toThrow(expect.objectContaining({ code: 'E_AUTH' }));
+    expect(() => verifyProof('secret', a, nb, new Uint8Array(0))).toThrow(
+      expect.objectContaining({ code: 'E_AUTH' }),
+    );
     expect(() => verifyProof(undefined, a, nb, proof)).toThrow(expect.objectContaining({ code: 'E_AUTH' }));
     expect(() => verifyProof(undefined, a, nb, new Uint8Array(0))).not.toThrow();
     // A proof replayed for another nonce (another connection) fails.

@@ -55,7 +55,12 @@ export function negotiate(initiator: HelloValue, acceptor: HelloValue): Agreemen
 const AUTH_LABEL = 'tmesh-link-auth-v1';
 
 /** HMAC-SHA256(token, label 0 nodeId 0 ownNonce peerNonce): proves the token without sending it. */
-export function authProof(token: string, nodeId: string, ownNonce: Uint8Array, peerNonce: Uint8Array): Buffer {
+export function authProof(
+  token: string,
+  nodeId: string,
+  ownNonce: Uint8Array,
+  peerNonce: Uint8Array,
+): Buffer {
   return createHmac('sha256', token)
     .update(`${AUTH_LABEL}\0${nodeId}\0`)
     .update(ownNonce)

@@ -80,7 +80,10 @@ export interface ResolvedLinkOptions {
 function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw tmeshError('E_INVALID_ARGUMENT', `${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(value)}`);
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      `${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -99,7 +102,10 @@ export function resolveOptions(options: LinkOptions): ResolvedLinkOptions {
   }
   for (const c of options.compression ?? []) {
     if (c !== 'none' && !SUPPORTED_COMPRESSION.includes(c)) {
-      throw tmeshError('E_NOT_SUPPORTED', `compression ${c} is not available in this build (supported: ${SUPPORTED_COMPRESSION.join(', ')})`);
+      throw tmeshError(
+        'E_NOT_SUPPORTED',
+        `compression ${c} is not available in this build (supported: ${SUPPORTED_COMPRESSION.join(', ')})`,
+      );
     }
   }
   const offered = options.compression
@@ -108,11 +114,17 @@ export function resolveOptions(options: LinkOptions): ResolvedLinkOptions {
   const heartbeatMs = positive('heartbeatMs', options.heartbeatMs, 1000, true);
   const deadAfterMs = positive('deadAfterMs', options.deadAfterMs, Math.max(5000, heartbeatMs * 3));
   if (heartbeatMs > 0 && deadAfterMs <= heartbeatMs) {
-    throw tmeshError('E_INVALID_ARGUMENT', `deadAfterMs (${deadAfterMs}) must exceed heartbeatMs (${heartbeatMs})`);
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      `deadAfterMs (${deadAfterMs}) must exceed heartbeatMs (${heartbeatMs})`,
+    );
   }
   const maxFrameSize = positive('maxFrameSize', options.maxFrameSize, DEFAULT_MAX_FRAME_SIZE);
   if (!Number.isInteger(maxFrameSize) || maxFrameSize < 1024 || maxFrameSize > DEFAULT_MAX_FRAME_SIZE) {
-    throw tmeshError('E_INVALID_ARGUMENT', `maxFrameSize must be an integer in 1024..${DEFAULT_MAX_FRAME_SIZE}, got ${maxFrameSize}`);
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      `maxFrameSize must be an integer in 1024..${DEFAULT_MAX_FRAME_SIZE}, got ${maxFrameSize}`,
+    );
   }
   return {
     self: options.self,

@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import net from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,8 +11,17 @@ import { FileChunk, nextEvent, node, registry, waitUntil } from './test-support.
 
 /** Message i: deterministic data, and its sha256 in `path`, so the receiver checks every byte. */
 function message(i: number) {
-  const data = createHash('sha512').update(`payload-${i}`).digest().subarray(0, 16 + (i % 48));
-  return { path: createHash('sha256').update(data).digest('hex'), offset: BigInt(i), sequence: i, last: false, data };
+  const data = createHash('sha512')
+    .update(`payload-${i}`)
+    .digest()
+    .subarray(0, 16 + (i % 48));
+  return {
+    path: createHash('sha256').update(data).digest('hex'),
+    offset: BigInt(i),
+    sequence: i,
+    last: false,
+    data,
+  };
 }
 const sha = (d: Uint8Array) => createHash('sha256').update(d).digest('hex');
 
@@ -77,7 +86,12 @@ describe('delivery across a reconnect', () => {
     cleanups.push(() => p.close());
     const link = await connect(
       { kind: 'tcp', host: '127.0.0.1', port: p.port },
-      { self: node('client'), registry, reconnect: { initialMs: 20, maxMs: 200 }, sendQueue: { maxMessages: 4096 } },
+      {
+        self: node('client'),
+        registry,
+        reconnect: { initialMs: 20, maxMs: 200 },
+        sendQueue: { maxMessages: 4096 },
+      },
     );
     cleanups.push(() => link.close());
     link.on('message', (m) => atClient.push((m.value as { sequence: number }).sequence));
@@ -97,10 +111,7 @@ describe('delivery across a reconnect', () => {
     }
     await link.flush();
     expect(await reconnected).toMatchObject({ resumed: true });
-    await waitUntil(() => atClient.length >= 2000, 10_000, 'server-to-client messages').catch((e) => {
-      console.log('DBG', atClient.length, atClient.slice(0, 5), atClient.slice(-5), serverLink?.stats(), link.stats(), server.links().length);
-      throw e;
-    });
+    await waitUntil(() => atClient.length >= 2000, 10_000, 'server-to-client messages');
 
     expect(cuts).toBe(2);
     expect(undelivered).toEqual([]);
@@ -139,7 +150,12 @@ describe('delivery across a reconnect', () => {
     const first = await start(0);
     const link = await connect(
       { kind: 'tcp', host: '127.0.0.1', port: first.port },
-      { self: node('client'), registry, reconnect: { initialMs: 50, maxMs: 300 }, sendQueue: { maxMessages: 2048 } },
+      {
+        self: node('client'),
+        registry,
+        reconnect: { initialMs: 50, maxMs: 300 },
+        sendQueue: { maxMessages: 2048 },
+      },
     );
     cleanups.push(() => link.close());
     const N = 10_000;

@@ -5,9 +5,9 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { type Endpoint, tmeshError } from '@tmesh/core';
 import { Acceptor, type LinkServer } from './acceptor.js';
-import { handshake, socketError } from './handshake.js';
-import { codecFor } from './framing.js';
 import { control, linkRegistry } from './control.js';
+import { codecFor } from './framing.js';
+import { handshake, socketError } from './handshake.js';
 import { type Dialer, type Link, LinkImpl, newSessionId, type ReconnectOptions } from './link.js';
 import { type LinkOptions, type ResolvedLinkOptions, resolveOptions } from './options.js';
 
@@ -29,19 +29,30 @@ type SocketEndpoint = Extract<Endpoint, { kind: 'tcp' | 'unix' }>;
 
 function checkEndpoint(endpoint: Endpoint, opts: ResolvedLinkOptions): asserts endpoint is SocketEndpoint {
   if (endpoint?.kind !== 'tcp' && endpoint?.kind !== 'unix') {
-    throw tmeshError('E_INVALID_ARGUMENT', `listen/connect take a tcp or unix endpoint (grpc: listenGrpc/connectGrpc), got ${String(endpoint?.kind)}`);
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      `listen/connect take a tcp or unix endpoint (grpc: listenGrpc/connectGrpc), got ${String(endpoint?.kind)}`,
+    );
   }
   if (endpoint.kind === 'tcp' && endpoint.tls && !opts.tls) {
-    throw tmeshError('E_INVALID_ARGUMENT', 'endpoint asks for TLS but options.tls (cert, key, ca) is missing');
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      'endpoint asks for TLS but options.tls (cert, key, ca) is missing',
+    );
   }
 }
 
-function tlsBase(opts: ResolvedLinkOptions): tls.SecureContextOptions & { minVersion: 'TLSv1.3'; maxVersion: 'TLSv1.3' } {
+function tlsBase(
+  opts: ResolvedLinkOptions,
+): tls.SecureContextOptions & { minVersion: 'TLSv1.3'; maxVersion: 'TLSv1.3' } {
   const t = opts.tls!;
   return { cert: t.cert, key: t.key, ca: t.ca, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
 }
 
-function open(endpoint: SocketEndpoint, opts: ResolvedLinkOptions): Promise<{ stream: Duplex; names: string[] | undefined }> {
+function open(
+  endpoint: SocketEndpoint,
+  opts: ResolvedLinkOptions,
+): Promise<{ stream: Duplex; names: string[] | undefined }> {
   return new Promise((resolve, reject) => {
     const where = endpoint.kind === 'unix' ? `unix:${endpoint.path}` : `${endpoint.host}:${endpoint.port}`;
     if (endpoint.kind === 'tcp' && opts.tls) {
@@ -57,7 +68,12 @@ function open(endpoint: SocketEndpoint, opts: ResolvedLinkOptions): Promise<{ st
         socket.removeListener('error', onError);
         if (!socket.authorized) {
           socket.destroy();
-          reject(tmeshError('E_AUTH', `${where}: server certificate rejected: ${String(socket.authorizationError)}`));
+          reject(
+            tmeshError(
+              'E_AUTH',
+              `${where}: server certificate rejected: ${String(socket.authorizationError)}`,
+            ),
+          );
           return;
         }
         resolve({ stream: socket, names: certificateNames(socket.getPeerCertificate()) });
@@ -67,7 +83,9 @@ function open(endpoint: SocketEndpoint, opts: ResolvedLinkOptions): Promise<{ st
       return;
     }
     const socket =
-      endpoint.kind === 'unix' ? net.connect({ path: endpoint.path }) : net.connect({ host: endpoint.host, port: endpoint.port });
+      endpoint.kind === 'unix'
+        ? net.connect({ path: endpoint.path })
+        : net.connect({ host: endpoint.host, port: endpoint.port });
     if (endpoint.kind === 'tcp') socket.setNoDelay(true);
     const onError = (e: Error): void => reject(socketError(e, `connect ${where}`));
     socket.once('error', onError);
@@ -135,10 +153,14 @@ class SocketLinkServer extends EventEmitter implements LinkServer {
 }
 
 /** Listen on a TCP port (TLS 1.3 when options.tls is given) or a Unix socket path; every accepted link goes to onLink. */
-export async function listen(endpoint: Endpoint, options: LinkOptions & { onLink: (link: Link) => void }): Promise<LinkServer> {
+export async function listen(
+  endpoint: Endpoint,
+  options: LinkOptions & { onLink: (link: Link) => void },
+): Promise<LinkServer> {
   const opts = resolveOptions(options);
   checkEndpoint(endpoint, opts);
-  if (typeof options.onLink !== 'function') throw tmeshError('E_INVALID_ARGUMENT', 'listen needs an onLink callback');
+  if (typeof options.onLink !== 'function')
+    throw tmeshError('E_INVALID_ARGUMENT', 'listen needs an onLink callback');
   const emitter = new EventEmitter();
   let serverRef: SocketLinkServer | undefined;
   const useTls = endpoint.kind === 'tcp' && opts.tls !== undefined;
@@ -156,7 +178,10 @@ export async function listen(endpoint: Endpoint, options: LinkOptions & { onLink
       socket.setNoDelay(true);
       const remote = `${socket.remoteAddress}:${socket.remotePort}`;
       if (!socket.authorized) {
-        const error = tmeshError('E_AUTH', `client certificate refused: ${String(socket.authorizationError)}`);
+        const error = tmeshError(
+          'E_AUTH',
+          `client certificate refused: ${String(socket.authorizationError)}`,
+        );
         socket.on('error', () => {});
         socket.end(closeCodec.encode(control.Close, { code: error.code, message: error.message }));
         setTimeout(() => socket.destroy(), 1000).unref();
@@ -166,13 +191,21 @@ export async function listen(endpoint: Endpoint, options: LinkOptions & { onLink
       onStream(socket, certificateNames(socket.getPeerCertificate()), remote);
     });
     tserver.on('tlsClientError', (error, socket) => {
-      serverRef?.emit('handshakeError', socketError(error, 'TLS handshake'), `${socket.remoteAddress}:${socket.remotePort}`);
+      serverRef?.emit(
+        'handshakeError',
+        socketError(error, 'TLS handshake'),
+        `${socket.remoteAddress}:${socket.remotePort}`,
+      );
     });
     server = tserver;
   } else {
     server = net.createServer((socket) => {
       if (endpoint.kind === 'tcp') socket.setNoDelay(true);
-      onStream(socket, undefined, endpoint.kind === 'unix' ? endpoint.path : `${socket.remoteAddress}:${socket.remotePort}`);
+      onStream(
+        socket,
+        undefined,
+        endpoint.kind === 'unix' ? endpoint.path : `${socket.remoteAddress}:${socket.remotePort}`,
+      );
     });
   }
   if (endpoint.kind === 'unix') await removeStaleSocket(endpoint.path);
@@ -184,7 +217,8 @@ export async function listen(endpoint: Endpoint, options: LinkOptions & { onLink
   server.on('error', (e) => serverRef?.emit('error', e));
   const linkServer = new SocketLinkServer(server, acceptor, endpoint);
   serverRef = linkServer;
-  for (const name of ['handshakeError', 'link']) emitter.on(name, (...args) => linkServer.emit(name, ...args));
+  for (const name of ['handshakeError', 'link'])
+    emitter.on(name, (...args) => linkServer.emit(name, ...args));
   return linkServer;
 }
 

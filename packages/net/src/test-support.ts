@@ -8,7 +8,11 @@ export const registry = new MessageRegistry([sampleMessages.FileChunk, sampleMes
 export const FileChunk = sampleMessages.FileChunk;
 
 /** A NodeInfo for tests. */
-export function node(id: string, wires: WireId[] = ['rust', 'swift', 'universal'], protocolVersions = [1]): NodeInfo {
+export function node(
+  id: string,
+  wires: WireId[] = ['rust', 'swift', 'universal'],
+  protocolVersions = [1],
+): NodeInfo {
   return { id, machineId: `machine-${id}`, language: 'typescript', endpoints: [], wires, protocolVersions };
 }
 
@@ -18,7 +22,11 @@ export function chunk(i: number, data: Uint8Array = new Uint8Array(0)) {
 }
 
 /** Resolve with the next emission of an event, or reject after ms. */
-export async function nextEvent<T = unknown>(emitter: NodeJS.EventEmitter, name: string, ms = 5000): Promise<T> {
+export async function nextEvent<T = unknown>(
+  emitter: NodeJS.EventEmitter,
+  name: string,
+  ms = 5000,
+): Promise<T> {
   const [value] = (await once(emitter, name, { signal: AbortSignal.timeout(ms) })) as [T];
   return value;
 }

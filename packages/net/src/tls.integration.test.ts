@@ -18,17 +18,62 @@ function openssl(...args: string[]): void {
 }
 
 function makeCa(name: string): void {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-    '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.crt`);
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${name}`,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.crt`,
+  );
 }
 
 function makeCert(name: string, cn: string, caName: string): void {
   writeFileSync(join(dir, `${name}.ext`), `subjectAltName=DNS:${cn}\nbasicConstraints=CA:FALSE\n`);
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${cn}`,
-    '-keyout', `${name}.key`, '-out', `${name}.csr`);
-  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.crt`, '-CAkey', `${caName}.key`, '-CAcreateserial',
-    '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
-  pem[name] = { cert: readFileSync(join(dir, `${name}.crt`), 'utf8'), key: readFileSync(join(dir, `${name}.key`), 'utf8') };
+  openssl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-subj',
+    `/CN=${cn}`,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${caName}.crt`,
+    '-CAkey',
+    `${caName}.key`,
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    `${name}.ext`,
+    '-out',
+    `${name}.crt`,
+  );
+  pem[name] = {
+    cert: readFileSync(join(dir, `${name}.crt`), 'utf8'),
+    key: readFileSync(join(dir, `${name}.key`), 'utf8'),
+  };
 }
 
 beforeAll(() => {
@@ -84,7 +129,12 @@ describe('TLS 1.3 with mutual certificates', () => {
     const { s, seen, accepted } = await tlsServer();
     const serverError = nextEvent<{ code: string }>(s, 'handshakeError');
     // A raw TLS client with no certificate: it gets no further than the TLS handshake.
-    const socket = tls.connect({ host: '127.0.0.1', port: (s.address() as { port: number }).port, ca, checkServerIdentity: () => undefined });
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port: (s.address() as { port: number }).port,
+      ca,
+      checkServerIdentity: () => undefined,
+    });
     socket.on('error', () => {});
     socket.on('secureConnect', () => socket.write(Buffer.from('application data that must never be read')));
     const told: Buffer[] = [];
@@ -111,10 +161,17 @@ describe('TLS 1.3 with mutual certificates', () => {
     const { s, accepted } = await tlsServer();
     const serverError = nextEvent<{ code: string }>(s, 'handshakeError');
     await expect(
-      connect(s.address(), { self: node('client'), registry, reconnect: false, tls: { ...pem.rogue!, ca: rogueCa } }),
+      connect(s.address(), {
+        self: node('client'),
+        registry,
+        reconnect: false,
+        tls: { ...pem.rogue!, ca: rogueCa },
+      }),
     ).rejects.toMatchObject({ code: 'E_AUTH' });
     // The client hangs up without an alert, so the server only sees the TLS handshake cut.
-    await expect(serverError).resolves.toMatchObject({ code: expect.stringMatching(/^E_(AUTH|CONNECTION)$/) });
+    await expect(serverError).resolves.toMatchObject({
+      code: expect.stringMatching(/^E_(AUTH|CONNECTION)$/),
+    });
     expect(accepted()).toBe(0);
   });
 
@@ -122,9 +179,17 @@ describe('TLS 1.3 with mutual certificates', () => {
     const { s, accepted } = await tlsServer();
     const serverError = nextEvent<{ code: string }>(s, 'handshakeError');
     await expect(
-      connect(s.address(), { self: node('client'), registry, reconnect: false, tls: { ...pem.mallory!, ca } }),
+      connect(s.address(), {
+        self: node('client'),
+        registry,
+        reconnect: false,
+        tls: { ...pem.mallory!, ca },
+      }),
     ).rejects.toMatchObject({ code: 'E_AUTH' });
-    await expect(serverError).resolves.toMatchObject({ code: 'E_AUTH', message: expect.stringContaining('mallory') });
+    await expect(serverError).resolves.toMatchObject({
+      code: 'E_AUTH',
+      message: expect.stringContaining('mallory'),
+    });
     expect(accepted()).toBe(0);
   });
 
