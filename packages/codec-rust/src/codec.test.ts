@@ -106,6 +106,29 @@ describe('createRustCodec: frames', () => {
     expect((codec.decode(frame, { copy: true }).value as typeof chunk).data.buffer).not.toBe(frame.buffer);
   });
 
+  it('decodes frames held in shared memory (SharedArrayBuffer)', () => {
+    const c = vectorCases().find((v) => v.name === 'all_types_full')!;
+    const frame = codec.encode(c.type, c.value, { sequence: 1 });
+    const shared = new Uint8Array(new SharedArrayBuffer(frame.length + 8), 8);
+    shared.set(frame);
+    expect(codec.decode(shared).value).toEqual(c.value);
+  });
+
+  it('an encode started from inside another encode (a getter) gets its own buffer', () => {
+    const inner = { ...chunk, data: new Uint8Array([1]) };
+    let nested: Uint8Array | undefined;
+    const outer = {
+      ...chunk,
+      get path() {
+        nested = frameOf(inner, 2);
+        return 'outer';
+      },
+    };
+    const frame = frameOf(outer as typeof chunk, 1);
+    expect(codec.decode(frame).value).toEqual({ ...chunk, path: 'outer' });
+    expect(codec.decode(nested!).value).toEqual(inner);
+  });
+
   it('compile() gives the payload codec', () => {
     const payload = codec.compile(sampleMessages.schemas.FileChunk).encode(chunk);
     expect(hex(payload)).toBe(hex(frameOf().subarray(32)));

@@ -175,7 +175,9 @@ const helpers = {
   /** Decode UTF-8 that is long or not ASCII. */
   str(path: string, u8: Uint8Array, at: number, n: number): string {
     try {
-      return textDecoder.decode(u8.subarray(at, at + n));
+      const view = u8.subarray(at, at + n);
+      // TextDecoder refuses views of shared memory; those strings are copied first.
+      return textDecoder.decode(view.buffer instanceof SharedArrayBuffer ? view.slice() : view);
     } catch (error) {
       return fail(
         'E_INVALID_UTF8',
