@@ -1,0 +1,277 @@
+// Side-by-side benchmark of @tmesh/net links against raw Node TCP and a grpc-js bidi stream, in one run.
+// Every receiver runs in its own process (a fork of this script), so sender and receiver each get a core.
+//   npx tsx packages/net/bench/net.bench.ts            (full run)
+//   npx tsx packages/net/bench/net.bench.ts --quick    (smaller counts)
+import { fork } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { defineMessage, MessageRegistry, type NodeInfo, t, type WireId } from '@tmesh/core';
+import { connect, LINK_SERVICE, listen } from '../src/index.js';
+
+type Mode = 'rtt' | 'oneway' | 'bulk';
+type Kind = 'raw' | 'grpc' | `link-${WireId}`;
+
+const Blob = defineMessage('bench.Blob', 9, t.struct('Blob', { data: t.bytes() }));
+const registry = new MessageRegistry([Blob]);
+const self = (id: string): NodeInfo => ({
+  id,
+  machineId: 'bench',
+  language: 'typescript',
+  endpoints: [],
+  wires: ['rust', 'swift', 'universal'],
+  protocolVersions: [1],
+});
+const SMALL = 64;
+const MIB = 1024 * 1024;
+
+// ------------------------------------------------------------------------------------------ receivers
+
+async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> {
+  let received = 0;
+  let reported = false;
+  const done = (): void => {
+    if (!reported && process.connected) process.send!({ done: true });
+    reported = true;
+  };
+  if (kind === 'raw') {
+    const server = net.createServer((socket) => {
+      socket.setNoDelay(true);
+      if (mode === 'rtt') socket.on('data', (d) => socket.write(d));
+      else
+        socket.on('data', (d) => {
+          received += d.length;
+          if (received >= expected) done();
+        });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return (server.address() as net.AddressInfo).port;
+  }
+  if (kind === 'grpc') {
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * MIB });
+    server.addService(LINK_SERVICE, {
+      connect: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        call.on('data', (d: Buffer) => {
+          if (mode === 'rtt') call.write(d);
+          else if (++received >= expected) done();
+        });
+        call.on('end', () => call.end());
+      },
+    });
+    return new Promise((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))),
+    );
+  }
+  const server = await listen(
+    { kind: 'tcp', host: '127.0.0.1', port: 0 },
+    {
+      self: self('bench-server'),
+      registry,
+      heartbeatMs: 0,
+      onLink: (link) => {
+        if (mode === 'rtt') link.onRequest((m) => ({ type: Blob, value: m.value }));
+        else
+          link.on('message', () => {
+            if (++received >= expected) done();
+          });
+      },
+    },
+  );
+  return (server.address() as { port: number }).port;
+}
+
+// ------------------------------------------------------------------------------------------ senders
+
+interface Result {
+  kind: Kind;
+  mode: Mode;
+  value: number;
+  p99?: number;
+}
+
+function startReceiver(kind: Kind, mode: Mode, expected: number): Promise<{ port: number; done: Promise<void>; stop: () => void }> {
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', kind, mode, String(expected)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'inherit',
+  });
+  return new Promise((resolve) => {
+    let markDone: () => void;
+    const done = new Promise<void>((r) => {
+      markDone = r;
+    });
+    child.on('message', (m: { port?: number; done?: boolean }) => {
+      if (m.port) resolve({ port: m.port, done, stop: () => child.kill('SIGKILL') });
+      if (m.done) markDone();
+    });
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+async function rawClient(port: number): Promise<net.Socket> {
+  const s = net.connect({ host: '127.0.0.1', port });
+  s.setNoDelay(true);
+  await new Promise((r) => s.once('connect', r));
+  return s;
+}
+
+async function grpcClient(port: number) {
+  const Client = grpc.makeGenericClientConstructor(LINK_SERVICE, 'Link');
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': 64 * MIB,
+  });
+  const call = (client as unknown as { connect(): grpc.ClientDuplexStream<Buffer, Buffer> }).connect();
+  return { client, call };
+}
+
+async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
+  const size = mode === 'bulk' ? MIB : SMALL;
+  const expected = kind === 'raw' && mode !== 'rtt' ? count * size : count;
+  const rx = await startReceiver(kind, mode, expected);
+  const payload = new Uint8Array(size).fill(42);
+  try {
+    if (mode === 'rtt') {
+      const times: number[] = [];
+      let once: () => Promise<void>;
+      let cleanup = (): void => {};
+      if (kind === 'raw') {
+        const s = await rawClient(rx.port);
+        let pending: (() => void) | undefined;
+        let got = 0;
+        s.on('data', (d) => {
+          got += d.length;
+          if (got >= SMALL) {
+            got -= SMALL;
+            pending?.();
+          }
+        });
+        once = () =>
+          new Promise<void>((r) => {
+            pending = r;
+            s.write(payload);
+          });
+        cleanup = () => s.destroy();
+      } else if (kind === 'grpc') {
+        const { client, call } = await grpcClient(rx.port);
+        let pending: (() => void) | undefined;
+        call.on('data', () => pending?.());
+        const buf = Buffer.from(payload);
+        once = () =>
+          new Promise<void>((r) => {
+            pending = r;
+            call.write(buf);
+          });
+        cleanup = () => {
+          call.on('error', () => {});
+          call.cancel();
+          client.close();
+        };
+      } else {
+        const link = await connect(
+          { kind: 'tcp', host: '127.0.0.1', port: rx.port },
+          { self: self('bench-client'), registry, wires: [kind.slice(5) as WireId], heartbeatMs: 0 },
+        );
+        const value = { data: payload };
+        once = async () => {
+          await link.request(Blob, value);
+        };
+        cleanup = () => void link.close();
+      }
+      for (let i = 0; i < 2000; i++) await once();
+      for (let i = 0; i < count; i++) {
+        const t0 = process.hrtime.bigint();
+        await once();
+        times.push(Number(process.hrtime.bigint() - t0) / 1000);
+      }
+      cleanup();
+      times.sort((a, b) => a - b);
+      return { kind, mode, value: percentile(times, 0.5), p99: percentile(times, 0.99) };
+    }
+    // one-way and bulk: time from the first write until the receiver has everything.
+    const t0 = process.hrtime.bigint();
+    if (kind === 'raw') {
+      const s = await rawClient(rx.port);
+      const perWrite = mode === 'oneway' ? 1024 : 1; // 64 B records coalesced into 64 KiB writes
+      const block = mode === 'oneway' ? Buffer.alloc(SMALL * perWrite, 42) : Buffer.from(payload);
+      for (let sent = 0; sent < count; sent += perWrite) {
+        if (!s.write(block)) await new Promise((r) => s.once('drain', r));
+      }
+      await rx.done;
+      s.destroy();
+    } else if (kind === 'grpc') {
+      const { client, call } = await grpcClient(rx.port);
+      const buf = Buffer.from(payload);
+      for (let i = 0; i < count; i++) {
+        if (!call.write(buf)) await new Promise((r) => call.once('drain', r));
+      }
+      await rx.done;
+      call.on('error', () => {});
+      call.cancel();
+      client.close();
+    } else {
+      const link = await connect(
+        { kind: 'tcp', host: '127.0.0.1', port: rx.port },
+        { self: self('bench-client'), registry, wires: [kind.slice(5) as WireId], heartbeatMs: 0 },
+      );
+      const value = { data: payload };
+      for (let i = 0; i < count; i++) {
+        if (!link.trySend(Blob, value)) await link.send(Blob, value);
+      }
+      await rx.done;
+      await link.close();
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { kind, mode, value: mode === 'oneway' ? count / seconds : (count * size) / seconds };
+  } finally {
+    rx.stop();
+  }
+}
+
+// ------------------------------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const kinds: Kind[] = ['raw', 'link-rust', 'link-swift', 'link-universal', 'grpc'];
+  const counts: Record<Mode, (k: Kind) => number> = {
+    rtt: (k) => (k === 'grpc' ? 5000 : 20_000) / (quick ? 4 : 1),
+    oneway: (k) => (k === 'raw' ? 4_000_000 : k === 'grpc' ? 100_000 : 2_000_000) / (quick ? 4 : 1),
+    bulk: (k) => (k === 'grpc' ? 300 : 2000) / (quick ? 4 : 1),
+  };
+  const results: Result[] = [];
+  for (const mode of ['rtt', 'oneway', 'bulk'] as Mode[]) {
+    for (const kind of kinds) {
+      const r = await run(kind, mode, Math.round(counts[mode](kind)));
+      results.push(r);
+      console.error(`${kind} ${mode}: ${format(r)}`);
+    }
+  }
+  const row = (kind: Kind) => results.filter((r) => r.kind === kind);
+  const base = (mode: Mode) => results.find((r) => r.kind === 'raw' && r.mode === mode)!;
+  const grpcOf = (mode: Mode) => results.find((r) => r.kind === 'grpc' && r.mode === mode)!;
+  console.log('| transport | 64 B RTT p50 / p99 (µs) | 64 B one-way (M msgs/s) | 1 MiB stream (GB/s) | RTT vs raw | 1 MiB vs raw | 1 MiB vs grpc-js |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const kind of kinds) {
+    const [rtt, oneway, bulk] = row(kind) as [Result, Result, Result];
+    console.log(
+      `| ${kind} | ${rtt.value.toFixed(1)} / ${rtt.p99!.toFixed(1)} | ${(oneway.value / 1e6).toFixed(3)} | ${(bulk.value / 1e9).toFixed(2)} | ${(rtt.value / base('rtt').value).toFixed(2)}x | ${(bulk.value / base('bulk').value).toFixed(2)}x | ${(bulk.value / grpcOf('bulk').value).toFixed(1)}x |`,
+    );
+  }
+}
+
+function format(r: Result): string {
+  if (r.mode === 'rtt') return `p50 ${r.value.toFixed(1)} µs, p99 ${r.p99!.toFixed(1)} µs`;
+  if (r.mode === 'oneway') return `${(r.value / 1e6).toFixed(3)} M msgs/s`;
+  return `${(r.value / 1e9).toFixed(2)} GB/s`;
+}
+
+if (process.argv[2] === '--serve') {
+  const [, , , kind, mode, expected] = process.argv;
+  process.on('disconnect', () => process.exit(0));
+  const port = await serve(kind as Kind, mode as Mode, Number(expected));
+  process.send!({ port });
+} else {
+  await main();
+  process.exit(0);
+}
