@@ -71,7 +71,9 @@ const fmt = (n: number, digits = 0) =>
 function table(title: string, rows: Row[]): void {
   // Interleave the rows round by round so machine noise hits all of them alike.
   const rates = rows.map(() => [] as number[]);
-  for (let round = 0; round < 3; round++) rows.forEach((row, i) => rates[i]!.push(measure(row.fn)));
+  for (let round = 0; round < 3; round++) {
+    for (const [i, row] of rows.entries()) rates[i]!.push(measure(row.fn));
+  }
   const best = rates.map((r) => r.sort((a, b) => a - b)[1]!);
   console.log(`\n${title}`);
   console.log('| codec | bytes | ops/s | MB/s | vs msgpackr |');

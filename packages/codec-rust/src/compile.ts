@@ -108,7 +108,23 @@ const INT_RANGE: Record<string, [number, number]> = {
   i32: [-0x80000000, 0x7fffffff],
 };
 
+type Latin1Slice = (this: Uint8Array, start: number, end: number) => string;
+const nodeLatin1Slice = (globalThis as { Buffer?: { prototype: { latin1Slice?: Latin1Slice } } }).Buffer
+  ?.prototype.latin1Slice;
+
 const helpers = {
+  /**
+   * Bytes below 0x80 as a string: Node's native `latin1Slice` (a flat string, ~2x faster than building
+   * it in JavaScript) where it exists, else a loop.
+   */
+  latin1:
+    typeof nodeLatin1Slice === 'function'
+      ? (u8: Uint8Array, start: number, end: number): string => nodeLatin1Slice.call(u8, start, end)
+      : (u8: Uint8Array, start: number, end: number): string => {
+          let s = '';
+          for (let i = start; i < end; i++) s += String.fromCharCode(u8[i]!);
+          return s;
+        },
   /** A value of the wrong kind. */
   invalid(path: string, expected: string, value: unknown): never {
     fail('E_ENCODE_INVALID_VALUE', `bincode encode ${path}: expected ${expected}, got ${show(value)}`);
@@ -386,12 +402,11 @@ function dec(g: Gen, desc: TypeDesc, out: string, path: string, checked: boolean
     case 'string': {
       const n = g.id('n');
       const i = g.id('i');
-      const c = g.id('c');
-      const s = g.id('s');
-      // Short ASCII strings are built by a loop; the rest go through the fatal TextDecoder.
-      return `{ ${readLen(g, n, path, 1, checked)}let ${s} = '', ${i} = 0;
-if (${n} <= 24) { for (; ${i} < ${n}; ${i}++) { const ${c} = u8[pos + ${i}]; if (${c} >= 0x80) break; ${s} += chr(${c}); } }
-${out} = ${i} === ${n} ? ${s} : H.str(${P}, u8, pos, ${n}); pos += ${n}; }\n`;
+      // Short ASCII strings are checked by a loop and sliced as Latin-1 (ASCII is valid UTF-8 as is);
+      // the rest go through the fatal TextDecoder.
+      return `{ ${readLen(g, n, path, 1, checked)}let ${i} = 0;
+if (${n} <= 32) { for (; ${i} < ${n}; ${i}++) { if (u8[pos + ${i}] >= 0x80) break; } }
+${out} = ${i} === ${n} ? latin1(u8, pos, pos + ${n}) : H.str(${P}, u8, pos, ${n}); pos += ${n}; }\n`;
     }
     case 'bytes': {
       const n = g.id('n');
@@ -501,7 +516,7 @@ function compileDesc<T>(desc: TypeDesc): CompiledBincode<T> {
   const encodeSource = `return function encode_${name}(w, v, pos) {\nlet buf = w.buf, dv = w.dv;\n${encBody}return pos;\n};`;
   const dg = new Gen();
   const decBody = dec(dg, desc, 'r', name, false);
-  const decodeSource = `const chr = String.fromCharCode;\nreturn function decode_${name}(u8, dv, pos, end, copy) {\nconst base = pos; let r;\n${decBody}if (pos !== end) H.trailing(end - pos);\nreturn r;\n};`;
+  const decodeSource = `const latin1 = H.latin1;\nreturn function decode_${name}(u8, dv, pos, end, copy) {\nconst base = pos; let r;\n${decBody}if (pos !== end) H.trailing(end - pos);\nreturn r;\n};`;
   const encodeInto = build<EncodeFn>(encodeSource, eg.consts) as CompiledBincode<T>['encodeInto'];
   const decodeFn = build<DecodeFn>(decodeSource, dg.consts);
 
