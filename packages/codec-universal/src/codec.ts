@@ -145,8 +145,7 @@ function writeHead(buf: Uint8Array, pos: number, h: EnvelopeHead, envLen: number
   pos = writeVarint(buf, pos, envLen);
   buf[pos++] = TAG_VERSION;
   buf[pos++] = UNIVERSAL_VERSION;
-  buf.set(h.e.idBytes, pos);
-  pos += h.e.idBytes.length;
+  pos = put(buf, pos, h.e.idBytes);
   if (h.flags) {
     buf[pos++] = TAG_FLAGS;
     pos = writeVarint(buf, pos, h.flags);
@@ -159,12 +158,9 @@ function writeHead(buf: Uint8Array, pos: number, h: EnvelopeHead, envLen: number
     buf[pos++] = TAG_TIMESTAMP;
     pos = writeVarint(buf, pos, h.timestamp);
   }
-  buf.set(h.source, pos);
-  pos += h.source.length;
-  buf.set(h.destination, pos);
-  pos += h.destination.length;
-  buf.set(h.e.nameBytes, pos);
-  pos += h.e.nameBytes.length;
+  pos = put(buf, pos, h.source);
+  pos = put(buf, pos, h.destination);
+  pos = put(buf, pos, h.e.nameBytes);
   if (h.compression) {
     buf[pos++] = TAG_COMPRESSION;
     buf[pos++] = h.compression;
@@ -179,6 +175,12 @@ function writeHead(buf: Uint8Array, pos: number, h: EnvelopeHead, envLen: number
     buf[pos++] = TAG_PAYLOAD;
     pos = writeVarint(buf, pos, n);
   }
+  return pos;
+}
+
+/** Copy a short byte string in (a loop beats TypedArray#set's call overhead at these sizes). */
+function put(buf: Uint8Array, pos: number, bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i++) buf[pos++] = bytes[i]!;
   return pos;
 }
 
@@ -269,9 +271,8 @@ class UniversalCodecImpl implements UniversalCodec {
       }
       const end = w.pos;
       const n = end - room;
-      const buf = w.buf;
-      const payload = buf.subarray(room, end);
-      head.crc = n < SMALL_CRC_BYTES ? crc32Small(payload) : crc32(payload);
+      const buf = w.buf as Buffer;
+      head.crc = n < SMALL_CRC_BYTES ? crc32Small(buf, room, end) : crc32(buf.subarray(room, end));
       const envLen = fixed + (n ? 1 + varintSize(n) : 0) + n;
       const start = room - (varintSize(envLen) + envLen - n);
       writeHead(buf, start, head, envLen, n);
@@ -280,9 +281,10 @@ class UniversalCodecImpl implements UniversalCodec {
         w.detach();
         return buf.subarray(start, end);
       }
-      // (Buffer#slice would be a view: copy out explicitly.)
+      // (Buffer#slice would be a view: copy out explicitly, without a subarray object.)
       const frame = Buffer.allocUnsafe(end - start);
-      frame.set(buf.subarray(start, end));
+      if (end - start > 256) buf.copy(frame, 0, start, end);
+      else for (let i = start, j = 0; i < end; ) frame[j++] = buf[i++]!;
       return frame;
     } finally {
       w.shrink(WRITER_KEEP_BYTES);

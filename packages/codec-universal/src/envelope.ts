@@ -93,9 +93,9 @@ const CRC_TABLE = (() => {
 /** Below this many bytes a plain JS CRC-32 beats the call into zlib. */
 export const SMALL_CRC_BYTES = 64;
 
-/** CRC-32 (IEEE) of a short input, byte by byte in JS; same result as zlib / crc32fast. */
-export function crc32Small(data: Uint8Array): number {
+/** CRC-32 (IEEE) of `data[start, end)`, byte by byte in JS (for short inputs); same result as zlib / crc32fast. */
+export function crc32Small(data: Uint8Array, start = 0, end = data.length): number {
   let c = -1;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
