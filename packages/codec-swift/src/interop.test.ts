@@ -1,8 +1,8 @@
 // Cross-language proof against Python `msgpack` (an independent MessagePack implementation), both ways:
 // Python decodes the frames TypeScript wrote (header, zlib.crc32, every value, and its own re-encoding
 // byte for byte), and TypeScript decodes the frames Python wrote.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageRegistry, sampleMessages } from '@tmesh/core';
@@ -51,7 +51,7 @@ const python = spawnSync(
 const pythonReady = python.status === 0;
 const skipReason = pythonReady
   ? ''
-  : `python3 with the msgpack module is missing (${python.error?.message ?? python.stderr.trim()}): pip install msgpack==1.1.2`;
+  : `python3 with the msgpack module is missing (${python.error?.message ?? python.stderr.trim().split('\n').pop()}): pip install msgpack==1.1.2`;
 if (!pythonReady) console.warn(`[codec-swift interop] SKIPPING the Python side: ${skipReason}`);
 
 const tmp = mkdtempSync(join(tmpdir(), 'tmesh-swift-vectors-'));
@@ -89,7 +89,7 @@ describe('committed vectors (no Python needed)', () => {
 describe.skipIf(!pythonReady)(`Python msgpack ${python.stdout} runs now`, () => {
   it('decodes and re-encodes every frame TypeScript writes, including 1 MiB of bytes', () => {
     const dir = join(tmp, 'from-ts');
-    execFileSync('mkdir', ['-p', dir]);
+    mkdirSync(dir, { recursive: true });
     for (const c of [...VECTOR_CASES, bigChunkCase()])
       writeFileSync(join(dir, `${c.name}.swft`), encodeCase(c));
     const { status, out } = runChecker(['verify', dir, '--big']);
@@ -99,7 +99,7 @@ describe.skipIf(!pythonReady)(`Python msgpack ${python.stdout} runs now`, () => 
 
   it('rejects a TypeScript frame whose value differs from its expectation (the check can fail)', () => {
     const dir = join(tmp, 'tampered');
-    execFileSync('mkdir', ['-p', dir]);
+    mkdirSync(dir, { recursive: true });
     for (const c of VECTOR_CASES) {
       const value = c.name === 'filechunk_small' ? { ...(c.value as object), sequence: 4 } : c.value;
       writeFileSync(join(dir, `${c.name}.swft`), encodeCase({ ...c, value }));
