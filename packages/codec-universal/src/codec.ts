@@ -399,7 +399,8 @@ class UniversalCodecImpl implements UniversalCodec {
             );
           }
           const stop = pos + len;
-          if (field === FIELD.payload) payload = bytes.subarray(pos, stop);
+          // A plain Uint8Array view: cheaper to make than Buffer#subarray, the same bytes.
+          if (field === FIELD.payload) payload = new Uint8Array(bytes.buffer, bytes.byteOffset + pos, len);
           else if (field === FIELD.source) source = readUtf8(bytes, pos, stop);
           else if (field === FIELD.destination) destination = readUtf8(bytes, pos, stop);
           else if (field === FIELD.typeName) {
