@@ -111,7 +111,6 @@ export class ShmChannel {
   #recvs: RecvWaiter[] = [];
   #sends: SendWaiter[] = [];
   #scheduled = false;
-  #parkedSince = 0;
   #liveness: NodeJS.Timeout | undefined;
   #closed = false;
   #failure: TmeshError | undefined;
@@ -182,6 +181,25 @@ export class ShmChannel {
   }
 
   /**
+   * Send as many of `messages` as fit now, in order, behind one publish (one wake of the peer at most);
+   * returns how many were sent. The batch counterpart of `trySend` for small messages.
+   */
+  trySendMany(messages: readonly Uint8Array[], options: ShmSendOptions = {}): number {
+    this.#check();
+    if (this.#sends.length > 0 || messages.length === 0) return 0;
+    let total = 0;
+    for (const m of messages) total += 4 + m.length;
+    const packed = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const m of messages) {
+      packed.writeUInt32LE(m.length, at);
+      packed.set(m, at + 4);
+      at += 4 + m.length;
+    }
+    return native(() => this.#native.trySendPacked(packed, options.type ?? 0, options.flags ?? 0));
+  }
+
+  /**
    * Send a message of any size. Resolves once it is entirely in the ring; waits for space without
    * blocking the event loop; fails with E_TIMEOUT if it could not start before the deadline, and with
    * E_PEER_GONE / E_CLOSED if the peer goes.
@@ -246,7 +264,11 @@ export class ShmChannel {
 
   /** Wait for the next message. */
   recv(options: ShmRecvOptions = {}): Promise<ShmMessage> {
-    return this.#wait(() => this.#takeOne(), options);
+    return this.#wait(
+      () => this.#takeOne(this.idle === 'spin' ? 20 : 0),
+      options,
+      () => this.#takeOne(this.#firstSpin()),
+    );
   }
 
   /** Up to `max` messages that are already complete, in one native call (data are views into one buffer). */
@@ -312,10 +334,9 @@ export class ShmChannel {
     return { data, type: m[0]!, flags: m[1]!, sequence: m[2]!, timestamp: m[3]! + m[4]! * 2 ** 32 };
   }
 
-  #takeOne(): unknown {
-    const spin = this.#spinBudget();
+  #takeOne(spinMicros = 0): unknown {
     const data = native(() =>
-      spin > 0 ? this.#native.recvSpin(this.#meta, spin) : this.#native.tryRecv(this.#meta),
+      spinMicros > 0 ? this.#native.recvSpin(this.#meta, spinMicros) : this.#native.tryRecv(this.#meta),
     );
     return data === null ? EMPTY : this.#meta2msg(data);
   }
@@ -344,21 +365,21 @@ export class ShmChannel {
     return msg;
   }
 
-  /** Microseconds a receive may busy-poll in native code right now. */
-  #spinBudget(): number {
+  /**
+   * Microseconds a receive busy-polls in native code before it queues: 'spin' polls 20 us per turn of
+   * the event loop (and keeps turning), 'adaptive' polls `spinMicros` once and then parks, 'park' never.
+   */
+  #firstSpin(): number {
     if (this.idle === 'spin') return 20;
-    if (this.idle === 'adaptive' && this.#parkedSince > 0) {
-      const left = this.spinMicros - (performance.now() - this.#parkedSince) * 1000;
-      return left > 0 ? Math.min(left, 20) : 0;
-    }
+    if (this.idle === 'adaptive') return this.spinMicros;
     return 0;
   }
 
-  #wait<T>(take: Take, options: ShmRecvOptions): Promise<T> {
+  #wait<T>(take: Take, options: ShmRecvOptions, first: Take = take): Promise<T> {
     try {
       this.#check();
       if (this.#recvs.length === 0) {
-        const r = take();
+        const r = first();
         if (r !== EMPTY) return Promise.resolve(r as T);
       }
     } catch (e) {
@@ -400,7 +421,6 @@ export class ShmChannel {
   #schedule(): void {
     if (this.#scheduled || this.#closed) return;
     this.#scheduled = true;
-    if (this.#parkedSince === 0) this.#parkedSince = performance.now();
     setImmediate(() => this.#step());
   }
 
@@ -410,14 +430,10 @@ export class ShmChannel {
     if (this.#closed) return;
     this.#pump();
     if (this.#sends.length === 0 && this.#recvs.length === 0) {
-      this.#parkedSince = 0;
       this.#unpark();
       return;
     }
-    const spinning =
-      this.idle === 'spin' ||
-      (this.idle === 'adaptive' && (performance.now() - this.#parkedSince) * 1000 < this.spinMicros);
-    if (spinning) {
+    if (this.idle === 'spin') {
       this.#schedule();
       return;
     }

@@ -17,6 +17,7 @@ export interface NativeChannel {
   dupBellFd(): number;
   sendPartial(data: Uint8Array, offset: number, messageType: number, flags: number): number;
   trySend(data: Uint8Array, messageType: number, flags: number): boolean;
+  trySendPacked(packed: Uint8Array, messageType: number, flags: number): number;
   tryRecv(meta: Uint32Array): Buffer | null;
   recvSpin(meta: Uint32Array, budgetUs: number): Buffer | null;
   tryRecvBatch(maxMessages: number, maxBytes: number): Buffer | null;
@@ -40,12 +41,68 @@ export interface NativeRegionInfo {
   status: string;
 }
 
-/** The functions of the addon. */
+/** The functions of the addon: channels are integer handles (see crates/node/src/lib.rs for why). */
+interface RawBinding {
+  createChannel(name: string, options?: NativeChannelOptions): number;
+  openChannel(name: string, options?: NativeChannelOptions): number;
+  chToken(h: number): string;
+  chCapacity(h: number): number;
+  chMaxFragment(h: number): number;
+  chDupBellFd(h: number): number;
+  chSendPartial(h: number, data: Uint8Array, offset: number, messageType: number, flags: number): number;
+  chTrySend(h: number, data: Uint8Array, messageType: number, flags: number): boolean;
+  chTrySendPacked(h: number, packed: Uint8Array, messageType: number, flags: number): number;
+  chTryRecv(h: number, meta: Uint32Array): Buffer | null;
+  chRecvSpin(h: number, meta: Uint32Array, budgetUs: number): Buffer | null;
+  chTryRecvBatch(h: number, maxMessages: number, maxBytes: number): Buffer | null;
+  chTryLend(h: number, meta: Uint32Array): Buffer | null;
+  chRelease(h: number, end: number): void;
+  chArmDataBell(h: number): boolean;
+  chArmSpaceBell(h: number, need: number): boolean;
+  chHasData(h: number): boolean;
+  chPeerState(h: number): 'not-attached' | 'alive' | 'closed' | 'gone';
+  chClose(h: number): void;
+  listRegions(): NativeRegionInfo[];
+  cleanupStaleRegions(): string[];
+}
+
+/** The addon as the wrapper uses it. */
 export interface NativeBinding {
   createChannel(name: string, options?: NativeChannelOptions): NativeChannel;
   openChannel(name: string, options?: NativeChannelOptions): NativeChannel;
   listRegions(): NativeRegionInfo[];
   cleanupStaleRegions(): string[];
+}
+
+function bind(raw: RawBinding, h: number): NativeChannel {
+  return {
+    token: () => raw.chToken(h),
+    capacity: () => raw.chCapacity(h),
+    maxFragment: () => raw.chMaxFragment(h),
+    dupBellFd: () => raw.chDupBellFd(h),
+    sendPartial: (d, o, t, f) => raw.chSendPartial(h, d, o, t, f),
+    trySend: (d, t, f) => raw.chTrySend(h, d, t, f),
+    trySendPacked: (p, t, f) => raw.chTrySendPacked(h, p, t, f),
+    tryRecv: (m) => raw.chTryRecv(h, m),
+    recvSpin: (m, b) => raw.chRecvSpin(h, m, b),
+    tryRecvBatch: (n, b) => raw.chTryRecvBatch(h, n, b),
+    tryLend: (m) => raw.chTryLend(h, m),
+    release: (e) => raw.chRelease(h, e),
+    armDataBell: () => raw.chArmDataBell(h),
+    armSpaceBell: (n) => raw.chArmSpaceBell(h, n),
+    hasData: () => raw.chHasData(h),
+    peerState: () => raw.chPeerState(h),
+    close: () => raw.chClose(h),
+  };
+}
+
+function wrap(raw: RawBinding): NativeBinding {
+  return {
+    createChannel: (name, o) => bind(raw, raw.createChannel(name, o)),
+    openChannel: (name, o) => bind(raw, raw.openChannel(name, o)),
+    listRegions: () => raw.listRegions(),
+    cleanupStaleRegions: () => raw.cleanupStaleRegions(),
+  };
 }
 
 /** The napi-rs platform suffix of this process, e.g. `linux-x64-gnu`. */
@@ -80,7 +137,7 @@ export function loadNative(): NativeBinding {
   const attempts: Error[] = [];
   for (const candidate of candidates) {
     try {
-      loaded = require(candidate) as NativeBinding;
+      loaded = wrap(require(candidate) as RawBinding);
       return loaded;
     } catch (e) {
       const err = e as Error;

@@ -130,6 +130,7 @@ pub struct Channel {
   peer: PeerState,
   token: [u8; 16],
   closed: bool,
+  calls: u32,
 }
 
 fn round_capacity(capacity: usize) -> Result<usize> {
@@ -243,6 +244,7 @@ impl Channel {
       peer: if creator { PeerState::NotAttached } else { PeerState::Alive },
       token,
       closed: false,
+      calls: 0,
     })
   }
 
@@ -277,6 +279,16 @@ impl Channel {
 
   /// The peer's state, re-read from the header; process checks at most every 50 ms unless `force`.
   pub fn peer_state(&mut self, force: bool) -> PeerState {
+    // Reading the clock on every call costs more than a small message: look at it every 64 calls.
+    self.calls = self.calls.wrapping_add(1);
+    let peer_state_word = self.map.u32_at(end_offset(self.role == Role::Opener) + END_STATE);
+    if !force
+      && self.peer == PeerState::Alive
+      && self.calls % 64 != 0
+      && peer_state_word.load(Ordering::Acquire) == END_STATE_ATTACHED
+    {
+      return PeerState::Alive;
+    }
     let now = platform::monotonic_ms();
     let peer_creator = self.role == Role::Opener;
     let base = end_offset(peer_creator);
@@ -364,6 +376,26 @@ impl Channel {
     } else {
       Err(ShmError::Io("a message that fit could not be written".into()))
     }
+  }
+
+  /// Write one whole message if it fits now, without publishing it (to batch several behind one
+  /// `publish`); Ok(false) if it does not fit.
+  pub fn try_send_unpublished(&mut self, msg: &[u8], meta: MessageMeta) -> Result<bool> {
+    self.check_open()?;
+    if let Some(e) = self.peer_error(false) {
+      return Err(e);
+    }
+    if !self.producer.fits(msg.len()) {
+      return Ok(false);
+    }
+    let mut off = 0;
+    self.producer.write_partial(msg, &mut off, meta)
+  }
+
+  /// Publish what `try_send_unpublished` wrote, waking the peer if it waits.
+  pub fn publish(&mut self) {
+    let w = self.producer.publish();
+    self.wake(w, true);
   }
 
   /// Send `msg`, blocking this thread while the ring is full (futex wait), up to `timeout`.

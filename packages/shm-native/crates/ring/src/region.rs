@@ -135,6 +135,8 @@ pub fn check_owner(st: &libc::stat, what: &str) -> Result<()> {
   Ok(())
 }
 
+// st_dev/st_ino are u64 on Linux but i32/u64 on macOS: the casts are for portability.
+#[allow(clippy::unnecessary_cast)]
 fn map_fd(fd: &Fd, len: usize, what: &str, st: &libc::stat) -> Result<Mapping> {
   // SAFETY: fd is an open shm object of at least len bytes (checked or truncated by the caller).
   let p = unsafe {
@@ -221,6 +223,7 @@ pub fn open_region(name: &str) -> Result<Mapping> {
 
 /// Unlink the region `name` if it is still the object `id` (so a newer region of the same name
 /// survives), and its doorbells. Missing objects are not an error.
+#[allow(clippy::unnecessary_cast)]
 pub fn unlink_if_same(name: &str, id: Option<(u64, u64)>) {
   let os = os_name(name);
   let Ok(c) = cstr(&os) else { return };
