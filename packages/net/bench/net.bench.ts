@@ -2,6 +2,7 @@
 // Every receiver runs in its own process (a fork of this script), so sender and receiver each get a core.
 //   npx tsx packages/net/bench/net.bench.ts            (full run)
 //   npx tsx packages/net/bench/net.bench.ts --quick    (smaller counts)
+// BENCH_ONLY=link-rust:oneway runs one case; BENCH_PROF=<dir> writes the receivers' CPU profiles there.
 import { fork } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +60,9 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
       },
     });
     return new Promise((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, port) =>
+        e ? reject(e) : resolve(port),
+      ),
     );
   }
   const server = await listen(
@@ -89,9 +92,17 @@ interface Result {
   p99?: number;
 }
 
-function startReceiver(kind: Kind, mode: Mode, expected: number): Promise<{ port: number; done: Promise<void>; stop: () => void }> {
+function startReceiver(
+  kind: Kind,
+  mode: Mode,
+  expected: number,
+): Promise<{ port: number; done: Promise<void>; stop: () => void }> {
   const child = fork(fileURLToPath(import.meta.url), ['--serve', kind, mode, String(expected)], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+    ],
     stdio: 'inherit',
   });
   return new Promise((resolve) => {
@@ -100,7 +111,7 @@ function startReceiver(kind: Kind, mode: Mode, expected: number): Promise<{ port
       markDone = r;
     });
     child.on('message', (m: { port?: number; done?: boolean }) => {
-      if (m.port) resolve({ port: m.port, done, stop: () => child.kill('SIGKILL') });
+      if (m.port) resolve({ port: m.port, done, stop: () => child.disconnect() });
       if (m.done) markDone();
     });
   });
@@ -240,17 +251,22 @@ async function main(): Promise<void> {
     bulk: (k) => (k === 'grpc' ? 300 : 2000) / (quick ? 4 : 1),
   };
   const results: Result[] = [];
+  const only = process.env.BENCH_ONLY; // e.g. "link-rust:oneway", for profiling one case
   for (const mode of ['rtt', 'oneway', 'bulk'] as Mode[]) {
     for (const kind of kinds) {
+      if (only && only !== `${kind}:${mode}`) continue;
       const r = await run(kind, mode, Math.round(counts[mode](kind)));
       results.push(r);
       console.error(`${kind} ${mode}: ${format(r)}`);
     }
   }
+  if (only) return;
   const row = (kind: Kind) => results.filter((r) => r.kind === kind);
   const base = (mode: Mode) => results.find((r) => r.kind === 'raw' && r.mode === mode)!;
   const grpcOf = (mode: Mode) => results.find((r) => r.kind === 'grpc' && r.mode === mode)!;
-  console.log('| transport | 64 B RTT p50 / p99 (µs) | 64 B one-way (M msgs/s) | 1 MiB stream (GB/s) | RTT vs raw | 1 MiB vs raw | 1 MiB vs grpc-js |');
+  console.log(
+    '| transport | 64 B RTT p50 / p99 (µs) | 64 B one-way (M msgs/s) | 1 MiB stream (GB/s) | RTT vs raw | 1 MiB vs raw | 1 MiB vs grpc-js |',
+  );
   console.log('|---|---|---|---|---|---|---|');
   for (const kind of kinds) {
     const [rtt, oneway, bulk] = row(kind) as [Result, Result, Result];
