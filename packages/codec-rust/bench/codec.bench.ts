@@ -16,7 +16,7 @@ interface FileChunk {
 
 const quick = process.argv.includes('--quick');
 const ROUND_MS = quick ? 50 : 200;
-const ROUNDS = quick ? 3 : 7;
+const ROUNDS = quick ? 5 : 15;
 
 const codec = createRustCodec(new MessageRegistry([sampleMessages.FileChunk]));
 const payloadCodec = compileRust(sampleMessages.schemas.FileChunk);
@@ -37,26 +37,19 @@ function chunk(dataSize: number, path: string): FileChunk {
 
 let sink = 0;
 
-/** Median ops/s of `fn` over timed rounds, after a warm-up round. */
-function measure(fn: () => number): number {
-  const warmEnd = performance.now() + ROUND_MS;
-  while (performance.now() < warmEnd) sink += fn();
-  const rates: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    let ops = 0;
-    let batch = 1;
-    const start = performance.now();
-    let now = start;
-    while (now - start < ROUND_MS) {
-      for (let i = 0; i < batch; i++) sink += fn();
-      ops += batch;
-      if (batch < 4096) batch *= 2;
-      now = performance.now();
-    }
-    rates.push((ops * 1000) / (now - start));
+/** Ops/s of `fn` over one timed round of ROUND_MS. */
+function round(fn: () => number): number {
+  let ops = 0;
+  let batch = 1;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ROUND_MS) {
+    for (let i = 0; i < batch; i++) sink += fn();
+    ops += batch;
+    if (batch < 4096) batch *= 2;
+    now = performance.now();
   }
-  rates.sort((a, b) => a - b);
-  return rates[rates.length >> 1]!;
+  return (ops * 1000) / (now - start);
 }
 
 interface Row {
@@ -69,22 +62,26 @@ const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 function table(title: string, rows: Row[]): void {
-  // Interleave the rows round by round so machine noise hits all of them alike.
+  // Warm every row up, then take its rounds in turn (row A, B, C, D, A, B, ...), so load from other
+  // processes hits all rows alike; report the median round of each.
+  for (const row of rows) round(row.fn);
   const rates = rows.map(() => [] as number[]);
-  for (let round = 0; round < 3; round++) {
-    for (const [i, row] of rows.entries()) rates[i]!.push(measure(row.fn));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, row] of rows.entries()) rates[i]!.push(round(row.fn));
   }
-  const best = rates.map((r) => r.sort((a, b) => a - b)[1]!);
+  const median = (list: number[]) => [...list].sort((a, b) => a - b)[list.length >> 1]!;
+  // The ratio is the median of per-round ratios: each compares two rounds taken back to back.
+  const base = rates[rows.findIndex((r) => r.name.startsWith('msgpackr'))]!;
   console.log(`\n${title}`);
   console.log('| codec | bytes | ops/s | MB/s | vs msgpackr |');
   console.log('|---|---:|---:|---:|---:|');
-  const baseline = best[rows.findIndex((r) => r.name.startsWith('msgpackr'))]!;
-  rows.forEach((row, i) => {
-    const ops = best[i]!;
+  for (const [i, row] of rows.entries()) {
+    const ops = median(rates[i]!);
+    const ratio = median(rates[i]!.map((rate, r) => rate / base[r]!));
     console.log(
-      `| ${row.name} | ${fmt(row.bytes)} | ${fmt(ops)} | ${fmt((ops * row.bytes) / 1e6)} | ${(ops / baseline).toFixed(2)}x |`,
+      `| ${row.name} | ${fmt(row.bytes)} | ${fmt(ops)} | ${fmt((ops * row.bytes) / 1e6)} | ${ratio.toFixed(2)}x |`,
     );
-  });
+  }
 }
 
 const sizes: [string, FileChunk][] = [
@@ -96,7 +93,7 @@ const sizes: [string, FileChunk][] = [
 console.log(
   `@tmesh/codec-rust benchmark, Node ${process.version}, ${ROUNDS} rounds x ${ROUND_MS} ms, median of 3 interleaved passes`,
 );
-console.log("MB/s counts each codec's own encoded bytes; ratios compare ops/s on the same value.");
+console.log("MB/s counts each codec's own encoded bytes; ratios compare ops/s on the same value, median of per-round ratios.");
 
 for (const [label, value] of sizes) {
   const frame = codec.encode(sampleMessages.FileChunk, value, { sequence: 1 });
