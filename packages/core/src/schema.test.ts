@@ -77,6 +77,17 @@ describe('schema builder: inferred static types', () => {
     expect(desc.fields[7]!.type).toEqual({ kind: 'optional', inner: { kind: 'string' } });
   });
 
+  it('keeps optional items in lists and map values', () => {
+    const L = t.struct('L', { xs: t.list(t.optional(t.u32())), m: t.map(t.string(), t.optional(t.u64())) });
+    expectTypeOf<Infer<typeof L>['xs']>().toEqualTypeOf<(number | undefined)[]>();
+    expectTypeOf<Infer<typeof L>['m']>().toEqualTypeOf<Map<string, bigint | undefined>>();
+  });
+
+  it('accepts field names that shadow Object.prototype members', () => {
+    const S = t.struct('S', { toString: t.u8(), constructor: t.u8(), valueOf: t.u8() });
+    expect(S.desc.fields.map((f) => [f.name, f.tag])).toEqual([['toString', 1], ['constructor', 2], ['valueOf', 3]]);
+  });
+
   it('accepts explicit protobuf tags', () => {
     const S = t.struct('S', { a: t.u32(), b: t.u32() }, { tags: { b: 10 } });
     expect(S.desc.fields.map((f) => f.tag)).toEqual([1, 10]);

@@ -71,7 +71,7 @@ declare const phantom: unique symbol;
 export interface Schema<T = unknown> {
   readonly desc: TypeDesc;
   /** Type-level only; never present at runtime. */
-  readonly [phantom]?: T;
+  readonly [phantom]?: { value: T };
 }
 
 /** A schema whose values may be absent (`optional`). Struct fields of this kind become `key?:`. */
@@ -85,7 +85,7 @@ export interface StructSchema<T = unknown> extends Schema<T> {
 }
 
 /** The static type of the values of a schema. */
-export type Infer<S> = S extends Schema<infer T> ? T : never;
+export type Infer<S> = S extends { readonly [phantom]?: { value: infer T } } ? T : never;
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 type OptionalKeys<F> = { [K in keyof F]: F[K] extends OptionalSchema<any> ? K : never }[keyof F];
@@ -268,15 +268,15 @@ export const t = {
   },
 
   /** A sequence: Rust `Vec<T>`, Swift `[T]`, protobuf `repeated`. */
-  list<T>(item: Schema<T>): Schema<T[]> {
-    return schemaOf<T[]>({ kind: 'list', item: descOf(item, 'list(...)') });
+  list<S extends Schema<any>>(item: S): Schema<Infer<S>[]> {
+    return schemaOf<Infer<S>[]>({ kind: 'list', item: descOf(item, 'list(...)') });
   },
 
   /** A map: Rust `HashMap<K, V>`/`BTreeMap`, Swift `[K: V]`, protobuf `map<K, V>`. Values are `Map`s. */
-  map<K, V>(key: Schema<K>, value: Schema<V>): Schema<Map<K, V>> {
+  map<KS extends Schema<any>, VS extends Schema<any>>(key: KS, value: VS): Schema<Map<Infer<KS>, Infer<VS>>> {
     const desc: TypeDesc = { kind: 'map', key: descOf(key, 'map key'), value: descOf(value, 'map value') };
     validateDesc(desc, 'map');
-    return schemaOf<Map<K, V>>(desc);
+    return schemaOf<Map<Infer<KS>, Infer<VS>>>(desc);
   },
 
   /** A struct: fields in declaration order (bincode order); protobuf tags 1..n unless given. */
@@ -291,7 +291,7 @@ export const t = {
     const tags = (options.tags ?? {}) as Record<string, number | undefined>;
     const list: FieldDesc[] = Object.keys(fields).map((fieldName, i) => ({
       name: fieldName,
-      tag: tags[fieldName] ?? i + 1,
+      tag: Object.hasOwn(tags, fieldName) ? tags[fieldName]! : i + 1,
       type: descOf(fields[fieldName], `${name}.${fieldName}`),
     }));
     for (const key of Object.keys(tags)) {
