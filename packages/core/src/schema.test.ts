@@ -85,7 +85,11 @@ describe('schema builder: inferred static types', () => {
 
   it('accepts field names that shadow Object.prototype members', () => {
     const S = t.struct('S', { toString: t.u8(), constructor: t.u8(), valueOf: t.u8() });
-    expect(S.desc.fields.map((f) => [f.name, f.tag])).toEqual([['toString', 1], ['constructor', 2], ['valueOf', 3]]);
+    expect(S.desc.fields.map((f) => [f.name, f.tag])).toEqual([
+      ['toString', 1],
+      ['constructor', 2],
+      ['valueOf', 3],
+    ]);
   });
 
   it('accepts explicit protobuf tags', () => {
