@@ -91,9 +91,11 @@ const sizes: [string, FileChunk][] = [
 ];
 
 console.log(
-  `@tmesh/codec-rust benchmark, Node ${process.version}, ${ROUNDS} rounds x ${ROUND_MS} ms, median of 3 interleaved passes`,
+  `@tmesh/codec-rust benchmark, Node ${process.version}, median of ${ROUNDS} interleaved rounds x ${ROUND_MS} ms per row`,
 );
-console.log("MB/s counts each codec's own encoded bytes; ratios compare ops/s on the same value, median of per-round ratios.");
+console.log(
+  "MB/s counts each codec's own encoded bytes; ratios compare ops/s on the same value, median of per-round ratios.",
+);
 
 for (const [label, value] of sizes) {
   const frame = codec.encode(sampleMessages.FileChunk, value, { sequence: 1 });
