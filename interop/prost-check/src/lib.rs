@@ -26,6 +26,7 @@ pub const VERSION: u32 = 1;
 pub const PROTOC_PATH: &str = env!("PROTOC_PATH");
 
 /// A payload of one of the sample message types.
+#[allow(clippy::large_enum_variant)] // test data, built a handful of times
 #[derive(Clone, Debug, PartialEq)]
 pub enum Payload {
     AllTypes(AllTypes),
@@ -79,7 +80,10 @@ pub struct Vector {
 }
 
 fn inner(id: u32, label: &str) -> Inner {
-    Inner { id, label: label.to_string() }
+    Inner {
+        id,
+        label: label.to_string(),
+    }
 }
 
 fn variant(v: op::Value) -> Op {
@@ -91,11 +95,16 @@ fn noop() -> Op {
 }
 
 fn delete(path: &str) -> Op {
-    variant(op::Value::Delete(Delete { path: path.to_string() }))
+    variant(op::Value::Delete(Delete {
+        path: path.to_string(),
+    }))
 }
 
 fn rename(from: &str, to: &str) -> Op {
-    variant(op::Value::Rename(Rename { from: from.to_string(), to: to.to_string() }))
+    variant(op::Value::Rename(Rename {
+        from: from.to_string(),
+        to: to.to_string(),
+    }))
 }
 
 fn counts(entries: &[(&str, u64)]) -> BTreeMap<String, u64> {
@@ -129,7 +138,12 @@ pub fn vectors() -> Vec<Vector> {
                 counts: counts(&[("a", 1), ("max", u64::MAX), ("ü", 42)]),
                 kind: EntryKind::Symlink as i32,
                 op: Some(rename("/a", "/b")),
-                ops: vec![noop(), delete("/tmp/x"), rename("x", "ß"), variant(op::Value::Chmod(0o755))],
+                ops: vec![
+                    noop(),
+                    delete("/tmp/x"),
+                    rename("x", "ß"),
+                    variant(op::Value::Chmod(0o755)),
+                ],
             }),
             flags: FLAG_REQUEST,
             sequence: 1,
@@ -272,7 +286,9 @@ pub const BIG_SIZE: usize = 1024 * 1024;
 
 /// The 1 MiB FileChunk vector (data[i] = i * 131 + 7 mod 256), generated at test time on both sides.
 pub fn big_vector() -> Vector {
-    let data = (0..BIG_SIZE).map(|i| (i.wrapping_mul(131).wrapping_add(7) & 0xff) as u8).collect();
+    let data = (0..BIG_SIZE)
+        .map(|i| (i.wrapping_mul(131).wrapping_add(7) & 0xff) as u8)
+        .collect();
     Vector {
         payload: Payload::FileChunk(FileChunk {
             path: "big.bin".to_string(),
@@ -313,7 +329,9 @@ pub fn envelope_of(v: &Vector) -> Envelope {
 pub fn write_stream(list: &[Vector]) -> Vec<u8> {
     let mut out = Vec::new();
     for v in list {
-        envelope_of(v).encode_length_delimited(&mut out).expect("Vec<u8> grows");
+        envelope_of(v)
+            .encode_length_delimited(&mut out)
+            .expect("Vec<u8> grows");
     }
     out
 }
@@ -322,7 +340,10 @@ pub fn write_stream(list: &[Vector]) -> Vec<u8> {
 pub fn read_stream(mut bytes: &[u8]) -> Result<Vec<Envelope>, String> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        out.push(Envelope::decode_length_delimited(&mut bytes).map_err(|e| format!("envelope {}: {e}", out.len()))?);
+        out.push(
+            Envelope::decode_length_delimited(&mut bytes)
+                .map_err(|e| format!("envelope {}: {e}", out.len()))?,
+        );
     }
     Ok(out)
 }
@@ -341,25 +362,83 @@ fn float_bits(p: &Payload) -> Vec<u64> {
 pub fn check_envelope(index: usize, env: &Envelope, v: &Vector) -> Result<(), String> {
     let (id, name) = v.payload.type_id_and_name();
     let ctx = |what: &str| format!("vector {index}: {what}");
-    let eq = |what: &str, ok: bool, detail: String| if ok { Ok(()) } else { Err(format!("{}: {detail}", ctx(what))) };
-    eq("version", env.version == VERSION, format!("{}", env.version))?;
-    eq("message_type", env.message_type == id, format!("{} != {id}", env.message_type))?;
-    eq("type_name", env.type_name == name, format!("{:?} != {name:?}", env.type_name))?;
-    eq("flags", env.flags == v.flags, format!("{} != {}", env.flags, v.flags))?;
-    eq("sequence", env.sequence == v.sequence, format!("{} != {}", env.sequence, v.sequence))?;
-    eq("timestamp", env.timestamp == v.timestamp, format!("{} != {}", env.timestamp, v.timestamp))?;
-    eq("source", env.source == v.source, format!("{:?} != {:?}", env.source, v.source))?;
-    eq("destination", env.destination == v.destination, format!("{:?} != {:?}", env.destination, v.destination))?;
-    eq("compression", env.compression == 0, format!("{}", env.compression))?;
+    let eq = |what: &str, ok: bool, detail: String| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{}: {detail}", ctx(what)))
+        }
+    };
+    eq(
+        "version",
+        env.version == VERSION,
+        format!("{}", env.version),
+    )?;
+    eq(
+        "message_type",
+        env.message_type == id,
+        format!("{} != {id}", env.message_type),
+    )?;
+    eq(
+        "type_name",
+        env.type_name == name,
+        format!("{:?} != {name:?}", env.type_name),
+    )?;
+    eq(
+        "flags",
+        env.flags == v.flags,
+        format!("{} != {}", env.flags, v.flags),
+    )?;
+    eq(
+        "sequence",
+        env.sequence == v.sequence,
+        format!("{} != {}", env.sequence, v.sequence),
+    )?;
+    eq(
+        "timestamp",
+        env.timestamp == v.timestamp,
+        format!("{} != {}", env.timestamp, v.timestamp),
+    )?;
+    eq(
+        "source",
+        env.source == v.source,
+        format!("{:?} != {:?}", env.source, v.source),
+    )?;
+    eq(
+        "destination",
+        env.destination == v.destination,
+        format!("{:?} != {:?}", env.destination, v.destination),
+    )?;
+    eq(
+        "compression",
+        env.compression == 0,
+        format!("{}", env.compression),
+    )?;
     let crc = crc32fast::hash(&env.payload);
-    eq("checksum", env.checksum == Some(crc), format!("{:?} != crc32fast {crc:#x}", env.checksum))?;
+    eq(
+        "checksum",
+        env.checksum == Some(crc),
+        format!("{:?} != crc32fast {crc:#x}", env.checksum),
+    )?;
     let decoded = Payload::decode(&env.type_name, &env.payload).map_err(|e| ctx(&e))?;
     let (got, want) = (format!("{decoded:?}"), format!("{:?}", v.payload));
-    eq("payload", got == want, format!("\n  decoded  {got}\n  expected {want}"))?;
-    eq("float bits", float_bits(&decoded) == float_bits(&v.payload), format!("{:x?}", float_bits(&decoded)))?;
+    eq(
+        "payload",
+        got == want,
+        format!("\n  decoded  {got}\n  expected {want}"),
+    )?;
+    eq(
+        "float bits",
+        float_bits(&decoded) == float_bits(&v.payload),
+        format!("{:x?}", float_bits(&decoded)),
+    )?;
     if v.canonical {
         let ours = v.payload.encode();
-        eq("payload bytes", ours == env.payload, format!("prost {:02x?}\n  ts    {:02x?}", ours, env.payload))?;
+        eq(
+            "payload bytes",
+            ours == env.payload,
+            format!("prost {:02x?}\n  ts    {:02x?}", ours, env.payload),
+        )?;
     }
     Ok(())
 }
@@ -376,7 +455,8 @@ pub fn check_stream(bytes: &[u8], list: &[Vector]) -> Result<usize, String> {
     // The envelope itself is canonical on both sides: prost re-encodes the stream to the same bytes.
     let mut again = Vec::new();
     for env in &envs {
-        env.encode_length_delimited(&mut again).expect("Vec<u8> grows");
+        env.encode_length_delimited(&mut again)
+            .expect("Vec<u8> grows");
     }
     if again != bytes {
         return Err("prost re-encodes the envelopes to different bytes".to_string());

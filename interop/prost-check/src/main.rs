@@ -15,15 +15,23 @@ fn run(args: &[String]) -> Result<String, String> {
     let read = |p: &str| std::fs::read(p).map_err(|e| format!("{p}: {e}"));
     let write = |p: &str, b: Vec<u8>| {
         let n = b.len();
-        std::fs::write(p, b).map(|_| format!("wrote {n} bytes to {p}")).map_err(|e| format!("{p}: {e}"))
+        std::fs::write(p, b)
+            .map(|_| format!("wrote {n} bytes to {p}"))
+            .map_err(|e| format!("{p}: {e}"))
     };
     match args.first().map(String::as_str) {
-        Some("check-vectors") => check_stream(&read(file()?)?, &vectors()).map(|n| format!("ok: {n} envelopes match")),
-        Some("check-big") => check_stream(&read(file()?)?, &[big_vector()]).map(|_| "ok: 1 MiB envelope matches".to_string()),
+        Some("check-vectors") => {
+            check_stream(&read(file()?)?, &vectors()).map(|n| format!("ok: {n} envelopes match"))
+        }
+        Some("check-big") => check_stream(&read(file()?)?, &[big_vector()])
+            .map(|_| "ok: 1 MiB envelope matches".to_string()),
         Some("write-vectors") => write(file()?, write_stream(&vectors())),
         Some("write-big") => write(file()?, write_stream(&[big_vector()])),
         Some("protoc") => Ok(PROTOC_PATH.to_string()),
-        _ => Err("usage: prost-check check-vectors|check-big|write-vectors|write-big FILE | protoc".to_string()),
+        _ => Err(
+            "usage: prost-check check-vectors|check-big|write-vectors|write-big FILE | protoc"
+                .to_string(),
+        ),
     }
 }
 

@@ -3,7 +3,9 @@
 use prost_check::{big_vector, check_stream, read_stream, vectors, write_stream};
 
 fn vector_file(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-vectors/universal").join(name)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../test-vectors/universal")
+        .join(name)
 }
 
 #[test]
@@ -15,7 +17,8 @@ fn prost_decodes_every_typescript_vector() {
 
 #[test]
 fn committed_rust_vectors_are_what_prost_writes() {
-    let committed = std::fs::read(vector_file("rust-vectors.bin")).expect("rust-vectors.bin is committed");
+    let committed =
+        std::fs::read(vector_file("rust-vectors.bin")).expect("rust-vectors.bin is committed");
     assert!(committed == write_stream(&vectors()), "regenerate: cargo run --release -p prost-check -- write-vectors test-vectors/universal/rust-vectors.bin");
 }
 
