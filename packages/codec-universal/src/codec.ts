@@ -39,6 +39,7 @@ export interface UniversalCodecOptions {
 /** The universal wire codec: a `WireCodec` plus what only this wire has. */
 export interface UniversalCodec extends WireCodec {
   readonly wire: 'universal';
+  /** The protobuf payload codec of a struct or union schema (compiled once, cached). */
   compile<T>(schema: Schema<T>): UniversalPayloadCodec<T>;
 }
 

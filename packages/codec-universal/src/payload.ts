@@ -554,6 +554,7 @@ export class UniversalPayloadCodec<T> implements PayloadCodec<T> {
     }
   }
 
+  /** Encode a value to fresh bytes (no framing). */
   encode(value: T): Uint8Array {
     const w = sharedWriter.restart();
     try {
@@ -568,6 +569,7 @@ export class UniversalPayloadCodec<T> implements PayloadCodec<T> {
     }
   }
 
+  /** Decode exactly the bytes given; bytes fields are views into them unless `copy`. */
   decode(bytes: Uint8Array, options?: { copy?: boolean }): T {
     if (!(bytes instanceof Uint8Array))
       throw tmeshError('E_INVALID_ARGUMENT', `${this.#name}: decode needs a Uint8Array`);
