@@ -34,6 +34,9 @@ export declare function chRelease(handle: number, end: number): void
 /** Write what fits of `data` from `offset`; returns the new offset, or -1 once the message is complete. */
 export declare function chSendPartial(handle: number, data: Buffer, offset: number, messageType: number, flags: number): number
 
+/** Busy-poll up to `budget_us` microseconds until a message (or part of one) is waiting. */
+export declare function chSpinUntilData(handle: number, budgetUs: number): boolean
+
 /** The per-channel token, 32 hex digits. */
 export declare function chToken(handle: number): string
 
@@ -55,11 +58,8 @@ export declare function chTryRecvBatch(handle: number, maxMessages: number, maxB
 /** Send the whole message now, or return false (full) without writing anything. */
 export declare function chTrySend(handle: number, data: Buffer, messageType: number, flags: number): boolean
 
-/**
- * Send as many messages of a packed buffer (u32 length then bytes, repeated) as fit now; returns how
- * many were sent. One publish (and at most one wake) for all of them.
- */
-export declare function chTrySendPacked(handle: number, packed: Buffer, messageType: number, flags: number): number
+/** Send as many of `messages` as fit now, in order, behind one publish; returns how many were sent. */
+export declare function chTrySendMany(handle: number, messages: Array<Buffer>, messageType: number, flags: number): number
 
 /** Remove stale and corrupt regions of this user; returns their names. */
 export declare function cleanupStaleRegions(): Array<string>

@@ -187,16 +187,7 @@ export class ShmChannel {
   trySendMany(messages: readonly Uint8Array[], options: ShmSendOptions = {}): number {
     this.#check();
     if (this.#sends.length > 0 || messages.length === 0) return 0;
-    let total = 0;
-    for (const m of messages) total += 4 + m.length;
-    const packed = Buffer.allocUnsafe(total);
-    let at = 0;
-    for (const m of messages) {
-      packed.writeUInt32LE(m.length, at);
-      packed.set(m, at + 4);
-      at += 4 + m.length;
-    }
-    return native(() => this.#native.trySendPacked(packed, options.type ?? 0, options.flags ?? 0));
+    return native(() => this.#native.trySendMany(messages, options.type ?? 0, options.flags ?? 0));
   }
 
   /**
@@ -281,7 +272,14 @@ export class ShmChannel {
   /** Wait until at least one message is there, then return up to `max` of them. */
   recvBatch(options: ShmRecvOptions & { max?: number } = {}): Promise<ShmMessage[]> {
     const max = options.max ?? 4096;
-    return this.#wait(() => this.#takeBatch(max), options);
+    const turn = () => {
+      if (this.idle === 'spin') native(() => this.#native.spinUntilData(20));
+      return this.#takeBatch(max);
+    };
+    return this.#wait(turn, options, () => {
+      this.#spinFirst();
+      return this.#takeBatch(max);
+    });
   }
 
   /** Lend the next message in place, if one is complete. Release it to free its space. */
@@ -293,7 +291,14 @@ export class ShmChannel {
 
   /** Wait for the next message and lend it in place. */
   lend(options: ShmRecvOptions = {}): Promise<LentMessage> {
-    return this.#wait(() => this.#takeLend(), options);
+    const turn = () => {
+      if (this.idle === 'spin') native(() => this.#native.spinUntilData(20));
+      return this.#takeLend();
+    };
+    return this.#wait(turn, options, () => {
+      this.#spinFirst();
+      return this.#takeLend();
+    });
   }
 
   /** Receive messages as an async iterator until the channel or the peer closes. */
@@ -342,7 +347,7 @@ export class ShmChannel {
   }
 
   #takeBatch(max: number): unknown {
-    const buf = native(() => this.#native.tryRecvBatch(max, 4 << 20));
+    const buf = native(() => this.#native.tryRecvBatch(max, 1 << 20));
     return buf === null ? EMPTY : parseBatch(buf);
   }
 
@@ -373,6 +378,12 @@ export class ShmChannel {
     if (this.idle === 'spin') return 20;
     if (this.idle === 'adaptive') return this.spinMicros;
     return 0;
+  }
+
+  /** Busy-poll (per the idle strategy) until something is waiting, before a batch or lend wait queues. */
+  #spinFirst(): void {
+    const budget = this.#firstSpin();
+    if (budget > 0) native(() => this.#native.spinUntilData(budget));
   }
 
   #wait<T>(take: Take, options: ShmRecvOptions, first: Take = take): Promise<T> {

@@ -17,12 +17,13 @@ export interface NativeChannel {
   dupBellFd(): number;
   sendPartial(data: Uint8Array, offset: number, messageType: number, flags: number): number;
   trySend(data: Uint8Array, messageType: number, flags: number): boolean;
-  trySendPacked(packed: Uint8Array, messageType: number, flags: number): number;
+  trySendMany(messages: readonly Uint8Array[], messageType: number, flags: number): number;
   tryRecv(meta: Uint32Array): Buffer | null;
   recvSpin(meta: Uint32Array, budgetUs: number): Buffer | null;
   tryRecvBatch(maxMessages: number, maxBytes: number): Buffer | null;
   tryLend(meta: Uint32Array): Buffer | null;
   release(end: number): void;
+  spinUntilData(budgetUs: number): boolean;
   armDataBell(): boolean;
   armSpaceBell(need: number): boolean;
   hasData(): boolean;
@@ -51,12 +52,13 @@ interface RawBinding {
   chDupBellFd(h: number): number;
   chSendPartial(h: number, data: Uint8Array, offset: number, messageType: number, flags: number): number;
   chTrySend(h: number, data: Uint8Array, messageType: number, flags: number): boolean;
-  chTrySendPacked(h: number, packed: Uint8Array, messageType: number, flags: number): number;
+  chTrySendMany(h: number, messages: readonly Uint8Array[], messageType: number, flags: number): number;
   chTryRecv(h: number, meta: Uint32Array): Buffer | null;
   chRecvSpin(h: number, meta: Uint32Array, budgetUs: number): Buffer | null;
   chTryRecvBatch(h: number, maxMessages: number, maxBytes: number): Buffer | null;
   chTryLend(h: number, meta: Uint32Array): Buffer | null;
   chRelease(h: number, end: number): void;
+  chSpinUntilData(h: number, budgetUs: number): boolean;
   chArmDataBell(h: number): boolean;
   chArmSpaceBell(h: number, need: number): boolean;
   chHasData(h: number): boolean;
@@ -82,12 +84,13 @@ function bind(raw: RawBinding, h: number): NativeChannel {
     dupBellFd: () => raw.chDupBellFd(h),
     sendPartial: (d, o, t, f) => raw.chSendPartial(h, d, o, t, f),
     trySend: (d, t, f) => raw.chTrySend(h, d, t, f),
-    trySendPacked: (p, t, f) => raw.chTrySendPacked(h, p, t, f),
+    trySendMany: (m, t, f) => raw.chTrySendMany(h, m, t, f),
     tryRecv: (m) => raw.chTryRecv(h, m),
     recvSpin: (m, b) => raw.chRecvSpin(h, m, b),
     tryRecvBatch: (n, b) => raw.chTryRecvBatch(h, n, b),
     tryLend: (m) => raw.chTryLend(h, m),
     release: (e) => raw.chRelease(h, e),
+    spinUntilData: (b) => raw.chSpinUntilData(h, b),
     armDataBell: () => raw.chArmDataBell(h),
     armSpaceBell: (n) => raw.chArmSpaceBell(h, n),
     hasData: () => raw.chHasData(h),

@@ -69,7 +69,6 @@ fn to_options(o: Option<NativeChannelOptions>) -> Result<ChannelOptions> {
 struct NativeChannel {
   inner: Channel,
   mapping: Arc<Mapping>,
-  batch: Vec<u8>,
 }
 
 // Channels live in a handle table and JS holds integer handles: napi-rs 3 class methods register
@@ -78,7 +77,7 @@ struct NativeChannel {
 static CHANNELS: Mutex<Vec<Option<NativeChannel>>> = Mutex::new(Vec::new());
 
 fn insert(ch: Channel) -> u32 {
-  let entry = NativeChannel { mapping: ch.mapping().clone(), inner: ch, batch: Vec::new() };
+  let entry = NativeChannel { mapping: ch.mapping().clone(), inner: ch };
   let mut table = CHANNELS.lock().unwrap_or_else(|e| e.into_inner());
   if let Some(i) = table.iter().position(Option::is_none) {
     table[i] = Some(entry);
@@ -212,21 +211,11 @@ impl NativeChannel {
   }
 
   /// The next message copied into a new Buffer (meta written to `meta`), or null.
-  fn try_send_packed(&mut self, packed: &[u8], message_type: u32, flags: u32) -> Result<u32> {
+  fn try_send_many(&mut self, messages: &[BufferSlice], message_type: u32, flags: u32) -> Result<u32> {
     let meta = meta_of(message_type, flags)?;
-    let mut at = 0usize;
     let mut sent = 0u32;
-    let mut entries = Vec::new();
-    while at + 4 <= packed.len() {
-      let len = u32::from_le_bytes(packed[at..at + 4].try_into().unwrap()) as usize;
-      if at + 4 + len > packed.len() {
-        return Err(arg_err("a packed message runs past the end of the buffer"));
-      }
-      entries.push(&packed[at + 4..at + 4 + len]);
-      at += 4 + len;
-    }
-    for e in entries {
-      match self.inner.try_send_unpublished(e, meta) {
+    for m in messages {
+      match self.inner.try_send_unpublished(m, meta) {
         Ok(true) => sent += 1,
         Ok(false) => break,
         Err(err) => {
@@ -279,17 +268,18 @@ impl NativeChannel {
   /// Up to `max_messages` messages in one Buffer of entries (24-byte header: u32 size, u8 type, u8 0,
   /// u16 flags, u32 sequence, u32 0, u64 timestamp; then the data padded to 8), or null if none.
   fn try_recv_batch<'e>(&mut self, env: &'e Env, max_messages: u32, max_bytes: f64) -> Result<Option<BufferSlice<'e>>> {
-    self.batch.clear();
-    let n = self.inner.try_recv_batch(&mut self.batch, max_messages.max(1) as usize, max_bytes as usize).map_err(js_err)?;
+    let mut out = pool_take(max_bytes.clamp(4096.0, 64.0 * 1048576.0) as usize);
+    let n = self.inner.try_recv_batch(&mut out, max_messages.max(1) as usize, max_bytes as usize).map_err(js_err)?;
     if n == 0 {
+      pool_put(out);
       return Ok(None);
     }
-    Ok(Some(copy_to_buffer(env, &self.batch)?))
+    let (ptr, len) = (out.as_mut_ptr(), out.len());
+    // SAFETY: ptr/len describe out's initialised bytes; out moves into the finalizer, so the memory
+    // lives exactly as long as the Buffer, then returns to the pool. The batch is never copied again.
+    Ok(Some(unsafe { BufferSlice::from_external(env, ptr, len, out, |_, v| pool_put(v))? }))
   }
 
-  /// Lend the next message: a Buffer viewing the ring itself, valid until `release(end)`; meta[5..7]
-  /// receive `end` (low, high 32 bits) and meta[7] is 1 when the message had to be copied (nothing to
-  /// release). Null if none.
   fn try_lend<'e>(&mut self, env: &'e Env, mut meta: Uint32ArraySlice) -> Result<Option<BufferSlice<'e>>> {
     match self.inner.try_lend().map_err(js_err)? {
       None => Ok(None),
@@ -385,11 +375,10 @@ pub fn ch_try_send(handle: u32, data: BufferSlice, message_type: u32, flags: u32
   with(handle, |c| c.try_send(data, message_type, flags))
 }
 
-/// Send as many messages of a packed buffer (u32 length then bytes, repeated) as fit now; returns how
-/// many were sent. One publish (and at most one wake) for all of them.
+/// Send as many of `messages` as fit now, in order, behind one publish; returns how many were sent.
 #[napi]
-pub fn ch_try_send_packed(handle: u32, packed: BufferSlice, message_type: u32, flags: u32) -> Result<u32> {
-  with(handle, |c| c.try_send_packed(&packed, message_type, flags))
+pub fn ch_try_send_many(handle: u32, messages: Vec<BufferSlice>, message_type: u32, flags: u32) -> Result<u32> {
+  with(handle, |c| c.try_send_many(&messages, message_type, flags))
 }
 
 /// The next message copied into a new Buffer (meta written to `meta`), or null.
@@ -416,6 +405,25 @@ pub fn ch_try_recv_batch<'e>(env: &'e Env, handle: u32, max_messages: u32, max_b
 #[napi]
 pub fn ch_try_lend<'e>(env: &'e Env, handle: u32, meta: Uint32ArraySlice) -> Result<Option<BufferSlice<'e>>> {
   with(handle, |c| c.try_lend(env, meta))
+}
+
+/// Busy-poll up to `budget_us` microseconds until a message (or part of one) is waiting.
+#[napi]
+pub fn ch_spin_until_data(handle: u32, budget_us: f64) -> Result<bool> {
+  with(handle, |c| {
+    let deadline = Instant::now() + Duration::from_nanos((budget_us.max(0.0) * 1000.0) as u64);
+    let mut spins = 0u32;
+    loop {
+      if c.inner.has_data() {
+        return Ok(true);
+      }
+      spins = spins.wrapping_add(1);
+      if spins % 64 == 0 && Instant::now() >= deadline {
+        return Ok(false);
+      }
+      std::hint::spin_loop();
+    }
+  })
 }
 
 /// Release a lent message (and every one lent before it).

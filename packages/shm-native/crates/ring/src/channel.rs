@@ -277,27 +277,32 @@ impl Channel {
     self.my_bell
   }
 
-  /// The peer's state, re-read from the header; process checks at most every 50 ms unless `force`.
+  /// The peer's state, re-read from the header; process checks (pid, heartbeat) at most every 50 ms
+  /// unless `force`.
   pub fn peer_state(&mut self, force: bool) -> PeerState {
-    // Reading the clock on every call costs more than a small message: look at it every 64 calls.
-    self.calls = self.calls.wrapping_add(1);
-    let peer_state_word = self.map.u32_at(end_offset(self.role == Role::Opener) + END_STATE);
-    if !force
-      && self.peer == PeerState::Alive
-      && self.calls % 64 != 0
-      && peer_state_word.load(Ordering::Acquire) == END_STATE_ATTACHED
-    {
-      return PeerState::Alive;
-    }
-    let now = platform::monotonic_ms();
+    self.peer_state_inner(force, true)
+  }
+
+  /// `quick`: the hot path of a send or receive that made progress; it reads the clock (for the
+  /// 50 ms process check) only every 64 calls, since the clock costs more than a small message.
+  fn peer_state_inner(&mut self, force: bool, with_clock: bool) -> PeerState {
     let peer_creator = self.role == Role::Opener;
     let base = end_offset(peer_creator);
     let st = self.map.u32_at(base + END_STATE).load(Ordering::Acquire);
     if st == END_STATE_CLOSED {
       self.peer = PeerState::Closed;
-    } else if st == END_STATE_NONE {
+      return self.peer;
+    }
+    if st == END_STATE_NONE {
       self.peer = PeerState::NotAttached;
-    } else if force || now >= self.next_peer_check || self.peer != PeerState::Alive {
+      return self.peer;
+    }
+    self.calls = self.calls.wrapping_add(1);
+    if !force && !with_clock && self.peer == PeerState::Alive && self.calls % 64 != 0 {
+      return PeerState::Alive;
+    }
+    let now = platform::monotonic_ms();
+    if force || now >= self.next_peer_check || self.peer != PeerState::Alive {
       self.peer = end_state(&self.map, peer_creator, self.stale_after_ms);
       self.next_peer_check = now + 50;
     }
@@ -311,8 +316,8 @@ impl Channel {
     Ok(())
   }
 
-  fn peer_error(&mut self, force: bool) -> Option<ShmError> {
-    match self.peer_state(force) {
+  fn peer_error(&mut self, with_clock: bool) -> Option<ShmError> {
+    match self.peer_state_inner(false, with_clock) {
       PeerState::Closed => Some(ShmError::Closed(format!("the peer closed channel '{}'", self.name))),
       PeerState::Gone => Some(ShmError::PeerGone(format!("the peer of channel '{}' died or stopped its heartbeat", self.name))),
       _ => None,
@@ -357,6 +362,9 @@ impl Channel {
     if done || *offset != before {
       let w = self.producer.publish();
       self.wake(w, true);
+    } else if let Some(e) = self.peer_error(true) {
+      // The ring is full: a dead consumer would keep it full forever.
+      return Err(e);
     }
     Ok(done)
   }
@@ -365,7 +373,7 @@ impl Channel {
   pub fn try_send(&mut self, msg: &[u8], meta: MessageMeta) -> Result<()> {
     self.check_open()?;
     if !self.producer.fits(msg.len()) {
-      if let Some(e) = self.peer_error(false) {
+      if let Some(e) = self.peer_error(true) {
         return Err(e);
       }
       return Err(ShmError::Full);
@@ -386,6 +394,9 @@ impl Channel {
       return Err(e);
     }
     if !self.producer.fits(msg.len()) {
+      if let Some(e) = self.peer_error(true) {
+        return Err(e);
+      }
       return Ok(false);
     }
     let mut off = 0;
@@ -420,7 +431,7 @@ impl Channel {
     let slice = wait_slice(deadline, &self.name)?;
     platform::wait(self.producer.view().space_futex(), word_seq, slice);
     self.producer.view().producer_wait().fetch_and(!WAIT_FUTEX, Ordering::AcqRel);
-    if let Some(e) = self.peer_error(false) {
+    if let Some(e) = self.peer_error(true) {
       return Err(e);
     }
     Ok(())
@@ -445,7 +456,7 @@ impl Channel {
   }
 
   fn empty_result<T>(&mut self) -> Result<Option<T>> {
-    if let Some(e) = self.peer_error(false) {
+    if let Some(e) = self.peer_error(true) {
       // Re-check: the peer may have published just before closing.
       if self.consumer.has_data() {
         return Ok(None);
