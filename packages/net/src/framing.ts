@@ -3,11 +3,13 @@ import { createSwiftCodec } from '@tmesh/codec-swift';
 import { createUniversalCodec } from '@tmesh/codec-universal';
 import {
   type CompressionAlgorithm,
+  checkPayload,
+  crc32,
   DEFAULT_MAX_FRAME_SIZE,
   type DecodedMessage,
-  FixedFrameDecoder,
   type FixedFrameLayout,
   FRAME_FLAGS,
+  type FrameHeader,
   type MessageRegistry,
   type MessageType,
   type PayloadCodec,
@@ -119,18 +121,140 @@ class FixedWireAdapter implements WireAdapter {
   }
 
   createReader(maxFrameSize: number): FrameReader {
-    const frames = new FixedFrameDecoder(this.#layout, { maxFrameSize });
+    const frames = new FixedStreamReader(this.#layout, maxFrameSize);
     return (chunk) => {
-      const raws = frames.push(chunk);
-      const out: DecodedMessage[] = new Array(raws.length);
-      for (let i = 0; i < raws.length; i++) {
-        const { header, payload } = raws[i]!;
+      const out: DecodedMessage[] = [];
+      frames.push(chunk, (header, payload) => {
         const entry = this.#entry(header.messageType);
         const plain = decompress(header.flags & FRAME_FLAGS.COMPRESSION_MASK, payload, maxFrameSize);
-        out[i] = { type: entry.type, header, value: entry.codec.decode(plain) };
-      }
+        out.push({ type: entry.type, header, value: entry.codec.decode(plain) });
+      });
       return out;
     };
+  }
+}
+
+/**
+ * A SWFT/RUST stream reader for the link's hot path, with the checks and errors of core's
+ * `FixedFrameDecoder`: frames inside a chunk are read in place (the payload is a view), and only a frame
+ * that spans chunks is copied, once, into a buffer allocated after its size passed the limit. Headers are
+ * read with byte arithmetic; any header that fails a check goes through core's `readFrameHeader`, which
+ * throws the precise error (E_BAD_MAGIC, E_UNSUPPORTED_VERSION, E_FRAME_TOO_LARGE). Poisoned after an error.
+ */
+export class FixedStreamReader {
+  readonly #layout: FixedFrameLayout;
+  readonly #max: number;
+  readonly #head: Uint8Array;
+  #headFill = 0;
+  #frame: Uint8Array | undefined;
+  #frameHeader: FrameHeader | undefined;
+  #frameFill = 0;
+  #failed: unknown;
+
+  constructor(layout: FixedFrameLayout, maxFrameSize: number) {
+    this.#layout = layout;
+    this.#max = maxFrameSize;
+    this.#head = new Uint8Array(layout.headerSize);
+  }
+
+  /** Bytes held of a frame not yet complete. */
+  get bufferedBytes(): number {
+    return this.#frame ? this.#frameFill : this.#headFill;
+  }
+
+  /** Feed a chunk; `emit` gets every frame it completes, in order. */
+  push(chunk: Uint8Array, emit: (header: FrameHeader, payload: Uint8Array) => void): void {
+    if (this.#failed) throw this.#failed;
+    try {
+      this.#push(chunk, emit);
+    } catch (error) {
+      this.#failed = error;
+      this.#frame = undefined;
+      throw error;
+    }
+  }
+
+  #header(b: Uint8Array, o: number): FrameHeader {
+    const layout = this.#layout;
+    const magic = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+    const payloadSize = (b[o + 8]! | (b[o + 9]! << 8) | (b[o + 10]! << 16) | (b[o + 11]! << 24)) >>> 0;
+    if (
+      magic !== layout.magic ||
+      b[o + 4] !== layout.version ||
+      layout.headerSize + payloadSize > this.#max
+    ) {
+      readFrameHeader(layout, b, o, this.#max); // throws the precise error
+    }
+    return {
+      version: b[o + 4]!,
+      messageType: b[o + 5]!,
+      flags: b[o + 6]! | (b[o + 7]! << 8),
+      payloadSize,
+      sequence: (b[o + 12]! | (b[o + 13]! << 8) | (b[o + 14]! << 16) | (b[o + 15]! << 24)) >>> 0,
+      timestamp:
+        ((b[o + 16]! | (b[o + 17]! << 8) | (b[o + 18]! << 16) | (b[o + 19]! << 24)) >>> 0) +
+        ((b[o + 20]! | (b[o + 21]! << 8) | (b[o + 22]! << 16) | (b[o + 23]! << 24)) >>> 0) * 0x100000000,
+      checksum: (b[o + 24]! | (b[o + 25]! << 8) | (b[o + 26]! << 16) | (b[o + 27]! << 24)) >>> 0,
+    };
+  }
+
+  #deliver(header: FrameHeader, payload: Uint8Array, emit: (h: FrameHeader, p: Uint8Array) => void): void {
+    if (crc32(payload) !== header.checksum) checkPayload(this.#layout, header, payload); // throws E_CHECKSUM
+    emit(header, payload);
+  }
+
+  #push(chunk: Uint8Array, emit: (h: FrameHeader, p: Uint8Array) => void): void {
+    const hs = this.#layout.headerSize;
+    const n = chunk.length;
+    let off = 0;
+    // 1. Finish the frame that spans from earlier chunks.
+    if (this.#headFill > 0 || this.#frame) {
+      if (!this.#frame) {
+        const take = Math.min(hs - this.#headFill, n);
+        this.#head.set(chunk.subarray(0, take), this.#headFill);
+        this.#headFill += take;
+        off = take;
+        if (this.#headFill < hs) return;
+        const header = this.#header(this.#head, 0);
+        this.#frameHeader = header;
+        this.#frame = new Uint8Array(header.payloadSize);
+        this.#frameFill = 0;
+        this.#headFill = 0;
+      }
+      const frame = this.#frame;
+      const take = Math.min(frame.length - this.#frameFill, n - off);
+      frame.set(chunk.subarray(off, off + take), this.#frameFill);
+      this.#frameFill += take;
+      off += take;
+      if (this.#frameFill < frame.length) return;
+      const header = this.#frameHeader!;
+      this.#frame = undefined;
+      this.#frameHeader = undefined;
+      this.#deliver(header, frame, emit);
+    }
+    // 2. Whole frames inside this chunk, read in place.
+    const buffer = chunk.buffer;
+    const base = chunk.byteOffset;
+    while (n - off >= hs) {
+      const header = this.#header(chunk, off);
+      const end = off + hs + header.payloadSize;
+      if (end > n) break;
+      this.#deliver(header, new Uint8Array(buffer, base + off + hs, header.payloadSize), emit);
+      off = end;
+    }
+    // 3. Keep the start of the next frame (header checked before its payload buffer is allocated).
+    if (off < n) {
+      if (n - off < hs) {
+        this.#head.set(chunk.subarray(off), 0);
+        this.#headFill = n - off;
+        return;
+      }
+      const header = this.#header(chunk, off);
+      this.#frameHeader = header;
+      this.#frame = new Uint8Array(header.payloadSize);
+      this.#frame.set(chunk.subarray(off + hs));
+      this.#frameFill = n - off - hs;
+    }
   }
 }
 
