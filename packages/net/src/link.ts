@@ -1251,8 +1251,10 @@ export class LinkImpl extends EventEmitter implements Link {
     for (const w of this.#waiters.splice(0)) w.reject(tmeshError(cause?.code ?? code, message));
     this.#failPending(cause?.code ?? code, message);
     for (const p of this.#pullers.splice(0)) p({ value: undefined, done: true });
-    if (cause && this.listenerCount('error') > 0) this.emit('error', cause);
-    this.emit('close', cause);
+    // 'close' carries the reason when the link failed; a graceful close (either side) has none.
+    const reason = cause ?? (code === 'E_CLOSED' ? undefined : tmeshError(code, message));
+    if (reason && this.listenerCount('error') > 0) this.emit('error', reason);
+    this.emit('close', reason);
   }
 
   // ---------------------------------------------------------------- stats and tuning

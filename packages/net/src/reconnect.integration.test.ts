@@ -43,6 +43,13 @@ async function proxy(targetPort: number) {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return {
     port: (server.address() as net.AddressInfo).port,
+    /** Stop forwarding on the current connections without closing them (a silent, dead peer). */
+    blackhole: () => {
+      for (const s of sockets) {
+        s.unpipe();
+        s.pause();
+      }
+    },
     cut: () => {
       for (const s of sockets) s.resetAndDestroy();
     },
@@ -210,4 +217,68 @@ describe('delivery across a reconnect', () => {
     for (const i of acked.filter((i) => !s1.has(i))) want.update(message(i).data);
     expect(got.digest('hex')).toBe(want.digest('hex'));
   }, 90_000);
+
+  it('detects a silent peer by its missing heartbeats, reconnects and resumes', async () => {
+    const got: number[] = [];
+    const server = await listen(
+      { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      {
+        self: node('server'),
+        registry,
+        heartbeatMs: 50,
+        deadAfterMs: 300,
+        onLink: (l) => l.on('message', (m) => got.push((m.value as { sequence: number }).sequence)),
+      },
+    );
+    cleanups.push(() => server.close());
+    const p = await proxy((server.address() as { port: number }).port);
+    cleanups.push(() => p.close());
+    const link = await connect(
+      { kind: 'tcp', host: '127.0.0.1', port: p.port },
+      {
+        self: node('client'),
+        registry,
+        heartbeatMs: 50,
+        deadAfterMs: 300,
+        reconnect: { initialMs: 10, maxMs: 50 },
+      },
+    );
+    cleanups.push(() => link.close());
+    for (let i = 0; i < 100; i++) await link.send(FileChunk, message(i));
+    await link.flush();
+    p.blackhole();
+    const started = Date.now();
+    for (let i = 100; i < 200; i++) await link.send(FileChunk, message(i));
+    const lost = await nextEvent<{ code: string }>(link, 'disconnect', 3000);
+    expect(lost.code).toBe('E_PEER_GONE');
+    expect(Date.now() - started).toBeLessThan(1500);
+    await expect(nextEvent<{ resumed: boolean }>(link, 'reconnect', 3000)).resolves.toMatchObject({
+      resumed: true,
+    });
+    await link.flush();
+    expect(got).toEqual([...Array(200).keys()]);
+  });
+
+  it('gives up after maxAttempts: the link closes with E_CONNECTION and fails what was not acknowledged', async () => {
+    const server = await listen(
+      { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      { self: node('server'), registry, onLink: () => {} },
+    );
+    cleanups.push(() => server.close());
+    const p = await proxy((server.address() as { port: number }).port);
+    const link = await connect(
+      { kind: 'tcp', host: '127.0.0.1', port: p.port },
+      { self: node('client'), registry, reconnect: { initialMs: 10, maxMs: 20, maxAttempts: 3 } },
+    );
+    // (events.once would reject on the 'error' that precedes a failed close; a listener sees the reason.)
+    const closed = new Promise((resolve) => link.once('close', resolve));
+    p.close(); // the proxy is gone for good: every reconnect is refused
+    const pending = link.send(FileChunk, message(1), { delivery: 'acked' }).then(
+      () => 'acked',
+      (e: unknown) => e,
+    );
+    await expect(closed).resolves.toMatchObject({ code: 'E_CONNECTION' });
+    await expect(pending).resolves.toMatchObject({ code: 'E_CONNECTION', details: { delivery: 'unknown' } });
+    await expect(link.send(FileChunk, message(2))).rejects.toMatchObject({ code: 'E_CLOSED' });
+  });
 });
