@@ -2,7 +2,8 @@
 // Encode and decode of a FileChunk with 16 B, 1 KiB and 1 MiB of data, as a whole frame (envelope,
 // CRC-32, varint prefix) and as a bare payload, against plain protobufjs (bare message, and the same
 // message inside the same Envelope, written and read the protobufjs way) and plain msgpackr.
-// Candidates run interleaved in rounds; the figure is the median round. Machine noise: compare ratios.
+// Candidates run interleaved in rounds: ops/s is the median round, the ratio the median of the per-round
+// ratios to protobufjs + Envelope (robust to the load of a shared machine).
 import { crc32, MessageRegistry, sampleMessages } from '@tmesh/core';
 import { Packr } from 'msgpackr';
 import protobuf from 'protobufjs';
@@ -54,15 +55,18 @@ function bench(title: string, cases: Case[], rounds: number, slot: number): void
   for (const c of cases) measure(c.run, slot / 2); // warm up
   const results = new Map<string, number[]>(cases.map((c) => [c.name, []]));
   for (let r = 0; r < rounds; r++) for (const c of cases) results.get(c.name)!.push(measure(c.run, slot));
-  const base = median(results.get(cases[cases.length - 2]!.name)!);
+  // The ratio is taken within each round (same machine state), then the median over rounds.
+  const base = results.get(cases[cases.length - 2]!.name)!;
   console.log(`\n${title}`);
   console.log(
     `  ${'candidate'.padEnd(44)} ${'bytes'.padStart(8)} ${'ops/s'.padStart(12)} ${'MB/s'.padStart(9)}  vs protobufjs+envelope`,
   );
   for (const c of cases) {
-    const ops = median(results.get(c.name)!);
+    const runs = results.get(c.name)!;
+    const ops = median(runs);
+    const ratio = median(runs.map((x, r) => x / base[r]!));
     console.log(
-      `  ${c.name.padEnd(44)} ${String(c.bytes).padStart(8)} ${Math.round(ops).toLocaleString('en-US').padStart(12)} ${((ops * c.bytes) / 1e6).toFixed(1).padStart(9)}  ${(ops / base).toFixed(2)}x`,
+      `  ${c.name.padEnd(44)} ${String(c.bytes).padStart(8)} ${Math.round(ops).toLocaleString('en-US').padStart(12)} ${((ops * c.bytes) / 1e6).toFixed(1).padStart(9)}  ${ratio.toFixed(2)}x`,
     );
   }
 }
