@@ -466,6 +466,29 @@ describe('createDecoder: a byte stream cut anywhere', () => {
     }
   });
 
+  it('decodes any messages cut at any points to the same values (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(arbitraryOf(AllTypes.schema.desc), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (list, cuts) => {
+          const bytes = Buffer.concat(list.map((v) => codec.encode(AllTypes, v as never, { timestamp: 1 })));
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+          const d = codec.createDecoder();
+          const out = [];
+          let from = 0;
+          for (const p of [...points, bytes.length]) {
+            out.push(...d.push(bytes.subarray(from, p)));
+            from = p;
+          }
+          d.end();
+          expect(out.map((m) => m.value)).toEqual(list);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   it('decodes one byte at a time, copying or not', () => {
     for (const copy of [false, true]) {
       const d = codec.createDecoder({ copy });
