@@ -160,6 +160,19 @@ describe('compileUniversal: known answers (bytes from the protobuf encoding spec
     expect(compileUniversal(N).decode(bytes)).toEqual({ a: 7, c: [5, 6, 8] });
   });
 
+  it('reads map entries that leave out a default key or value, as prost writes them', () => {
+    const M = t.struct('M', { byName: t.map(t.string(), Inner), byId: t.map(t.u32(), t.u64()) });
+    // byName: { "": Inner {0, ""} } as an empty entry; byId: { 0: 0n } as an empty entry, { 7: 0n } as key only.
+    const bytes = unhex('0a 00 12 00 12 02 0807');
+    expect(compileUniversal(M).decode(bytes)).toEqual({
+      byName: new Map([['', { id: 0, label: '' }]]),
+      byId: new Map([
+        [0, 0n],
+        [7, 0n],
+      ]),
+    });
+  });
+
   it('is compiled once per schema', () => {
     expect(compileUniversal(AllTypes)).toBe(compileUniversal(AllTypes));
   });
