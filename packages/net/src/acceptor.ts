@@ -49,7 +49,11 @@ export class Acceptor {
   }
 
   /** Handshake a newly accepted stream and hand it to a new or resumed link. */
-  async accept(stream: Duplex, peerCertificateNames: string[] | undefined, remote: string): Promise<void> {
+  async accept(
+    stream: Duplex,
+    peerCertificateNames: HandshakeParams['peerCertificateNames'],
+    remote: string,
+  ): Promise<void> {
     if (this.#closed) {
       stream.destroy();
       return;

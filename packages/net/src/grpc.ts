@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { type Endpoint, tmeshError } from '@tmesh/core';
 import { Acceptor, type LinkServer } from './acceptor.js';
 import { handshake, socketError } from './handshake.js';
 import { type Dialer, type Link, LinkImpl, newSessionId, type ReconnectOptions } from './link.js';
 import { type LinkOptions, type ResolvedLinkOptions, resolveOptions } from './options.js';
+import { certificateNames } from './socket.js';
 
 const identity = (b: Buffer): Buffer => b;
 
@@ -94,7 +96,8 @@ export async function listenGrpc(
   const server = new grpc.Server(channelOptions(opts));
   server.addService(LINK_SERVICE, {
     connect: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-      void acceptor.accept(call as unknown as Duplex, undefined, call.getPeer());
+      const names = opts.tls ? () => certificateNames(call.getAuthContext().sslPeerCertificate) : undefined;
+      void acceptor.accept(call as unknown as Duplex, names, call.getPeer());
     },
   });
   const creds = opts.tls
@@ -122,14 +125,20 @@ export async function connectGrpc(
 ): Promise<Link> {
   const opts = resolveOptions(options);
   const ep = checkGrpcEndpoint(endpoint, opts);
+  // TLS 1.3 only; identity is the node id in the certificate (checked against the Hello), not the host name.
   const creds = opts.tls
-    ? grpc.credentials.createSsl(toBuffer(opts.tls.ca), toBuffer(opts.tls.key), toBuffer(opts.tls.cert))
+    ? grpc.credentials.createFromSecureContext(
+        tls.createSecureContext({ ...opts.tls, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }),
+        { checkServerIdentity: () => undefined },
+      )
     : grpc.credentials.createInsecure();
   const Client = grpc.makeGenericClientConstructor(LINK_SERVICE, 'Link');
   const client = new Client(`${ep.host}:${ep.port}`, creds, channelOptions(opts));
   const dialer: Dialer = async (params) => {
     const call = (client as unknown as { connect(): grpc.ClientDuplexStream<Buffer, Buffer> }).connect();
     const stream = call as unknown as Duplex;
+    if (opts.tls)
+      params.peerCertificateNames = () => certificateNames(call.getAuthContext()?.sslPeerCertificate);
     try {
       const result = await handshake(stream, params);
       return { stream, result };

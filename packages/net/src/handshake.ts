@@ -27,8 +27,11 @@ export interface HandshakeParams {
   token: string | undefined;
   registry: MessageRegistry;
   timeoutMs: number;
-  /** Names in the peer's verified TLS certificate (CN and SANs); undefined when not on TLS. */
-  peerCertificateNames?: string[] | undefined;
+  /**
+   * Names in the peer's verified TLS certificate (CN and SANs), or a function that reads them once the
+   * peer's Hello arrived (gRPC learns them late); undefined when not on TLS.
+   */
+  peerCertificateNames?: string[] | (() => string[] | undefined) | undefined;
   /** Decide, from the peer's Hello, where to resume its stream; may throw to refuse the peer. */
   onPeerHello: (peer: HelloValue, agreement: Agreement) => ResumePoint;
 }
@@ -96,7 +99,9 @@ export function handshake(stream: Duplex, params: HandshakeParams): Promise<Hand
       stream.on('error', () => {});
       if (sendClose && !stream.destroyed) {
         try {
-          stream.end(codec.encode(control.Close, { code: err.code, message: err.message.slice(0, 512) }));
+          // write then end: a gRPC server call's end() takes metadata, not a last chunk.
+          stream.write(codec.encode(control.Close, { code: err.code, message: err.message.slice(0, 512) }));
+          stream.end();
         } catch {
           stream.destroy();
         }
@@ -156,7 +161,8 @@ export function handshake(stream: Duplex, params: HandshakeParams): Promise<Hand
         const [initiator, acceptor] =
           params.role === 'initiator' ? [params.hello, peer] : [peer, params.hello];
         agreement = negotiate(initiator, acceptor);
-        const names = params.peerCertificateNames;
+        const given = params.peerCertificateNames;
+        const names = typeof given === 'function' ? given() : given;
         if (names && !names.includes(peer.nodeId)) {
           throw tmeshError(
             'E_AUTH',

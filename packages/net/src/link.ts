@@ -359,7 +359,7 @@ export class LinkImpl extends EventEmitter implements Link {
   // ---------------------------------------------------------------- handshake and attach
 
   /** The handshake parameters for a new connection of this link. */
-  handshakeParams(peerCertificateNames?: string[]): HandshakeParams {
+  handshakeParams(peerCertificateNames?: HandshakeParams['peerCertificateNames']): HandshakeParams {
     return {
       role: this.role,
       hello: localHello(this.#opts, this.sessionId, this.#wires),
@@ -1228,7 +1228,9 @@ export class LinkImpl extends EventEmitter implements Link {
     stream.removeListener('close', this.#onStreamClose);
     stream.removeListener('error', this.#onStreamError);
     stream.on('error', () => {});
-    stream.end(out.length > 0 ? Buffer.concat(out) : undefined);
+    // write then end: a gRPC server call's end() takes metadata, not a last chunk.
+    if (out.length > 0) stream.write(Buffer.concat(out));
+    stream.end();
     setTimeout(() => destroyStream(stream), 1000).unref();
     this.#stream = undefined;
   }

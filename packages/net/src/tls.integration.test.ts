@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type Link, type LinkServer, listen } from './index.js';
+import { connect, connectGrpc, type Link, type LinkServer, listen, listenGrpc } from './index.js';
 import { chunk, FileChunk, nextEvent, node, registry } from './test-support.js';
 
 // A CA, and certificates signed by it, generated with the openssl CLI for this run only.
@@ -212,5 +212,38 @@ describe('TLS 1.3 with mutual certificates', () => {
     expect((error as { code?: string }).code).toMatch(/ERR_SSL/);
     await expect(serverError).resolves.toMatchObject({ code: 'E_AUTH' });
     socket.destroy();
+  });
+
+  it('runs the gRPC fallback over mutual TLS, and checks the certificate names there too', async () => {
+    const seen: number[] = [];
+    const s = await listenGrpc(
+      { kind: 'grpc', host: '127.0.0.1', port: 0, tls: true },
+      {
+        self: node('server'),
+        registry,
+        tls: { ...pem.server!, ca },
+        onLink: (l) => l.on('message', (m) => seen.push((m.value as { sequence: number }).sequence)),
+      },
+    );
+    servers.push(s);
+    const link = await connectGrpc(s.address(), {
+      self: node('client'),
+      registry,
+      tls: { ...pem.client!, ca },
+    });
+    links.push(link);
+    await link.send(FileChunk, chunk(3));
+    await link.flush();
+    expect(seen).toEqual([3]);
+    const serverError = nextEvent<{ code: string }>(s, 'handshakeError');
+    await expect(
+      connectGrpc(s.address(), {
+        self: node('client'),
+        registry,
+        reconnect: false,
+        tls: { ...pem.mallory!, ca },
+      }),
+    ).rejects.toMatchObject({ code: 'E_AUTH' });
+    await expect(serverError).resolves.toMatchObject({ code: 'E_AUTH' });
   });
 });
