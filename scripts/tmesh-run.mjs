@@ -19,7 +19,7 @@ function run(cmd, args, what) {
   const r = spawnSync(cmd, args, {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' },
+    env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1', TURBO_TELEMETRY_DISABLED: '1' },
   });
   if (r.error) {
     process.stderr.write(`✖ ${what} could not start: ${r.error.message}\n`);
