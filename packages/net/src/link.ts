@@ -1227,7 +1227,10 @@ export class LinkImpl extends EventEmitter implements Link {
     this.#outBytes = 0;
     stream.removeListener('close', this.#onStreamClose);
     stream.removeListener('error', this.#onStreamError);
+    stream.removeListener('data', this.#onData);
+    stream.removeListener('drain', this.#onDrain);
     stream.on('error', () => {});
+    stream.resume(); // discard what still arrives, so the peer's end is seen
     // write then end: a gRPC server call's end() takes metadata, not a last chunk.
     if (out.length > 0) stream.write(Buffer.concat(out));
     stream.end();
