@@ -269,53 +269,87 @@ function fmt(n: number, digits = 2): string {
   return n.toFixed(digits);
 }
 
+const ROUNDS = QUICK ? 1 : 3;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
 async function main(): Promise<void> {
   console.log(`# @tmesh/shm-native benchmark, ${new Date().toISOString()}, node ${process.version}`);
+  console.log(
+    `# ${ROUNDS} interleaved rounds: every transport runs once per round, so load from other processes`,
+  );
+  console.log('# hits all of them alike; RTT percentiles pool the samples of all rounds, rates are medians.');
   console.log('\n## 64 B ping-pong round trip (us), two processes\n');
   console.log('| transport | p50 | p99 | Unix p50 / this p50 |');
   console.log('|---|---|---|---|');
-  const unix = await socketRtt('unix');
-  const tcp = await socketRtt('tcp');
-  const rows: [string, number[]][] = [];
-  for (const idle of ['spin', 'adaptive', 'park'] as const) rows.push([`shm '${idle}'`, await shmRtt(idle)]);
-  rows.push(['Unix socket', unix], ['TCP loopback', tcp]);
-  const u50 = pct(unix, 0.5);
-  for (const [name, t] of rows) {
+  const rtt: Record<string, number[]> = {};
+  const rttRows: [string, () => Promise<number[]>][] = [
+    ["shm 'spin'", () => shmRtt('spin')],
+    ["shm 'adaptive'", () => shmRtt('adaptive')],
+    ["shm 'park'", () => shmRtt('park')],
+    ['Unix socket', () => socketRtt('unix')],
+    ['TCP loopback', () => socketRtt('tcp')],
+  ];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, run] of rttRows) rtt[name] = [...(rtt[name] ?? []), ...(await run())];
+  }
+  for (const t of Object.values(rtt)) t.sort((a, b) => a - b);
+  const u50 = pct(rtt['Unix socket']!, 0.5);
+  for (const [name] of rttRows) {
+    const t = rtt[name]!;
     console.log(`| ${name} | ${fmt(pct(t, 0.5))} | ${fmt(pct(t, 0.99))} | ${fmt(u50 / pct(t, 0.5))}x |`);
   }
 
-  console.log('\n## One-way streams, two processes (receiver-side rate)\n');
+  console.log('\n## One-way streams, two processes (receiver-side rate, median of rounds)\n');
   console.log('| message | shm | Unix socket | TCP loopback | shm / Unix | shm / TCP |');
   console.log('|---|---|---|---|---|---|');
-  const cases: [string, number, number, 'msgs' | 'bytes'][] = [
-    ['64 B (M msgs/s)', 64, QUICK ? 1_000_000 : 5_000_000, 'msgs'],
-    ['4 KiB (GB/s)', 4096, QUICK ? 200_000 : 1_000_000, 'bytes'],
-    ['1 MiB (GB/s)', 1 << 20, QUICK ? 1000 : 8000, 'bytes'],
+  const big = QUICK ? 1000 : 4000;
+  const small = QUICK ? 1_000_000 : 3_000_000;
+  const mid = QUICK ? 200_000 : 500_000;
+  const streamRows: [string, 'msgs' | 'bytes', () => Promise<[number, number]>][] = [
+    ["64 B (M msgs/s), shm 'park'", 'msgs', () => shmStream(64, small, 'park', false)],
+    ["64 B (M msgs/s), shm 'spin'", 'msgs', () => shmStream(64, small, 'spin', false)],
+    ['64 B (M msgs/s), Unix', 'msgs', () => socketStream('unix', 64, small)],
+    ['64 B (M msgs/s), TCP', 'msgs', () => socketStream('tcp', 64, small)],
+    ["4 KiB (GB/s), shm 'park'", 'bytes', () => shmStream(4096, mid, 'park', false)],
+    ['4 KiB (GB/s), Unix', 'bytes', () => socketStream('unix', 4096, mid)],
+    ['4 KiB (GB/s), TCP', 'bytes', () => socketStream('tcp', 4096, mid)],
+    ["1 MiB (GB/s), shm 'park'", 'bytes', () => shmStream(1 << 20, big, 'park', false)],
+    ["1 MiB (GB/s), shm 'park', lending receive", 'bytes', () => shmStream(1 << 20, big, 'park', true)],
+    ["1 MiB (GB/s), shm 'spin'", 'bytes', () => shmStream(1 << 20, big, 'spin', false)],
+    ['1 MiB (GB/s), Unix', 'bytes', () => socketStream('unix', 1 << 20, big)],
+    ['1 MiB (GB/s), TCP', 'bytes', () => socketStream('tcp', 1 << 20, big)],
   ];
-  for (const [label, size, count, unit] of cases) {
-    const s = await shmStream(size, count, 'park', false);
-    const u = await socketStream('unix', size, count);
-    const t = await socketStream('tcp', size, count);
-    const pick = (r: [number, number]) => (unit === 'msgs' ? r[0] / 1e6 : r[1] / 1e9);
-    const [ps, pu, pt] = [pick(s), pick(u), pick(t)];
-    console.log(`| ${label} | ${fmt(ps)} | ${fmt(pu)} | ${fmt(pt)} | ${fmt(ps / pu)}x | ${fmt(ps / pt)}x |`);
+  const rates: Record<string, number[]> = {};
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, unit, run] of streamRows) {
+      const res = await run();
+      (rates[name] ??= []).push(unit === 'msgs' ? res[0] / 1e6 : res[1] / 1e9);
+    }
   }
-  const big = QUICK ? 1000 : 8000;
-  const lent = await shmStream(1 << 20, big, 'park', true);
-  const u = await socketStream('unix', 1 << 20, big);
+  const m = (k: string) => median(rates[k]!);
+  const line = (label: string, shm: string, size: string) => {
+    const [ps, pu, pt] = [m(shm), m(`${size}, Unix`), m(`${size}, TCP`)];
+    console.log(`| ${label} | ${fmt(ps)} | ${fmt(pu)} | ${fmt(pt)} | ${fmt(ps / pu)}x | ${fmt(ps / pt)}x |`);
+  };
+  line("64 B (M msgs/s), 'park'", "64 B (M msgs/s), shm 'park'", '64 B (M msgs/s)');
+  line("64 B (M msgs/s), 'spin'", "64 B (M msgs/s), shm 'spin'", '64 B (M msgs/s)');
+  line("4 KiB (GB/s), 'park'", "4 KiB (GB/s), shm 'park'", '4 KiB (GB/s)');
+  line("1 MiB (GB/s), 'park'", "1 MiB (GB/s), shm 'park'", '1 MiB (GB/s)');
+  line("1 MiB (GB/s), 'park', lending receive", "1 MiB (GB/s), shm 'park', lending receive", '1 MiB (GB/s)');
+  line("1 MiB (GB/s), 'spin'", "1 MiB (GB/s), shm 'spin'", '1 MiB (GB/s)');
+  console.log('\nPer-round rates:');
+  for (const [name] of streamRows) console.log(`- ${name}: ${rates[name]!.map((x) => fmt(x)).join(', ')}`);
   console.log(
-    `| 1 MiB, lending receive (GB/s) | ${fmt(lent[1] / 1e9)} | ${fmt(u[1] / 1e9)} | | ${fmt(lent[1] / u[1])}x | |`,
-  );
-  const spun = await shmStream(1 << 20, big, 'spin', false);
-  console.log(`| 1 MiB, 'spin' both ends (GB/s) | ${fmt(spun[1] / 1e9)} | | | | |`);
-  const spun64 = await shmStream(64, QUICK ? 1_000_000 : 3_000_000, 'spin', false);
-  console.log(`| 64 B, 'spin' both ends (M msgs/s) | ${fmt(spun64[0] / 1e6)} | | | | |`);
-  console.log(
-    "\nshm streams use idle 'park' unless the row says otherwise; 8 MiB rings; small shm messages are",
+    '\nshm: 8 MiB rings; small messages sent with trySendMany (256 per call), received with recvBatch;',
   );
   console.log(
-    'sent with trySendMany (256 per call) and received with recvBatch; socket senders coalesce into 64 KiB writes.',
+    '1 MiB received with recv (one copy into a new Buffer) or lend (no copy). Sockets: length-prefixed',
   );
+  console.log('records, senders copy small ones into 64 KiB writes, receivers delimit every record.');
 }
 
 if (process.argv[2] === '--peer') {

@@ -152,6 +152,15 @@ fn pool_put(v: Vec<u8>) {
   }
 }
 
+/// Hand a pooled Vec to JS as an external Buffer; the finalizer returns it to the pool. (Reporting its
+/// size with napi_adjust_external_memory made V8 run full mark-compact collections and was slower.)
+fn pooled_buffer(env: &Env, mut v: Vec<u8>) -> Result<BufferSlice<'_>> {
+  let (ptr, len) = (v.as_mut_ptr(), v.len());
+  // SAFETY: ptr/len describe v's initialised bytes; v moves into the finalizer, so the memory lives
+  // exactly as long as the Buffer, then returns to the pool.
+  unsafe { BufferSlice::from_external(env, ptr, len, v, |_, v| pool_put(v)) }
+}
+
 fn copy_to_buffer<'e>(env: &'e Env, d: &[u8]) -> Result<BufferSlice<'e>> {
   // Small messages: one copy into a V8-owned buffer (an external buffer's finalizer costs more than
   // the copy). Large ones: one copy into a pooled Vec handed over as an external buffer.
@@ -160,10 +169,7 @@ fn copy_to_buffer<'e>(env: &'e Env, d: &[u8]) -> Result<BufferSlice<'e>> {
   }
   let mut v = pool_take(d.len());
   v.extend_from_slice(d);
-  let (ptr, len) = (v.as_mut_ptr(), v.len());
-  // SAFETY: ptr/len describe v's initialised bytes; v moves into the finalizer, so the memory lives
-  // exactly as long as the Buffer, then returns to the pool.
-  unsafe { BufferSlice::from_external(env, ptr, len, v, |_, v| pool_put(v)) }
+  pooled_buffer(env, v)
 }
 
 impl NativeChannel {
@@ -269,16 +275,15 @@ impl NativeChannel {
   /// Up to `max_messages` messages in one Buffer of entries (24-byte header: u32 size, u8 type, u8 0,
   /// u16 flags, u32 sequence, u32 0, u64 timestamp; then the data padded to 8), or null if none.
   fn try_recv_batch<'e>(&mut self, env: &'e Env, max_messages: u32, max_bytes: f64) -> Result<Option<BufferSlice<'e>>> {
-    let mut out = pool_take(max_bytes.clamp(4096.0, 64.0 * 1048576.0) as usize);
+    // Room for max_bytes plus one more message, so the last one rarely makes the Vec grow.
+    let mut out = pool_take(max_bytes.clamp(4096.0, 64.0 * 1048576.0) as usize + 8192);
     let n = self.inner.try_recv_batch(&mut out, max_messages.max(1) as usize, max_bytes as usize).map_err(js_err)?;
     if n == 0 {
       pool_put(out);
       return Ok(None);
     }
-    let (ptr, len) = (out.as_mut_ptr(), out.len());
-    // SAFETY: ptr/len describe out's initialised bytes; out moves into the finalizer, so the memory
-    // lives exactly as long as the Buffer, then returns to the pool. The batch is never copied again.
-    Ok(Some(unsafe { BufferSlice::from_external(env, ptr, len, out, |_, v| pool_put(v))? }))
+    // The batch goes to JS as it is: no second copy.
+    Ok(Some(pooled_buffer(env, out)?))
   }
 
   fn try_lend<'e>(&mut self, env: &'e Env, mut meta: Uint32ArraySlice) -> Result<Option<BufferSlice<'e>>> {
