@@ -217,7 +217,7 @@ export class FixedStreamReader {
         if (this.#headFill < hs) return;
         const header = this.#header(this.#head, 0);
         this.#frameHeader = header;
-        this.#frame = new Uint8Array(header.payloadSize);
+        this.#frame = Buffer.allocUnsafe(header.payloadSize); // filled completely before use
         this.#frameFill = 0;
         this.#headFill = 0;
       }
@@ -251,7 +251,7 @@ export class FixedStreamReader {
       }
       const header = this.#header(chunk, off);
       this.#frameHeader = header;
-      this.#frame = new Uint8Array(header.payloadSize);
+      this.#frame = Buffer.allocUnsafe(header.payloadSize); // filled completely before use
       this.#frame.set(chunk.subarray(off + hs));
       this.#frameFill = n - off - hs;
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DecodedMessage, WireId } from '@tmesh/core';
@@ -92,6 +92,45 @@ describe('handshake matrix', () => {
     });
     await expect(serverError).resolves.toMatchObject({ code: 'E_CONNECTION' });
     links.push(await connect(s.address(), { self: node('other-client'), registry }));
+  });
+});
+
+describe('endpoints', () => {
+  it('refuses to connect where nobody listens with E_CONNECTION, and checks its arguments', async () => {
+    const probe = await server();
+    const port = (probe.address() as { port: number }).port;
+    await probe.close();
+    servers.splice(servers.indexOf(probe), 1);
+    await expect(
+      connect({ kind: 'tcp', host: '127.0.0.1', port }, { self: node('client'), registry, reconnect: false }),
+    ).rejects.toMatchObject({ code: 'E_CONNECTION' });
+    await expect(
+      connect({ kind: 'shm', name: 'x' }, { self: node('client'), registry }),
+    ).rejects.toMatchObject({
+      code: 'E_INVALID_ARGUMENT',
+    });
+    await expect(
+      connect({ kind: 'tcp', host: '127.0.0.1', port, tls: true }, { self: node('client'), registry }),
+    ).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+  });
+
+  it('takes over a stale Unix socket file but refuses a live one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmesh-unix-'));
+    const path = join(dir, 'link.sock');
+    const first = await listen({ kind: 'unix', path }, { self: node('server'), registry, onLink: () => {} });
+    await expect(
+      listen({ kind: 'unix', path }, { self: node('server'), registry, onLink: () => {} }),
+    ).rejects.toMatchObject({
+      code: 'E_CONNECTION',
+    });
+    await first.close();
+    writeFileSync(path, ''); // a leftover file from a process that died
+    const second = await listen({ kind: 'unix', path }, { self: node('server'), registry, onLink: () => {} });
+    servers.push(second);
+    const link = await connect({ kind: 'unix', path }, { self: node('client'), registry });
+    links.push(link);
+    expect(link.peer.id).toBe('server');
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
