@@ -327,7 +327,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, unit, run] of streamRows) {
       const res = await run();
-      (rates[name] ??= []).push(unit === 'msgs' ? res[0] / 1e6 : res[1] / 1e9);
+      rates[name] = [...(rates[name] ?? []), unit === 'msgs' ? res[0] / 1e6 : res[1] / 1e9];
     }
   }
   const m = (k: string) => median(rates[k]!);
