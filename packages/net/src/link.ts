@@ -20,7 +20,7 @@ import type { FrameReader, WireAdapter } from './framing.js';
 import { wireAdapter } from './framing.js';
 import type { HandshakeParams, HandshakeResult, ResumePoint } from './handshake.js';
 import { newNonce } from './handshake.js';
-import type { LinkOptions, ResolvedLinkOptions } from './options.js';
+import type { ResolvedLinkOptions } from './options.js';
 
 /** What a request handler returns: the response's type and value. */
 export interface Reply {
@@ -1311,5 +1311,3 @@ export class LinkImpl extends EventEmitter implements Link {
     }
   }
 }
-
-export type { LinkOptions };
