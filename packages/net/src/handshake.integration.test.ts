@@ -207,6 +207,30 @@ describe('messages on every wire and transport', () => {
     await expect(b.request(FileChunk, chunk(1))).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
   });
 
+  it('answers a handler whose reply cannot be sent with the reason, not silence', async () => {
+    const s = await server({
+      onLink: (l) =>
+        l.onRequest((m) => {
+          const v = m.value as ReturnType<typeof chunk>;
+          if (v.sequence === 1) return undefined as never;
+          if (v.sequence === 2) return { type: FileChunk, value: { ...v, offset: 'not a bigint' } };
+          return { type: FileChunk, value: v };
+        }),
+    });
+    const link = await connect(s.address(), { self: node('client'), registry });
+    links.push(link);
+    await expect(link.request(FileChunk, chunk(1))).rejects.toMatchObject({
+      code: 'E_INVALID_ARGUMENT',
+      details: { remote: true },
+    });
+    await expect(link.request(FileChunk, chunk(2))).rejects.toMatchObject({
+      code: 'E_ENCODE_INVALID_VALUE',
+      details: { remote: true },
+    });
+    // The link is still healthy afterwards.
+    await expect(link.request(FileChunk, chunk(3))).resolves.toMatchObject({ value: { sequence: 3 } });
+  });
+
   it('times out and aborts requests', async () => {
     const s = await server({ onLink: (l) => l.onRequest(() => new Promise(() => {})) });
     const link = await connect(s.address(), { self: node('client'), registry });

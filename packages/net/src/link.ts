@@ -413,6 +413,9 @@ export class LinkImpl extends EventEmitter implements Link {
       this.#nextSeq = 1;
       this.#received = 0;
       this.#ackSent = 0;
+      this.#retained = [];
+      this.#retainedHead = 0;
+      this.#queuedBytes = 0;
     } else {
       this.#release(Number(peerAuth.resumeReceived));
     }
@@ -519,6 +522,13 @@ export class LinkImpl extends EventEmitter implements Link {
       this.#checkOpen();
     } catch (error) {
       return Promise.reject(error);
+    }
+    if (opts.signal?.aborted) {
+      return Promise.reject(
+        tmeshError('E_ABORTED', `send ${type.name}: aborted before it was queued`, {
+          cause: opts.signal.reason,
+        }),
+      );
     }
     const acked = opts.delivery === 'acked';
     if (this.#waiters.length === 0 && this.#hasSpace() && this.#adapter) {
@@ -701,6 +711,13 @@ export class LinkImpl extends EventEmitter implements Link {
   }
 
   #respond(request: number, reply: Reply): void {
+    if (!reply || typeof reply !== 'object' || !reply.type) {
+      this.#respondError(
+        request,
+        tmeshError('E_INVALID_ARGUMENT', 'the request handler returned no { type, value }'),
+      );
+      return;
+    }
     const prefix = this.#adapter!.encode(control.ReplyTo, { request: BigInt(request) }, 0, 0);
     const commit = (): void => {
       this.#commit(reply.type, reply.value, FRAME_FLAGS.RESPONSE, prefix);
@@ -711,24 +728,28 @@ export class LinkImpl extends EventEmitter implements Link {
   #respondError(request: number, error: unknown): void {
     const code = isTmeshError(error) ? error.code : 'E_INTERNAL';
     const message = isTmeshError(error) ? error.message : String((error as Error)?.message ?? error);
-    this.#queueControlReply(() => {
-      this.#commit(
-        control.ErrorReply,
-        { request: BigInt(request), code, message: message.slice(0, 4096) },
-        FRAME_FLAGS.RESPONSE,
-        undefined,
-      );
-    }, request);
+    this.#queueControlReply(
+      () => {
+        this.#commit(
+          control.ErrorReply,
+          { request: BigInt(request), code, message: message.slice(0, 4096) },
+          FRAME_FLAGS.RESPONSE,
+          undefined,
+        );
+      },
+      request,
+      true,
+    );
   }
 
-  #queueControlReply(commit: () => void, request: number): void {
+  #queueControlReply(commit: () => void, request: number, isErrorReply = false): void {
     if (this.#state === 'closed') return;
     const run = (): void => {
       try {
         commit();
       } catch (error) {
         // The reply itself could not be encoded: tell the requester why instead.
-        if (isTmeshError(error)) this.#respondError(request, error);
+        if (!isErrorReply) this.#respondError(request, error);
       }
     };
     if (this.#waiters.length === 0 && this.#hasSpace() && this.#adapter) run();
@@ -881,7 +902,8 @@ export class LinkImpl extends EventEmitter implements Link {
     for (const w of this.#flushWaiters) if (w.upTo >= entries[0]!.seq) w.failed ??= error;
     for (const e of entries) e.onFail?.(error);
     this.#checkFlushWaiters();
-    if (this.listenerCount('undelivered') > 0) this.emit('undelivered', error);
+    // Emitted after the caller's state change is complete (a listener may send again right away).
+    if (this.listenerCount('undelivered') > 0) queueMicrotask(() => this.emit('undelivered', error));
   }
 
   #failPending(code: TmeshErrorCode, message: string): void {
