@@ -931,7 +931,9 @@ export class LinkImpl extends EventEmitter implements Link {
       this.#protocolError(error);
       return;
     }
+    const stream = this.#stream;
     for (let i = 0; i < msgs.length; i++) {
+      if (this.#stream !== stream) return; // a Close in this chunk dropped the connection
       try {
         this.#onMessage(msgs[i]!);
       } catch (error) {
@@ -1036,10 +1038,17 @@ export class LinkImpl extends EventEmitter implements Link {
         return;
       case control.Close.id: {
         const v = msg.value as { code: string; message: string };
-        const error = v.code
-          ? tmeshError(toCode(v.code), `peer closed the link: ${v.message}`, { details: { remote: true } })
-          : undefined;
-        this.#finish('E_CLOSED', `peer ${this.#peerHello?.nodeId} closed the link`, error);
+        if (v.code) {
+          // The peer dropped this connection over an error (a protocol error on its side): like any
+          // drop, the link reconnects and resumes.
+          this.#lost(
+            tmeshError(toCode(v.code), `peer dropped the connection: ${v.message}`, {
+              details: { remote: true },
+            }),
+          );
+          return;
+        }
+        this.#finish('E_CLOSED', `peer ${this.#peerHello?.nodeId} closed the link`);
         return;
       }
       default:
