@@ -83,6 +83,19 @@ interface SendWaiter {
 }
 
 const EMPTY = Symbol('empty');
+
+/** Channels not closed yet: closed at process exit so the peer sees E_CLOSED, not E_PEER_GONE. */
+const openChannels = new Set<ShmChannel>();
+let exitHookInstalled = false;
+function track(ch: ShmChannel): void {
+  openChannels.add(ch);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of openChannels) c.close();
+    });
+  }
+}
 const LIVENESS_INTERVAL_MS = 100;
 
 /**
@@ -146,6 +159,7 @@ export class ShmChannel {
       );
       this.#bell.unref();
     }
+    track(this);
   }
 
   /** Create a channel; a stale region of the same name is reclaimed, a live one is E_SHM_EXISTS. */
@@ -322,6 +336,7 @@ export class ShmChannel {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    openChannels.delete(this);
     const err = tmeshError('E_CLOSED', `channel '${this.name}' was closed`);
     this.#rejectAll(err);
     clearInterval(this.#liveness);

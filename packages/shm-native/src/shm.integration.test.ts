@@ -126,7 +126,7 @@ describe('two Node processes over shared memory', () => {
       const m = await ch.recv({ timeout: 30_000 });
       expect(m.data.length).toBe(size);
       got++;
-      if (got % 8 === 0) await new Promise((res) => setTimeout(res, 1));
+      if (got % 4 === 0) await new Promise((res) => setTimeout(res, 1)); // about 4x slower than the producer
     }
     const done = await peer.next();
     expect(done.done).toBe(count);
@@ -184,6 +184,16 @@ describe('two Node processes over shared memory', () => {
     ch.close();
     expect(leftovers(ch.name)).toEqual([]);
   }, 60_000);
+
+  it('a peer that exits without close() is seen as closed (E_CLOSED), and the region goes', async () => {
+    const ch = create('exit', 1 << 16);
+    const peer = startPeer(['exit', ch.name]);
+    expect(await peer.next()).toEqual({ ready: true });
+    expect((await ch.recv({ timeout: 10_000 })).data.toString()).toBe('bye');
+    await expect(ch.recv({ timeout: 10_000 })).rejects.toMatchObject({ code: 'E_CLOSED' });
+    ch.close();
+    expect(leftovers(ch.name)).toEqual([]);
+  }, 30_000);
 
   for (const idle of ['spin', 'park', 'adaptive'] as const) {
     it(`round-trips with the '${idle}' idle strategy`, async () => {

@@ -204,7 +204,11 @@ impl Channel {
     if let Err(other) = pid_word.compare_exchange(0, platform::my_pid(), Ordering::AcqRel, Ordering::Acquire) {
       return Err(ShmError::Exists(format!("channel '{name}' already has two ends (opener pid {other})")));
     }
-    Self::attach(name, Role::Opener, Arc::new(map), opts, token)
+    let map = Arc::new(map);
+    Self::attach(name, Role::Opener, map.clone(), opts, token).inspect_err(|_| {
+      // Give the opener line back so another process can still open the channel.
+      map.u32_at(OFF_OPENER + END_PID).store(0, Ordering::Release);
+    })
   }
 
   fn attach(name: &str, role: Role, map: Arc<Mapping>, opts: &ChannelOptions, token: [u8; 16]) -> Result<Channel> {
