@@ -126,7 +126,7 @@ describe('two Node processes over shared memory', () => {
       const m = await ch.recv({ timeout: 30_000 });
       expect(m.data.length).toBe(size);
       got++;
-      if (got % 4 === 0) await new Promise((res) => setTimeout(res, 1)); // about 4x slower than the producer
+      if (got % 4 === 0) await new Promise((res) => setTimeout(res, 1)); // slower than the producer: the ring stays full
     }
     const done = await peer.next();
     expect(done.done).toBe(count);
