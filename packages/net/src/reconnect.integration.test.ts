@@ -25,9 +25,13 @@ function message(i: number) {
 }
 const sha = (d: Uint8Array) => createHash('sha256').update(d).digest('hex');
 
-/** A TCP proxy whose connections can be cut, to drop links without either end closing them. */
-async function proxy(targetPort: number) {
+/**
+ * A TCP proxy whose connections can be cut, to drop links without either end closing them. With
+ * `corruptAt`, the first connection flips one byte at that offset of the client-to-server stream.
+ */
+async function proxy(targetPort: number, corruptAt?: number) {
   const sockets = new Set<net.Socket>();
+  let connections = 0;
   const server = net.createServer((a) => {
     const b = net.connect({ host: '127.0.0.1', port: targetPort });
     for (const s of [a, b]) {
@@ -35,7 +39,14 @@ async function proxy(targetPort: number) {
       s.on('error', () => {});
       s.on('close', () => sockets.delete(s));
     }
-    a.pipe(b);
+    if (corruptAt !== undefined && connections++ === 0) {
+      let seen = 0;
+      a.on('data', (d: Buffer) => {
+        if (seen <= corruptAt && corruptAt < seen + d.length) d[corruptAt - seen]! ^= 0x5a;
+        seen += d.length;
+        b.write(d);
+      });
+    } else a.pipe(b);
     b.pipe(a);
     a.on('close', () => b.destroy());
     b.on('close', () => a.destroy());
@@ -280,5 +291,46 @@ describe('delivery across a reconnect', () => {
     await expect(closed).resolves.toMatchObject({ code: 'E_CONNECTION' });
     await expect(pending).resolves.toMatchObject({ code: 'E_CONNECTION', details: { delivery: 'unknown' } });
     await expect(link.send(FileChunk, message(2))).rejects.toMatchObject({ code: 'E_CLOSED' });
+  });
+
+  it('a corrupted byte on the wire: the receiver refuses the frame, the link reconnects and resumes, exactly once', async () => {
+    const got: number[] = [];
+    const errors: string[] = [];
+    const server = await listen(
+      { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      {
+        self: node('server'),
+        registry,
+        onLink: (l) => {
+          l.on('message', (m) => {
+            const v = m.value as ReturnType<typeof message>;
+            expect(sha(v.data)).toBe(v.path);
+            got.push(v.sequence);
+          });
+          l.on('disconnect', (e: { code: string }) => errors.push(e.code));
+        },
+      },
+    );
+    cleanups.push(() => server.close());
+    const p = await proxy((server.address() as { port: number }).port, 50_000);
+    cleanups.push(() => p.close());
+    const link = await connect(
+      { kind: 'tcp', host: '127.0.0.1', port: p.port },
+      // No heartbeats, so the byte layout (and the corrupted byte: inside a payload) is the same every run.
+      {
+        self: node('client'),
+        registry,
+        wires: ['rust'],
+        heartbeatMs: 0,
+        reconnect: { initialMs: 10, maxMs: 50 },
+      },
+    );
+    cleanups.push(() => link.close());
+    const reconnected = nextEvent<{ resumed: boolean }>(link, 'reconnect', 10_000);
+    for (let i = 0; i < 3000; i++) await link.send(FileChunk, message(i));
+    await link.flush();
+    await expect(reconnected).resolves.toMatchObject({ resumed: true });
+    expect(errors).toEqual(['E_CHECKSUM']);
+    expect(got).toEqual([...Array(3000).keys()]);
   });
 });
