@@ -39,7 +39,7 @@ const has = (cmd, args = ['--version']) => spawnSync(cmd, args, { stdio: 'ignore
 
 // What the tests need from outside npm: Python's msgpack (the independent MessagePack implementation the
 // Swift-wire tests check against) and, as root on Debian, iproute2 and nftables for the network-namespace tests and etcd-server
-// for the discovery tests (they start their own etcd on loopback).
+// for the discovery tests (they start their own etcd on loopback), openssl for the TLS tests.
 function systemDeps() {
   if (!has('python3', ['-c', 'import msgpack'])) {
     run(
@@ -54,6 +54,7 @@ function systemDeps() {
     ['tc', 'iproute2'],
     ['nft', 'nftables'],
     ['etcd', 'etcd-server'],
+    ['openssl', 'openssl'],
   ].filter(([cmd]) => !has('sh', ['-c', `command -v ${cmd}`]));
   if (missing.length > 0 && isRoot && has('sh', ['-c', 'command -v apt-get'])) {
     const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];

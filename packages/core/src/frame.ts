@@ -274,38 +274,53 @@ export class FixedFrameDecoder {
 
   #push(chunk: Uint8Array): RawFrame[] {
     const out: RawFrame[] = [];
-    const hs = this.#layout.headerSize;
-    // Fast path: nothing pending, parse frames straight out of the chunk as views.
-    let offset = 0;
-    if (this.#buffered === 0) {
-      while (chunk.length - offset >= hs) {
-        const header = readFrameHeader(this.#layout, chunk, offset, this.#max);
-        const end = offset + hs + header.payloadSize;
-        if (end > chunk.length) break;
-        const payload = chunk.subarray(offset + hs, end);
-        checkPayload(this.#layout, header, payload);
-        out.push({ header, payload });
-        offset = end;
-      }
-      if (offset === chunk.length) return out;
-      chunk = chunk.subarray(offset);
+    if (this.#buffered > 0) {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+      if (!this.#completePending(out)) return out;
+      // The pending frame is done. Its bytes needed part of this chunk, so what is left lies within
+      // this chunk: one view to parse in place (joined defensively if it ever were more).
+      chunk =
+        this.#chunks.length <= 1 ? (this.#chunks[0] ?? new Uint8Array(0)) : this.#take(this.#buffered, false);
+      this.#chunks = [];
+      this.#buffered = 0;
     }
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
-    for (;;) {
-      if (!this.#header) {
-        if (this.#buffered < hs) return out;
-        this.#header = readFrameHeader(this.#layout, this.#take(hs, true), 0, this.#max);
-      }
-      const header = this.#header;
-      if (this.#buffered < hs + header.payloadSize) return out;
-      this.#take(hs, false);
-      const payload = this.#take(header.payloadSize, false);
-      this.#header = undefined;
+    const hs = this.#layout.headerSize;
+    // Fast path: frames straight out of the chunk, as views, no copy.
+    let offset = 0;
+    while (chunk.length - offset >= hs) {
+      const header = readFrameHeader(this.#layout, chunk, offset, this.#max);
+      const end = offset + hs + header.payloadSize;
+      if (end > chunk.length) break;
+      const payload = chunk.subarray(offset + hs, end);
       checkPayload(this.#layout, header, payload);
       out.push({ header, payload });
-      if (this.#buffered === 0) return out;
+      offset = end;
     }
+    if (offset < chunk.length) {
+      const rest = chunk.subarray(offset);
+      this.#chunks.push(rest);
+      this.#buffered = rest.length;
+      if (rest.length >= hs) this.#header = readFrameHeader(this.#layout, rest, 0, this.#max);
+    }
+    return out;
+  }
+
+  /** Complete the frame that spans chunks, if enough bytes are buffered; true when it is done. */
+  #completePending(out: RawFrame[]): boolean {
+    const hs = this.#layout.headerSize;
+    if (!this.#header) {
+      if (this.#buffered < hs) return false;
+      this.#header = readFrameHeader(this.#layout, this.#take(hs, true), 0, this.#max);
+    }
+    const header = this.#header;
+    if (this.#buffered < hs + header.payloadSize) return false;
+    this.#take(hs, false);
+    const payload = this.#take(header.payloadSize, false);
+    this.#header = undefined;
+    checkPayload(this.#layout, header, payload);
+    out.push({ header, payload });
+    return true;
   }
 
   /** Take (or with `peek`, look at) the next n buffered bytes, copying only when they span chunks. */
