@@ -212,6 +212,47 @@ describe('two Node processes over shared memory', () => {
   }
 });
 
+describe('a Rust end (tmesh-shm crate, blocking futex API) and a Node end', () => {
+  const targetDir = process.env.CARGO_TARGET_DIR ?? join(repoRoot, 'target');
+  const echoBin = join(targetDir, 'release', 'examples', 'shm-echo');
+
+  beforeAll(() => {
+    execSync('cargo build --release -p tmesh-shm --example shm-echo', {
+      cwd: repoRoot,
+      stdio: 'inherit',
+      timeout: 600_000,
+    });
+  }, 600_000);
+
+  for (const idle of ['park', 'spin'] as const) {
+    it(`echo through a Rust peer, Node side '${idle}', messages up to 3x the ring`, async () => {
+      const ch = create(`rust${idle}`, 1 << 20);
+      ch.idle = idle;
+      const proc = spawn(echoBin, [ch.name], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(proc);
+      await new Promise<void>((resolve, reject) => {
+        proc.stdout!.once('data', () => resolve());
+        proc.once('exit', (c) => reject(new Error(`shm-echo exited with ${c}`)));
+      });
+      const r = new Xorshift(3);
+      for (let i = 0; i < 2000; i++) {
+        const size = i % 500 === 0 ? 3 << 20 : nextSize(r);
+        const msg = makeMessage(i, size);
+        await ch.send(msg, { type: i % 256, flags: i % 4096 });
+        const back = await ch.recv({ timeout: 10_000 });
+        expect(back.type).toBe(i % 256);
+        expect(back.flags).toBe(i % 4096);
+        expect(back.sequence).toBe(i);
+        expect(checkMessage(i, size, back.data)).toBe('');
+      }
+      ch.close();
+      const code = await new Promise((res) => proc.once('exit', res));
+      expect(code).toBe(0); // the Rust end saw E_CLOSED and left cleanly
+      expect(leftovers(ch.name)).toEqual([]);
+    }, 60_000);
+  }
+});
+
 describe('region safety', () => {
   it('refuses a region owned by another uid', () => {
     if (process.getuid?.() !== 0) {
