@@ -1,1 +1,30 @@
-export {};
+/** @tmesh/manager: the tmesh facade, discovery and the CLI. */
+export { managerControl } from './control.js';
+export type {
+  DiscoveredNode,
+  Discovery,
+  DiscoveryEvents,
+  EtcdDiscoveryOptions,
+  RuntimeDirOptions,
+} from './discovery/index.js';
+export {
+  defaultRuntimeDir,
+  EtcdDiscovery,
+  parseNodeInfo,
+  pidAlive,
+  RuntimeDirDiscovery,
+  StaticDiscovery,
+} from './discovery/index.js';
+export { jsonToValue, valueToJson } from './json-values.js';
+export type {
+  CreateNodeOptions,
+  IncomingMessage,
+  NodeEvent,
+  NodeOptions,
+  Reply,
+  TransportFactory,
+} from './node.js';
+export { createNode, TmeshNode } from './node.js';
+export type { IncomingSink, PeerTransport, SendOptions } from './transport.js';
+export type { TransportOptions } from './transports.js';
+export { createTransportFactory, NetTransport, SHM_FLAGS, ShmTransport } from './transports.js';

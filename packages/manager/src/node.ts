@@ -22,6 +22,7 @@ import { StaticDiscovery } from './discovery/static.js';
 import type { DiscoveredNode, Discovery } from './discovery/types.js';
 import { AsyncQueue } from './inbox.js';
 import type { IncomingSink, PeerTransport, SendOptions } from './transport.js';
+import { createTransportFactory, type TransportOptions } from './transports.js';
 
 /** A message delivered to this node. */
 export interface IncomingMessage<T = unknown> {
@@ -52,8 +53,8 @@ export interface TransportFactory {
   shm: { available: boolean; reason?: string };
   /** Open a transport for one of the selector's choices; throws a TmeshError when it cannot. */
   open(peer: NodeInfo, choice: TransportChoice, sink: IncomingSink): Promise<PeerTransport>;
-  /** Start accepting connections; returns the endpoints to announce. */
-  listen(sink: IncomingSink): Promise<Endpoint[]>;
+  /** Start accepting connections for `host`; returns the endpoints to announce. */
+  listen(sink: IncomingSink, host: { info: NodeInfo; registry: MessageRegistry }): Promise<Endpoint[]>;
   /** Apply an optimizer config to an open transport. */
   apply?(transport: PeerTransport, change: ConfigChange): void;
   close(): Promise<void>;
@@ -151,7 +152,7 @@ export class TmeshNode {
       ...(options.services ? { services: options.services } : {}),
     };
     const node = new TmeshNode(options, factory, info);
-    info.endpoints = await factory.listen(node.#sink);
+    info.endpoints = await factory.listen(node.#sink, node);
     await node.#startDiscovery();
     node.optimizer.subscribe((change) => node.#applyConfig(change));
     node.#tuner = setInterval(() => node.#tune(), 1000);
@@ -337,12 +338,16 @@ export class TmeshNode {
       const state = this.#peers.get(from);
       if (state) state.received++;
       const incoming = this.#incoming(from, msg, via);
+      // Handlers run now, in arrival order, so a later request's handler sees every earlier message.
+      const fail = (e: unknown) =>
+        this.#log(from, 'failure', `handler for ${msg.type.name} threw: ${(e as Error)?.message}`);
       for (const h of this.#handlers.get(msg.type.id) ?? []) {
-        Promise.resolve()
-          .then(() => h(incoming))
-          .catch((e) =>
-            this.#log(from, 'failure', `handler for ${msg.type.name} threw: ${(e as Error).message}`),
-          );
+        try {
+          const r = h(incoming);
+          if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch(fail);
+        } catch (e) {
+          fail(e);
+        }
       }
       for (const q of this.#inboxes) q.push(incoming);
     },
@@ -356,6 +361,9 @@ export class TmeshNode {
           `${this.info.id} has no request handler for ${msg.type.name}`,
         );
       return handler(this.#incoming(from, msg, via));
+    },
+    heartbeat: (peer, rttMs) => {
+      if (!this.#closed) this.monitor.recordHeartbeat(peer, rttMs);
     },
     closed: (peer, via, error) => {
       const state = this.#peers.get(peer);
@@ -376,8 +384,13 @@ export class TmeshNode {
 
   async #withTransport<R>(peer: string, fn: (t: PeerTransport, s: PeerState) => Promise<R>): Promise<R> {
     if (this.#closed) throw tmeshError('E_CLOSED', `node ${this.info.id} is closed`);
-    const state = this.#peers.get(peer);
-    if (!state) throw tmeshError('E_NO_ROUTE', `node ${this.info.id} knows no peer ${JSON.stringify(peer)}`);
+    let state = this.#peers.get(peer);
+    if (!state) {
+      await Promise.allSettled(this.#discovery.map((d) => d.refresh?.()));
+      state = this.#peers.get(peer);
+      if (!state)
+        throw tmeshError('E_NO_ROUTE', `node ${this.info.id} knows no peer ${JSON.stringify(peer)}`);
+    }
     const transport = await this.#transportFor(state);
     const recorder = this.monitor.recorder(peer, transport.strategy);
     const before = transport.bytesOut();
@@ -473,4 +486,18 @@ export class TmeshNode {
       for (const n of source.peers()) join(n);
     }
   }
+}
+
+/** Options of {@link createNode}: the node's own, plus where it listens and how it secures links. */
+export interface CreateNodeOptions extends NodeOptions {
+  transport?: TransportOptions;
+}
+
+/**
+ * Start a tmesh node: it listens (Unix socket and TCP by default, gRPC when asked), announces itself to
+ * discovery, and reaches each peer over the transport the selector picks (shared memory on the same
+ * machine, the language's wire or protobuf across machines), falling back along the selector's order.
+ */
+export function createNode(options: CreateNodeOptions): Promise<TmeshNode> {
+  return TmeshNode.start(options, createTransportFactory(options.transport));
 }

@@ -35,4 +35,6 @@ export interface IncomingSink {
     via: PeerTransport,
   ): Promise<{ type: MessageType<any>; value: unknown }>;
   closed(peer: string, via: PeerTransport, error?: unknown): void;
+  /** A heartbeat measured this round-trip time (ms). */
+  heartbeat(peer: string, rttMs: number): void;
 }

@@ -68,7 +68,10 @@ export function linkRegistry(app: MessageRegistry): MessageRegistry {
   return reg;
 }
 
+/** Control ids 248..255 belong to layers above the link (the manager): the link carries them like application messages. */
+export const UPPER_CONTROL_FIRST_ID = 248;
+
 /** Whether frames of this type id carry a delivery sequence number (acked, retransmitted, deduplicated). */
 export function isNumbered(typeId: number): boolean {
-  return typeId < 240 || typeId === control.ErrorReply.id;
+  return typeId < 240 || typeId >= UPPER_CONTROL_FIRST_ID || typeId === control.ErrorReply.id;
 }

@@ -50,6 +50,7 @@ export class RuntimeDirDiscovery implements Discovery {
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   #scanning: Promise<void> | undefined;
+  #again = false;
   #closed = false;
 
   constructor(options: RuntimeDirOptions = {}) {
@@ -92,10 +93,25 @@ export class RuntimeDirDiscovery implements Discovery {
 
   /** Read the directory now: report live nodes, remove records of dead processes. */
   scan(): Promise<void> {
-    this.#scanning ??= this.#scan().finally(() => {
+    if (this.#scanning) {
+      // A scan is running and may have listed the directory before this change: run once more after it.
+      this.#again = true;
+      return this.#scanning;
+    }
+    this.#scanning = (async () => {
+      do {
+        this.#again = false;
+        await this.#scan();
+      } while (this.#again && !this.#closed);
+    })().finally(() => {
       this.#scanning = undefined;
     });
     return this.#scanning;
+  }
+
+  /** Same as scan: discovery sources that can be asked again implement `refresh`. */
+  refresh(): Promise<void> {
+    return this.scan();
   }
 
   async close(): Promise<void> {

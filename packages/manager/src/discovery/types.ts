@@ -24,6 +24,8 @@ export interface Discovery {
   peers(): DiscoveredNode[];
   on<E extends keyof DiscoveryEvents>(event: E, listener: DiscoveryEvents[E]): this;
   off<E extends keyof DiscoveryEvents>(event: E, listener: DiscoveryEvents[E]): this;
+  /** Look again now (where the source can), e.g. before giving up on an unknown peer id. */
+  refresh?(): Promise<void>;
   /** Withdraw this node and stop watching. */
   close(): Promise<void>;
 }

@@ -1,0 +1,213 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { crc32, isTmeshError, sampleMessages } from '@tmesh/core';
+import type { SelectionPolicy } from '@tmesh/selector';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createNode, type TmeshNode } from './node.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const types = [sampleMessages.FileChunk, sampleMessages.Metrics];
+const children: ChildProcess[] = [];
+
+function startPeer(
+  id: string,
+  runtimeDir: string,
+  env: Record<string, string> = {},
+  grpc = false,
+): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(here, 'fixtures/peer-node.ts'), id, runtimeDir, grpc ? 'grpc' : ''],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${id} did not start`)), 30_000);
+    child.stdout!.once('data', () => {
+      clearTimeout(timer);
+      resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`${id} exited with ${code}`)));
+  });
+}
+
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+async function exchange(node: TmeshNode, peer: string, n: number) {
+  let crc = 0;
+  for (let i = 0; i < n; i++) {
+    const data = new Uint8Array(100 + ((i * 977) % 5000)).map((_, j) => (i + j) & 0xff);
+    crc = crc32(data, crc);
+    await node.send(peer, sampleMessages.FileChunk, {
+      path: `f${i}`,
+      offset: BigInt(i),
+      sequence: i,
+      last: i === n - 1,
+      data,
+    });
+  }
+  const reply = await node.request(peer, sampleMessages.FileChunk, {
+    path: 'report',
+    offset: 0n,
+    sequence: 0,
+    last: true,
+    data: new Uint8Array(),
+  });
+  const counters = (reply.value as { counters: Map<string, bigint> }).counters;
+  return {
+    expectedCrc: crc,
+    count: Number(counters.get('count')),
+    crc: Number(counters.get('crc')),
+    via: reply.via,
+  };
+}
+
+describe('TmeshNode end to end (TS <-> TS in separate processes)', () => {
+  const open: TmeshNode[] = [];
+  afterEach(async () => {
+    for (const n of open.splice(0)) await n.close();
+  });
+
+  it.each<
+    [
+      string,
+      Record<string, string>,
+      SelectionPolicy | undefined,
+      boolean,
+      { route: string; strategy: string; explanation: string },
+    ]
+  >([
+    [
+      'same machine -> shm',
+      {},
+      undefined,
+      false,
+      { route: 'shm', strategy: 'shm', explanation: 'same machine id -> shm' },
+    ],
+    [
+      'shm disabled -> rust wire over unix',
+      {},
+      { disableShm: true },
+      false,
+      {
+        route: 'unix',
+        strategy: 'rust',
+        explanation:
+          'typescript <-> typescript on the same machine, nothing measured, rust wire by default, shm disabled by policy -> rust wire over unix socket',
+      },
+    ],
+    [
+      'other machine -> rust wire over tcp',
+      { TMESH_MACHINE_ID: 'other-machine-1' },
+      undefined,
+      false,
+      {
+        route: 'tcp',
+        strategy: 'rust',
+        explanation:
+          'typescript <-> typescript on another machine, nothing measured, rust wire by default -> rust wire over tcp',
+      },
+    ],
+    [
+      'other machine, swift preferred -> swift wire',
+      { TMESH_MACHINE_ID: 'other-machine-2' },
+      { preferWire: 'swift' },
+      false,
+      {
+        route: 'tcp',
+        strategy: 'swift',
+        explanation:
+          'typescript <-> typescript on another machine, policy prefers swift wire -> swift wire over tcp',
+      },
+    ],
+    [
+      'other machine, universal forced',
+      { TMESH_MACHINE_ID: 'other-machine-3' },
+      { force: 'universal' },
+      false,
+      {
+        route: 'tcp',
+        strategy: 'universal',
+        explanation: 'policy forces universal wire -> universal wire over tcp',
+      },
+    ],
+    [
+      'gRPC forced',
+      { TMESH_MACHINE_ID: 'other-machine-4' },
+      { force: 'grpc' },
+      true,
+      { route: 'grpc', strategy: 'grpc', explanation: 'policy forces grpc -> grpc' },
+    ],
+  ])(
+    '%s: the selector picks it, every message arrives with matching checksums',
+    async (name, env, policy, grpc, expected) => {
+      const dir = mkdtempSync(join(tmpdir(), 'tmesh-e2e-'));
+      const peerId = `peer-${name.replace(/[^a-z]+/g, '-').slice(0, 20)}`;
+      await startPeer(peerId, dir, env, grpc);
+      const node = await createNode({
+        id: 'driver',
+        types,
+        discovery: { runtimeDir: dir },
+        ...(policy ? { policy } : {}),
+      });
+      open.push(node);
+      const result = await exchange(node, peerId, 300);
+      expect(result.count).toBe(300);
+      expect(result.crc).toBe(result.expectedCrc);
+      const peer = node.peers().find((p) => p.info.id === peerId)!;
+      expect(peer.route).toBe(expected.route);
+      expect(peer.strategy).toBe(expected.strategy);
+      expect(peer.explanation).toBe(expected.explanation);
+      expect(result.via.route).toBe(expected.route);
+      const stats = node.stats();
+      expect(stats.report.peers.find((p: { peer: string }) => p.peer === peerId)).toBeDefined();
+    },
+    60_000,
+  );
+
+  it('a peer killed mid-stream fails the sender cleanly, then a restarted peer is reached again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmesh-e2e-kill-'));
+    const child = await startPeer('victim', dir);
+    const node = await createNode({ id: 'driver-k', types, discovery: { runtimeDir: dir } });
+    open.push(node);
+    const data = new Uint8Array(64 * 1024);
+    let sent = 0;
+    let failure: unknown;
+    const started = Date.now();
+    setTimeout(() => child.kill('SIGKILL'), 300);
+    try {
+      for (;;) {
+        await node.send('victim', sampleMessages.FileChunk, {
+          path: 'x',
+          offset: 0n,
+          sequence: sent,
+          last: false,
+          data,
+        });
+        sent++;
+        if (Date.now() - started > 20_000) break;
+      }
+    } catch (e) {
+      failure = e;
+    }
+    expect(sent).toBeGreaterThan(0);
+    expect(isTmeshError(failure), String(failure)).toBe(true);
+    expect(['E_PEER_GONE', 'E_CLOSED', 'E_CONNECTION', 'E_NO_ROUTE', 'E_TIMEOUT']).toContain(
+      (failure as { code: string }).code,
+    );
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // The same node id comes back: the next send selects again and gets through.
+    await startPeer('victim', dir);
+    const result = await exchange(node, 'victim', 20);
+    expect(result.count).toBe(20);
+    expect(node.stats().events.some((e) => e.kind === 'peer-gone' || e.kind === 'failure')).toBe(true);
+  }, 60_000);
+});
