@@ -256,7 +256,10 @@ export class ShmTransport implements PeerTransport {
 
   #dispatch(m: ShmMessage): void {
     try {
-      if (m.flags & SHM_FLAGS.RESPONSE) return this.#settle(m);
+      if (m.flags & SHM_FLAGS.RESPONSE) {
+        this.#settle(m);
+        return;
+      }
       const type = this.#registry.byId(m.type);
       if (m.flags & SHM_FLAGS.REQUEST) {
         const id = m.data.readUInt32LE(0);
