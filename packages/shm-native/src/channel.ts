@@ -568,19 +568,41 @@ function nativeOptions(o: ShmChannelOptions) {
   return out;
 }
 
+/** One message of a batch; a class so every message has the same shape. */
+class BatchMessage implements ShmMessage {
+  constructor(
+    public data: Buffer,
+    public type: number,
+    public flags: number,
+    public sequence: number,
+    public timestamp: number,
+  ) {}
+}
+
+/** Read a little-endian u32 byte by byte: faster than readUInt32LE in this loop (measured). */
+function u32(b: Buffer, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
 /** Split a batch buffer (24-byte entry headers, data padded to 8) into messages viewing it. */
 export function parseBatch(buf: Buffer): ShmMessage[] {
   const out: ShmMessage[] = [];
+  const ab = buf.buffer;
+  const base = buf.byteOffset;
+  const len = buf.length;
   let at = 0;
-  while (at + 24 <= buf.length) {
-    const size = buf.readUInt32LE(at);
-    out.push({
-      data: buf.subarray(at + 24, at + 24 + size),
-      type: buf[at + 4]!,
-      flags: buf.readUInt16LE(at + 6),
-      sequence: buf.readUInt32LE(at + 8),
-      timestamp: buf.readUInt32LE(at + 16) + buf.readUInt32LE(at + 20) * 2 ** 32,
-    });
+  while (at + 24 <= len) {
+    const size = u32(buf, at);
+    out.push(
+      new BatchMessage(
+        // Buffer.from(arrayBuffer, offset, length) is a view, cheaper than subarray here.
+        Buffer.from(ab, base + at + 24, size),
+        buf[at + 4]!,
+        buf[at + 6]! | (buf[at + 7]! << 8),
+        u32(buf, at + 8),
+        u32(buf, at + 16) + u32(buf, at + 20) * 2 ** 32,
+      ),
+    );
     at += 24 + ((size + 7) & ~7);
   }
   return out;
