@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { runCli } from './cli/main.js';
 
-runCli(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e) => {
-    process.stderr.write(`tmesh: ${String(e)}\n`);
-    process.exitCode = 1;
-  },
-);
+const finish = (code: number) => {
+  process.exitCode = code;
+  // Exit once output is flushed; a handle something left open must not keep a finished command alive.
+  setTimeout(() => process.exit(code), 500).unref();
+};
+
+runCli(process.argv.slice(2)).then(finish, (e) => {
+  process.stderr.write(`tmesh: ${String(e)}\n`);
+  finish(1);
+});

@@ -1,7 +1,7 @@
 import { defineControlMessage, t } from '@tmesh/core';
 
 /**
- * The manager's own control messages (ids 248..249; @tmesh/net keeps 240..247 and carries 248..255 like
+ * The manager's own control messages (ids 248..250; @tmesh/net keeps 240..247 and carries 248..255 like
  * application messages). They travel over an established network link in its agreed wire. Layout:
  * docs/PROTOCOL.md section 8.
  */
@@ -18,4 +18,6 @@ export const managerControl = {
     249,
     t.struct('ShmAnswer', { accepted: t.bool(), reason: t.string() }),
   ),
+  /** Answered by every TmeshNode with the same payload: `tmesh ping` measures round trips with it. */
+  Echo: defineControlMessage('tmesh.manager.Echo', 250, t.struct('Echo', { payload: t.bytes() })),
 } as const;

@@ -1,5 +1,11 @@
 /** @tmesh/manager: the tmesh facade, discovery and the CLI. */
 export { managerControl } from './control.js';
+export type { BaselineResult, DemoReport, RouteResult } from './demo/report.js';
+export { renderHtml, renderRouteTable } from './demo/report.js';
+export type { DemoOptions } from './demo/run.js';
+export { runDemo } from './demo/run.js';
+export type { SinkNodeOptions } from './demo/sink.js';
+export { startSinkNode } from './demo/sink.js';
 export type {
   DiscoveredNode,
   Discovery,

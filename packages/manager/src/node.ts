@@ -154,6 +154,7 @@ export class TmeshNode {
     const node = new TmeshNode(options, factory, info);
     info.endpoints = await factory.listen(node.#sink, node);
     await node.#startDiscovery();
+    node.handle(managerControl.Echo, (m) => ({ type: managerControl.Echo, value: m.value }));
     node.optimizer.subscribe((change) => node.#applyConfig(change));
     node.#tuner = setInterval(() => node.#tune(), 1000);
     node.#tuner.unref();

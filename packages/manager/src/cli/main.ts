@@ -1,12 +1,34 @@
-import { isTmeshError, type TmeshErrorCode } from '@tmesh/core';
+import { isTmeshError, type TmeshErrorCode, tmeshError } from '@tmesh/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { renderRouteTable } from '../demo/report.js';
+import { runDemo } from '../demo/run.js';
 import { EtcdDiscovery } from '../discovery/etcd.js';
 import { RuntimeDirDiscovery } from '../discovery/runtime-dir.js';
 import { StaticDiscovery } from '../discovery/static.js';
 import type { DiscoveredNode, Discovery } from '../discovery/types.js';
 import { type DoctorCheck, runDoctor } from './doctor.js';
 import { decodeFrameCommand, encodeFrameCommand, type FrameCommandOptions } from './frame.js';
+import {
+  clientNode,
+  messageFromArgs,
+  pingPeer,
+  readNodeConfig,
+  replyJson,
+  serveStats,
+  startConfiguredNode,
+} from './live.js';
 import { EXIT_USAGE, renderTable } from './output.js';
+
+interface StatsReport {
+  streams: {
+    peer: string;
+    strategy: string;
+    messages: number;
+    windowThroughputBytesPerSec: number;
+    windowMessagesPerSec: number;
+    latencyMs?: { p50: number; p99: number };
+  }[];
+}
 
 /** Codes that mean "you asked for something wrong", which exit with 2 like a usage error. */
 const USAGE_CODES = new Set<TmeshErrorCode>([
@@ -181,6 +203,224 @@ export function buildProgram(io: CliIO = processIO): Command {
       else printChecks(io, checks);
       if (checks.some((c) => c.status === 'fail')) throw new CliExit(1);
     });
+
+  program
+    .command('node')
+    .description(
+      'run a node until interrupted (a sink for the sample messages; see docs) from flags or a config file',
+    )
+    .option('--config <file>', 'JSON config: id, runtimeDir, host, grpc, machineId, services, statsPort')
+    .option('--id <id>', 'node id')
+    .option('--runtime-dir <dir>', 'runtime directory of same-machine discovery')
+    .option('--host <addr>', 'address of the TCP and gRPC listeners', '127.0.0.1')
+    .option('--grpc', 'also listen for the gRPC fallback')
+    .option('--machine-id <id>', 'override the machine id')
+    .option('--service <name>', 'offer a service (repeatable)', collect)
+    .option(
+      '--stats-port <port>',
+      'serve /metrics and /stats on this port (for tmesh top)',
+      int('--stats-port', 1, 65535),
+    )
+    .option(
+      '--sink',
+      'count the sample FileChunk messages and answer report requests (the default behaviour)',
+    )
+    .action(
+      async (opts: {
+        config?: string;
+        id?: string;
+        runtimeDir?: string;
+        host: string;
+        grpc?: boolean;
+        machineId?: string;
+        service?: string[];
+        statsPort?: number;
+      }) => {
+        const fromFile = opts.config ? await readNodeConfig(opts.config) : {};
+        const config = {
+          ...fromFile,
+          ...(opts.id ? { id: opts.id } : {}),
+          ...(opts.runtimeDir ? { runtimeDir: opts.runtimeDir } : {}),
+          ...(opts.host !== '127.0.0.1' || !fromFile.host ? { host: opts.host } : {}),
+          ...(opts.grpc ? { grpc: true } : {}),
+          ...(opts.machineId ? { machineId: opts.machineId } : {}),
+          ...(opts.service ? { services: opts.service } : {}),
+          ...(opts.statsPort ? { statsPort: opts.statsPort } : {}),
+        };
+        const node = await startConfiguredNode(config);
+        const stats = config.statsPort ? await serveStats(node, config.statsPort) : undefined;
+        io.stdout(
+          `${JSON.stringify({ ready: node.info.id, endpoints: node.info.endpoints, ...(config.statsPort ? { stats: `http://127.0.0.1:${config.statsPort}/stats` } : {}) })}\n`,
+        );
+        await new Promise<void>((resolve) => {
+          const stop = () => resolve();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        stats?.close();
+        await node.close();
+      },
+    );
+
+  const messageOptions = (cmd: Command) =>
+    cmd
+      .argument('<peer>', 'destination node id')
+      .option('--runtime-dir <dir>', 'runtime directory of same-machine discovery')
+      .option('--proto <file>', '.proto file with the message type (default: the sample FileChunk)')
+      .option('--type <name>', 'message name in the .proto file')
+      .option('--id <n>', 'message type id', int('--id', 1, 239), 1)
+      .option('--json <text>', 'the message as JSON (default: read from stdin when --proto is given)')
+      .option('--timeout <ms>', 'deadline', int('--timeout', 1, 600_000), 10_000);
+  messageOptions(
+    program.command('send').description('send one message to a node and wait until its transport took it'),
+  ).action(
+    async (
+      peer: string,
+      opts: {
+        runtimeDir?: string;
+        proto?: string;
+        type?: string;
+        id: number;
+        json?: string;
+        timeout: number;
+      },
+    ) => {
+      const msg = await messageFromArgs(opts, io.stdin);
+      const node = await clientNode(msg.types, opts.runtimeDir);
+      try {
+        await node.send(peer, msg.type, msg.value, { timeoutMs: opts.timeout });
+        const info = node.peers().find((p) => p.info.id === peer);
+        io.stdout(
+          `sent ${msg.type.name} to ${peer} over ${info?.strategy}/${info?.route}: ${info?.explanation}\n`,
+        );
+      } finally {
+        await node.close();
+      }
+    },
+  );
+  messageOptions(
+    program.command('request').description('send one request and print the reply as JSON'),
+  ).action(
+    async (
+      peer: string,
+      opts: {
+        runtimeDir?: string;
+        proto?: string;
+        type?: string;
+        id: number;
+        json?: string;
+        timeout: number;
+      },
+    ) => {
+      const msg = await messageFromArgs(opts, io.stdin);
+      const node = await clientNode(msg.types, opts.runtimeDir);
+      try {
+        const reply = await node.request(peer, msg.type, msg.value, { timeoutMs: opts.timeout });
+        io.stdout(`${JSON.stringify(replyJson(reply as never), null, 2)}\n`);
+      } finally {
+        await node.close();
+      }
+    },
+  );
+
+  program
+    .command('ping')
+    .description('round-trip time to a node over each strategy that reaches it')
+    .argument('<peer>', 'destination node id')
+    .option('--runtime-dir <dir>', 'runtime directory of same-machine discovery')
+    .option('--count <n>', 'round trips per strategy', int('--count', 1, 100_000), 50)
+    .option('--json', 'print JSON')
+    .action(async (peer: string, opts: { runtimeDir?: string; count: number; json?: boolean }) => {
+      const rows = await pingPeer(peer, opts.runtimeDir, opts.count);
+      if (opts.json) io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
+      else
+        io.stdout(
+          `${renderTable(
+            ['strategy', 'route', 'rtt p50 us', 'rtt min us', 'samples', 'error'],
+            rows.map((r) => [
+              r.strategy,
+              r.route,
+              r.error ? '-' : r.rttP50Us.toFixed(1),
+              r.error ? '-' : r.rttMinUs.toFixed(1),
+              r.samples,
+              r.error ?? '',
+            ]),
+          )}\n`,
+        );
+      if (rows.every((r) => r.error)) throw new CliExit(1);
+    });
+
+  program
+    .command('top')
+    .description('live per-peer throughput and latency of a running node (tmesh node --stats-port)')
+    .requiredOption('--url <url>', 'the node stats URL, e.g. http://127.0.0.1:9464/stats')
+    .option('--interval <ms>', 'refresh period', int('--interval', 100, 60_000), 1000)
+    .option(
+      '--iterations <n>',
+      'stop after n refreshes (default: until interrupted)',
+      int('--iterations', 1, 1_000_000),
+    )
+    .option('--json', 'print one JSON line per refresh')
+    .action(async (opts: { url: string; interval: number; iterations?: number; json?: boolean }) => {
+      for (let i = 0; opts.iterations === undefined || i < opts.iterations; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, opts.interval));
+        let stats: { node: string; report: StatsReport };
+        try {
+          const res = await fetch(opts.url);
+          stats = (await res.json()) as typeof stats;
+        } catch (e) {
+          throw tmeshError('E_CONNECTION', `cannot read ${opts.url}: ${(e as Error).message}`);
+        }
+        const rows = stats.report.streams.map((s) => [
+          s.peer,
+          s.strategy,
+          s.messages,
+          (s.windowThroughputBytesPerSec / 1e6).toFixed(2),
+          s.windowMessagesPerSec.toFixed(0),
+          s.latencyMs ? (s.latencyMs.p50 * 1000).toFixed(1) : '-',
+          s.latencyMs ? (s.latencyMs.p99 * 1000).toFixed(1) : '-',
+        ]);
+        if (opts.json) io.stdout(`${JSON.stringify({ at: Date.now(), node: stats.node, rows })}\n`);
+        else
+          io.stdout(
+            `${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}tmesh top: ${stats.node}\n${renderTable(['peer', 'strategy', 'messages', 'MB/s', 'msgs/s', 'p50 us', 'p99 us'], rows)}\n`,
+          );
+      }
+    });
+
+  const demoLike = (name: string, description: string, quickDefault: boolean) =>
+    program
+      .command(name)
+      .description(description)
+      .option('--out <dir>', 'where report.json and report.html go', 'tmesh-demo-report')
+      .option('--quick', 'short measurements', quickDefault)
+      .option('--no-rust', 'leave the Rust peer out')
+      .option('--no-netns', 'keep every peer on loopback even as root')
+      .option('--json', 'print the report as JSON on stdout')
+      .action(
+        async (opts: { out: string; quick: boolean; rust: boolean; netns: boolean; json?: boolean }) => {
+          const report = await runDemo({
+            outDir: opts.out,
+            quick: opts.quick,
+            netns: opts.netns,
+            ...(opts.rust ? {} : { rustPeer: false }),
+            log: (l) => io.stderr(`${l}\n`),
+          });
+          if (opts.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+          else io.stdout(`${renderRouteTable(report)}\n`);
+          if (report.routes.some((r) => r.error || !r.verified)) throw new CliExit(1);
+        },
+      );
+  demoLike(
+    'demo',
+    'start TypeScript and Rust nodes, send real traffic over every route, report it beside gRPC',
+    false,
+  );
+  demoLike(
+    'bench',
+    "the seed's performance table measured on this machine: every route beside the gRPC baseline",
+    false,
+  );
 
   return program;
 }
