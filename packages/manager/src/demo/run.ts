@@ -7,13 +7,7 @@ import { crc32, isTmeshError, sampleMessages } from '@tmesh/core';
 import type { SelectionPolicy } from '@tmesh/selector';
 import { createNode, type TmeshNode } from '../node.js';
 import { GrpcBaselineClient, startGrpcBaselineServer } from './grpc-baseline.js';
-import {
-  type BaselineResult,
-  type DemoReport,
-  type RouteResult,
-  renderHtml,
-  renderRouteTable,
-} from './report.js';
+import { type BaselineResult, type DemoReport, type RouteResult, renderHtml } from './report.js';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
