@@ -39,8 +39,6 @@ pub struct Agreement {
   pub wire: Wire,
   /// The agreed version.
   pub version: u32,
-  /// The smaller of both sides' maximum frame sizes.
-  pub max_frame_size: usize,
   /// The peer's Hello.
   pub peer: Hello,
 }
@@ -211,8 +209,9 @@ async fn exchange(
     }
   };
   verify_proof(me.token.as_deref(), &peer, &hello.nonce, &peer_auth.proof).map_err(|e| (e, true))?;
+  // The smaller of both sides' limits applies to every later frame.
   reader.switch(wire, max.min(MAX_FRAME_SIZE));
-  Ok(Agreement { wire, version, max_frame_size: max, peer })
+  Ok(Agreement { wire, version, peer })
 }
 
 #[cfg(test)]
