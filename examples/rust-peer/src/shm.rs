@@ -55,6 +55,8 @@ impl ShmServer {
       let opts = ChannelOptions { token: Some(token), ..ChannelOptions::default() };
       match Channel::open(&name, &opts) {
         Ok(ch) => {
+          // One JSON line per event on stdout, like the ready line: tests and the demo follow the channels.
+          println!("{}", serde_json::json!({ "shm": name }));
           let _ = tx.send(Ok(()));
           serve(ch, &tally, &stop);
         }

@@ -1,0 +1,291 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { crc32, isTmeshError, sampleMessages } from '@tmesh/core';
+import type { SelectionPolicy } from '@tmesh/selector';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createNode, type TmeshNode } from './node.js';
+
+// The Rust peer (examples/rust-peer) is a node written from docs/PROTOCOL.md with the real bincode 1.3,
+// prost, crc32fast and the tmesh-shm crate. These tests drive it from a TypeScript node over every route.
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
+const binary = join(targetDir, 'release', 'tmesh-rust-peer');
+const hasCargo = spawnSync('cargo', ['--version'], { stdio: 'ignore' }).status === 0;
+if (!hasCargo)
+  console.warn('rust-peer tests skipped: cargo is not installed (the Rust peer cannot be built)');
+
+const types = [sampleMessages.FileChunk, sampleMessages.Metrics];
+const MACHINE = `rp-machine-${process.pid}`;
+
+interface RustPeer {
+  child: ChildProcess;
+  id: string;
+  dir: string;
+  /** Shared-memory channels the peer reported opening. */
+  channels: string[];
+  exited: Promise<number | null>;
+}
+
+const peers: RustPeer[] = [];
+
+function startRustPeer(id: string, args: string[] = []): Promise<RustPeer> {
+  const dir = mkdtempSync(join(tmpdir(), 'tmesh-rp-'));
+  const child = spawn(binary, ['--id', id, '--runtime-dir', dir, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const peer: RustPeer = { child, id, dir, channels: [], exited };
+  peers.push(peer);
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${id} did not start`)), 10_000);
+    void exited.then((code) => rej(new Error(`${id} exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const event = JSON.parse(line) as { ready?: string; port?: number; shm?: string };
+      if (event.shm) peer.channels.push(event.shm);
+      if (event.ready === id) {
+        expect(event.port).toBeGreaterThan(0);
+        clearTimeout(timer);
+        res(peer);
+      }
+    });
+  });
+}
+
+let nodeCount = 0;
+function startNode(peer: RustPeer, policy?: SelectionPolicy, token?: string): Promise<TmeshNode> {
+  return createNode({
+    id: `ts-rp-${process.pid}-${++nodeCount}`,
+    types,
+    machineId: MACHINE,
+    discovery: { runtimeDir: peer.dir },
+    transport: { unix: false, ...(token ? { auth: { token } } : {}) },
+    ...(policy ? { policy } : {}),
+  });
+}
+
+/** Send n FileChunks of random sizes (0..64 KiB), then ask for the report. */
+async function exchange(node: TmeshNode, peer: string, n: number) {
+  let crc = 0;
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const data = randomBytes(Math.floor(Math.random() * 65_536));
+    crc = crc32(data, crc);
+    bytes += data.length;
+    await node.send(peer, sampleMessages.FileChunk, {
+      path: `f${i}`,
+      offset: BigInt(i),
+      sequence: i,
+      last: i === n - 1,
+      data,
+    });
+  }
+  const reply = await node.request(peer, sampleMessages.FileChunk, {
+    path: 'report',
+    offset: 0n,
+    sequence: 0,
+    last: true,
+    data: new Uint8Array(),
+  });
+  expect(reply.type).toBe(sampleMessages.Metrics);
+  const value = reply.value as { node: string; counters: Map<string, bigint> };
+  expect(value.node).toBe(peer);
+  return {
+    expected: { count: n, bytes, crc },
+    got: {
+      count: Number(value.counters.get('count')),
+      bytes: Number(value.counters.get('bytes')),
+      crc: Number(value.counters.get('crc')),
+    },
+    via: reply.via,
+  };
+}
+
+function stopPeer(peer: RustPeer): Promise<number | null> {
+  peer.child.kill('SIGTERM');
+  return peer.exited;
+}
+
+async function waitUntil(check: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}
+
+const regionGone = (name: string) => !existsSync(`/dev/shm/tmesh-${name}`);
+
+describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node', () => {
+  const open: TmeshNode[] = [];
+
+  beforeAll(() => {
+    const build = spawnSync('cargo', ['build', '--release', '-p', 'tmesh-rust-peer'], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 600_000,
+    });
+    if (build.status !== 0) throw new Error(`cargo build failed:\n${build.stderr?.toString()}`);
+  }, 610_000);
+
+  afterEach(async () => {
+    for (const n of open.splice(0)) await n.close();
+  });
+
+  afterAll(() => {
+    for (const p of peers) p.child.kill('SIGKILL');
+  });
+
+  it.each<
+    [string, SelectionPolicy | undefined, string[], { route: string; strategy: string; explanation: string }]
+  >([
+    [
+      'same machine -> shm',
+      undefined,
+      [],
+      { route: 'shm', strategy: 'shm', explanation: 'same machine id -> shm' },
+    ],
+    [
+      'shm disabled -> rust wire over tcp',
+      { disableShm: true },
+      [],
+      {
+        route: 'tcp',
+        strategy: 'rust',
+        explanation:
+          "typescript <-> rust on the same machine, typescript speaks rust's native wire, shm disabled by policy -> rust wire over tcp",
+      },
+    ],
+    [
+      'other machine -> rust wire over tcp',
+      undefined,
+      ['--machine-id', 'rp-other-machine'],
+      {
+        route: 'tcp',
+        strategy: 'rust',
+        explanation:
+          "typescript <-> rust on another machine, typescript speaks rust's native wire -> rust wire over tcp",
+      },
+    ],
+    [
+      'universal forced -> universal wire over tcp',
+      { force: 'universal' },
+      [],
+      {
+        route: 'tcp',
+        strategy: 'universal',
+        explanation: 'policy forces universal wire -> universal wire over tcp',
+      },
+    ],
+  ])(
+    '%s: the selector picks it; counts and CRC of random-size messages match',
+    async (name, policy, args, expected) => {
+      const id = `rust-${name.replace(/[^a-z]+/g, '-').slice(0, 24)}`;
+      const peer = await startRustPeer(id, ['--machine-id', MACHINE, ...args]);
+      const node = await startNode(peer, policy);
+      open.push(node);
+
+      const result = await exchange(node, id, 150);
+      expect(result.got).toEqual(result.expected);
+      expect(result.via.route).toBe(expected.route);
+      const seen = node.peers().find((p) => p.info.id === id)!;
+      expect(seen.info.language).toBe('rust');
+      expect(seen.route).toBe(expected.route);
+      expect(seen.strategy).toBe(expected.strategy);
+      expect(seen.explanation).toBe(expected.explanation);
+
+      // A request type the peer has no handler for comes back as that error code, on every route.
+      const failed = await node
+        .request(id, sampleMessages.Metrics, {
+          node: 'x',
+          at: 0n,
+          throughput: 0,
+          latencyMicros: 0,
+          counters: new Map(),
+        })
+        .catch((e: unknown) => e);
+      expect(isTmeshError(failed, 'E_UNKNOWN_MESSAGE_TYPE'), String(failed)).toBe(true);
+
+      // A second exchange on the same transport keeps counting from where the first left off.
+      const again = await exchange(node, id, 20);
+      expect(again.got.count).toBe(170);
+
+      await node.close();
+      open.splice(open.indexOf(node), 1);
+      if (expected.route === 'shm') {
+        expect(peer.channels.length).toBe(1);
+        expect(await waitUntil(() => regionGone(peer.channels[0]!), 3000)).toBe(true);
+      }
+      // SIGTERM: a clean exit that withdraws the runtime-directory record.
+      expect(existsSync(join(peer.dir, `${id}.json`))).toBe(true);
+      expect(await stopPeer(peer)).toBe(0);
+      expect(existsSync(join(peer.dir, `${id}.json`))).toBe(false);
+    },
+    60_000,
+  );
+
+  it('token authentication: the right token links, a wrong one is refused with E_AUTH', async () => {
+    const peer = await startRustPeer('rust-token', ['--machine-id', MACHINE, '--token', 'open sesame']);
+    const good = await startNode(peer, { disableShm: true }, 'open sesame');
+    open.push(good);
+    const result = await exchange(good, 'rust-token', 5);
+    expect(result.got).toEqual(result.expected);
+
+    const bad = await startNode(peer, { disableShm: true }, 'wrong');
+    open.push(bad);
+    const failure = await bad
+      .send('rust-token', sampleMessages.FileChunk, {
+        path: 'x',
+        offset: 0n,
+        sequence: 0,
+        last: true,
+        data: new Uint8Array(1),
+      })
+      .catch((e: unknown) => e);
+    expect(isTmeshError(failure, 'E_NO_ROUTE'), String(failure)).toBe(true);
+    expect(String((failure as Error).message)).toContain('token proof');
+  }, 30_000);
+
+  it('a Rust peer killed mid-stream over shm fails the sender in bounded time; no region is left', async () => {
+    const peer = await startRustPeer('rust-victim', ['--machine-id', MACHINE]);
+    const node = await startNode(peer);
+    open.push(node);
+    const data = new Uint8Array(64 * 1024);
+    let sent = 0;
+    let failure: unknown;
+    const started = Date.now();
+    setTimeout(() => peer.child.kill('SIGKILL'), 300);
+    try {
+      for (;;) {
+        await node.send('rust-victim', sampleMessages.FileChunk, {
+          path: 'x',
+          offset: 0n,
+          sequence: sent,
+          last: false,
+          data,
+        });
+        sent++;
+        if (Date.now() - started > 20_000) break;
+      }
+    } catch (e) {
+      failure = e;
+    }
+    expect(sent).toBeGreaterThan(0);
+    expect(isTmeshError(failure), String(failure)).toBe(true);
+    expect(['E_PEER_GONE', 'E_CLOSED', 'E_CONNECTION', 'E_NO_ROUTE']).toContain(
+      (failure as { code: string }).code,
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(peer.channels.length).toBe(1);
+    await node.close();
+    open.splice(open.indexOf(node), 1);
+    // The TS end created the region; with its peer gone, closing it unlinks the region.
+    expect(await waitUntil(() => regionGone(peer.channels[0]!), 3000)).toBe(true);
+  }, 30_000);
+});
