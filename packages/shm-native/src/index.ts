@@ -7,7 +7,7 @@ export type {
   ShmRecvOptions,
   ShmSendOptions,
 } from './channel.js';
-export { createChannel, openChannel, parseBatch, ShmChannel } from './channel.js';
+export { createChannel, openChannel, ShmChannel } from './channel.js';
 export { isAvailable, platformSuffix } from './native.js';
 export type { ShmRegionInfo } from './regions.js';
 export { cleanupStaleRegions, listRegions } from './regions.js';
