@@ -187,6 +187,7 @@ async fn on_frame(
         let metrics = ctx.tally.answer(&chunk);
         st.reply(request, Body::Metrics(metrics));
       }
+      Body::Echo(echo) => st.reply(request, Body::Echo(echo)),
       Body::ShmOffer(offer) => {
         let answer = ctx.shm.offer(offer).await;
         st.reply(request, Body::ShmAnswer(answer));

@@ -22,7 +22,7 @@ pub mod tmesh {
 }
 
 pub use tmesh::link::{Ack, Auth, Close, ErrorReply, Hello, Ping, Pong, ReplyTo};
-pub use tmesh::manager::{ShmAnswer, ShmOffer};
+pub use tmesh::manager::{Echo, ShmAnswer, ShmOffer};
 pub use tmesh::{Envelope, FileChunk, Metrics};
 
 /// Registry ids (the `messageType` byte of a RUST frame, `message_type` of an envelope).
@@ -51,9 +51,11 @@ pub mod ids {
   pub const SHM_OFFER: u8 = 248;
   /// tmesh.manager.ShmAnswer
   pub const SHM_ANSWER: u8 = 249;
+  /// tmesh.manager.Echo (answered with the same payload; `tmesh ping` uses it)
+  pub const ECHO: u8 = 250;
 }
 
-const NAMES: [(u8, &str); 12] = [
+const NAMES: [(u8, &str); 13] = [
   (ids::FILE_CHUNK, "tmesh.FileChunk"),
   (ids::METRICS, "tmesh.Metrics"),
   (ids::HELLO, "tmesh.link.Hello"),
@@ -66,6 +68,7 @@ const NAMES: [(u8, &str); 12] = [
   (ids::ERROR_REPLY, "tmesh.link.ErrorReply"),
   (ids::SHM_OFFER, "tmesh.manager.ShmOffer"),
   (ids::SHM_ANSWER, "tmesh.manager.ShmAnswer"),
+  (ids::ECHO, "tmesh.manager.Echo"),
 ];
 
 /// The registry name of a type id this node knows (the envelope's `type_name`).
@@ -145,6 +148,7 @@ pub enum Body {
   Metrics(Metrics),
   ShmOffer(ShmOffer),
   ShmAnswer(ShmAnswer),
+  Echo(Echo),
   /// A type this node has no schema for; its payload was skipped.
   Unknown(u8),
 }
@@ -179,6 +183,7 @@ impl Body {
       Body::Metrics(_) => ids::METRICS,
       Body::ShmOffer(_) => ids::SHM_OFFER,
       Body::ShmAnswer(_) => ids::SHM_ANSWER,
+      Body::Echo(_) => ids::ECHO,
       Body::Unknown(id) => *id,
     }
   }
@@ -198,6 +203,7 @@ impl Body {
       Body::Metrics(v) => encode_one(wire, v),
       Body::ShmOffer(v) => encode_one(wire, v),
       Body::ShmAnswer(v) => encode_one(wire, v),
+      Body::Echo(v) => encode_one(wire, v),
       Body::Unknown(_) => Vec::new(),
     }
   }
@@ -217,6 +223,7 @@ impl Body {
       ids::METRICS => Body::Metrics(decode_one(wire, bytes)?),
       ids::SHM_OFFER => Body::ShmOffer(decode_one(wire, bytes)?),
       ids::SHM_ANSWER => Body::ShmAnswer(decode_one(wire, bytes)?),
+      ids::ECHO => Body::Echo(decode_one(wire, bytes)?),
       other => Body::Unknown(other),
     })
   }

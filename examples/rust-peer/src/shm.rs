@@ -4,7 +4,7 @@
 //! 0x28 RESPONSE + ERROR; data = bincode payload, prefixed by a u32 correlation id for requests and
 //! responses.
 
-use crate::messages::{from_bincode, ids, to_bincode, FileChunk, ShmAnswer, ShmOffer};
+use crate::messages::{from_bincode, ids, to_bincode, Echo, FileChunk, ShmAnswer, ShmOffer};
 use crate::tally::Tally;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -133,6 +133,9 @@ fn handle(ch: &mut Channel, tally: &Tally, m: Message) -> Result<(), String> {
   let (reply_type, reply_flags, payload) = if kind == ids::FILE_CHUNK {
     let chunk: FileChunk = from_bincode(&m.data[4..]).map_err(|e| e.to_string())?;
     (ids::METRICS, SHM_RESPONSE, to_bincode(&tally.answer(&chunk)))
+  } else if kind == ids::ECHO {
+    let echo: Echo = from_bincode(&m.data[4..]).map_err(|e| e.to_string())?;
+    (ids::ECHO, SHM_RESPONSE, to_bincode(&echo))
   } else {
     let text = format!("E_UNKNOWN_MESSAGE_TYPE: rust peer has no request handler for message type {kind}");
     (kind, SHM_RESPONSE | SHM_ERROR, text.into_bytes())

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { crc32, isTmeshError, sampleMessages } from '@tmesh/core';
 import type { SelectionPolicy } from '@tmesh/selector';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { managerControl } from './control.js';
 import { createNode, type TmeshNode } from './node.js';
 
 // The Rust peer (examples/rust-peer) is a node written from docs/PROTOCOL.md with the real bincode 1.3,
@@ -212,7 +213,12 @@ describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node',
         .catch((e: unknown) => e);
       expect(isTmeshError(failed, 'E_UNKNOWN_MESSAGE_TYPE'), String(failed)).toBe(true);
 
-      // A second exchange on the same transport keeps counting from where the first left off.
+      // Echo (the manager's id 250, what `tmesh ping` sends) comes back with the same payload.
+    const payload = randomBytes(1000);
+    const echo = await node.request(id, managerControl.Echo, { payload });
+    expect(Buffer.from((echo.value as { payload: Uint8Array }).payload).equals(payload)).toBe(true);
+
+    // A second exchange on the same transport keeps counting from where the first left off.
       const again = await exchange(node, id, 20);
       expect(again.got.count).toBe(170);
 
