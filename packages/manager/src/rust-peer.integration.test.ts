@@ -214,11 +214,11 @@ describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node',
       expect(isTmeshError(failed, 'E_UNKNOWN_MESSAGE_TYPE'), String(failed)).toBe(true);
 
       // Echo (the manager's id 250, what `tmesh ping` sends) comes back with the same payload.
-    const payload = randomBytes(1000);
-    const echo = await node.request(id, managerControl.Echo, { payload });
-    expect(Buffer.from((echo.value as { payload: Uint8Array }).payload).equals(payload)).toBe(true);
+      const payload = randomBytes(1000);
+      const echo = await node.request(id, managerControl.Echo, { payload });
+      expect(Buffer.from((echo.value as { payload: Uint8Array }).payload).equals(payload)).toBe(true);
 
-    // A second exchange on the same transport keeps counting from where the first left off.
+      // A second exchange on the same transport keeps counting from where the first left off.
       const again = await exchange(node, id, 20);
       expect(again.got.count).toBe(170);
 
