@@ -44,7 +44,10 @@ fn parse_token(t: &str) -> Result<[u8; 16]> {
 }
 
 fn to_options(o: Option<NativeChannelOptions>) -> Result<ChannelOptions> {
-  let mut opts = ChannelOptions { doorbell: true, ..Default::default() };
+  let mut opts = ChannelOptions {
+    doorbell: true,
+    ..Default::default()
+  };
   if let Some(o) = o {
     if let Some(c) = o.capacity {
       if !(c.is_finite() && c >= 0.0) {
@@ -79,7 +82,11 @@ struct NativeChannel {
 static CHANNELS: Mutex<Vec<Option<NativeChannel>>> = Mutex::new(Vec::new());
 
 fn insert(ch: Channel) -> u32 {
-  let entry = NativeChannel { mapping: ch.mapping().clone(), inner: ch, batch: Vec::new() };
+  let entry = NativeChannel {
+    mapping: ch.mapping().clone(),
+    inner: ch,
+    batch: Vec::new(),
+  };
   let mut table = CHANNELS.lock().unwrap_or_else(|e| e.into_inner());
   if let Some(i) = table.iter().position(Option::is_none) {
     table[i] = Some(entry);
@@ -93,27 +100,38 @@ fn with<T>(handle: u32, f: impl FnOnce(&mut NativeChannel) -> Result<T>) -> Resu
   let mut table = CHANNELS.lock().unwrap_or_else(|e| e.into_inner());
   match table.get_mut(handle as usize).and_then(Option::as_mut) {
     Some(ch) => f(ch),
-    None => Err(Error::new(Status::GenericFailure, "E_CLOSED: the channel handle is closed".to_owned())),
+    None => Err(Error::new(
+      Status::GenericFailure,
+      "E_CLOSED: the channel handle is closed".to_owned(),
+    )),
   }
 }
 
 /// Create a channel (the creator end); returns its handle.
 #[napi]
 pub fn create_channel(name: String, options: Option<NativeChannelOptions>) -> Result<u32> {
-  Ok(insert(Channel::create(&name, &to_options(options)?).map_err(js_err)?))
+  Ok(insert(
+    Channel::create(&name, &to_options(options)?).map_err(js_err)?,
+  ))
 }
 
 /// Open a channel made by another process (the opener end); returns its handle.
 #[napi]
 pub fn open_channel(name: String, options: Option<NativeChannelOptions>) -> Result<u32> {
-  Ok(insert(Channel::open(&name, &to_options(options)?).map_err(js_err)?))
+  Ok(insert(
+    Channel::open(&name, &to_options(options)?).map_err(js_err)?,
+  ))
 }
 
 fn meta_of(message_type: u32, flags: u32) -> Result<MessageMeta> {
   if message_type > 255 || flags > 0x0fff {
     return Err(arg_err("message type must be 0..255 and flags 0..0xfff"));
   }
-  Ok(MessageMeta { message_type: message_type as u8, flags: flags as u16, ..Default::default() })
+  Ok(MessageMeta {
+    message_type: message_type as u8,
+    flags: flags as u16,
+    ..Default::default()
+  })
 }
 
 fn write_meta(out: &mut Uint32ArraySlice, m: &MessageMeta) {
@@ -167,7 +185,10 @@ impl NativeChannel {
     if off > data.len() {
       return Err(arg_err("offset is past the end of the message"));
     }
-    let done = self.inner.send_partial(&data, &mut off, meta_of(message_type, flags)?).map_err(js_err)?;
+    let done = self
+      .inner
+      .send_partial(&data, &mut off, meta_of(message_type, flags)?)
+      .map_err(js_err)?;
     Ok(if done { -1.0 } else { off as f64 })
   }
 
@@ -183,7 +204,10 @@ impl NativeChannel {
   /// The next message copied into a new Buffer (meta written to `meta`), or null.
   fn try_send_many(&mut self, messages: &[BufferSlice], message_type: u32, flags: u32) -> Result<u32> {
     // One clock read for the whole group: on this VM it costs as much as writing a 64-byte record.
-    let meta = MessageMeta { timestamp: tmesh_shm::ring::unix_ms(), ..meta_of(message_type, flags)? };
+    let meta = MessageMeta {
+      timestamp: tmesh_shm::ring::unix_ms(),
+      ..meta_of(message_type, flags)?
+    };
     let mut sent = 0u32;
     for m in messages {
       match self.inner.try_send_unpublished(m, meta) {
@@ -218,7 +242,12 @@ impl NativeChannel {
   }
 
   /// Busy-poll for up to `budget_us` microseconds for the next message; null if none came.
-  fn recv_spin<'e>(&mut self, env: &'e Env, meta: Uint32ArraySlice, budget_us: f64) -> Result<Option<BufferSlice<'e>>> {
+  fn recv_spin<'e>(
+    &mut self,
+    env: &'e Env,
+    meta: Uint32ArraySlice,
+    budget_us: f64,
+  ) -> Result<Option<BufferSlice<'e>>> {
     let deadline = Instant::now() + Duration::from_nanos((budget_us.max(0.0) * 1000.0) as u64);
     let mut spins = 0u32;
     loop {
@@ -238,9 +267,17 @@ impl NativeChannel {
 
   /// Up to `max_messages` messages in one Buffer of entries (24-byte header: u32 size, u8 type, u8 0,
   /// u16 flags, u32 sequence, u32 0, u64 timestamp; then the data padded to 8), or null if none.
-  fn try_recv_batch<'e>(&mut self, env: &'e Env, max_messages: u32, max_bytes: f64) -> Result<Option<BufferSlice<'e>>> {
+  fn try_recv_batch<'e>(
+    &mut self,
+    env: &'e Env,
+    max_messages: u32,
+    max_bytes: f64,
+  ) -> Result<Option<BufferSlice<'e>>> {
     self.batch.clear();
-    let n = self.inner.try_recv_batch(&mut self.batch, max_messages.max(1) as usize, max_bytes as usize).map_err(js_err)?;
+    let n = self
+      .inner
+      .try_recv_batch(&mut self.batch, max_messages.max(1) as usize, max_bytes as usize)
+      .map_err(js_err)?;
     if n == 0 {
       return Ok(None);
     }
@@ -269,7 +306,9 @@ impl NativeChannel {
         let keep = self.mapping.clone();
         // SAFETY: the record lies inside the mapping, which `keep` holds mapped until the Buffer is
         // collected; the producer does not overwrite it before release (the caller's contract).
-        Ok(Some(unsafe { BufferSlice::from_external(env, r.ptr as *mut u8, r.len, keep, |_, k| drop(k))? }))
+        Ok(Some(unsafe {
+          BufferSlice::from_external(env, r.ptr as *mut u8, r.len, keep, |_, k| drop(k))?
+        }))
       }
     }
   }
@@ -303,7 +342,6 @@ impl NativeChannel {
       PeerState::Gone => "gone",
     }
   }
-
 }
 
 /// The per-channel token, 32 hex digits.
@@ -332,7 +370,13 @@ pub fn ch_dup_bell_fd(handle: u32) -> Result<i32> {
 
 /// Write what fits of `data` from `offset`; returns the new offset, or -1 once the message is complete.
 #[napi]
-pub fn ch_send_partial(handle: u32, data: BufferSlice, offset: f64, message_type: u32, flags: u32) -> Result<f64> {
+pub fn ch_send_partial(
+  handle: u32,
+  data: BufferSlice,
+  offset: f64,
+  message_type: u32,
+  flags: u32,
+) -> Result<f64> {
   with(handle, |c| c.send_partial(data, offset, message_type, flags))
 }
 
@@ -344,7 +388,12 @@ pub fn ch_try_send(handle: u32, data: BufferSlice, message_type: u32, flags: u32
 
 /// Send as many of `messages` as fit now, in order, behind one publish; returns how many were sent.
 #[napi]
-pub fn ch_try_send_many(handle: u32, messages: Vec<BufferSlice>, message_type: u32, flags: u32) -> Result<u32> {
+pub fn ch_try_send_many(
+  handle: u32,
+  messages: Vec<BufferSlice>,
+  message_type: u32,
+  flags: u32,
+) -> Result<u32> {
   with(handle, |c| c.try_send_many(&messages, message_type, flags))
 }
 
@@ -356,14 +405,24 @@ pub fn ch_try_recv<'e>(env: &'e Env, handle: u32, meta: Uint32ArraySlice) -> Res
 
 /// Busy-poll for up to `budget_us` microseconds for the next message; null if none came.
 #[napi]
-pub fn ch_recv_spin<'e>(env: &'e Env, handle: u32, meta: Uint32ArraySlice, budget_us: f64) -> Result<Option<BufferSlice<'e>>> {
+pub fn ch_recv_spin<'e>(
+  env: &'e Env,
+  handle: u32,
+  meta: Uint32ArraySlice,
+  budget_us: f64,
+) -> Result<Option<BufferSlice<'e>>> {
   with(handle, |c| c.recv_spin(env, meta, budget_us))
 }
 
 /// Up to `max_messages` messages in one Buffer of entries (24-byte header: u32 size, u8 type, u8 0,
 /// u16 flags, u32 sequence, u32 0, u64 timestamp; then the data padded to 8), or null if none.
 #[napi]
-pub fn ch_try_recv_batch<'e>(env: &'e Env, handle: u32, max_messages: u32, max_bytes: f64) -> Result<Option<BufferSlice<'e>>> {
+pub fn ch_try_recv_batch<'e>(
+  env: &'e Env,
+  handle: u32,
+  max_messages: u32,
+  max_bytes: f64,
+) -> Result<Option<BufferSlice<'e>>> {
   with(handle, |c| c.try_recv_batch(env, max_messages, max_bytes))
 }
 

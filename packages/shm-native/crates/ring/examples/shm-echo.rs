@@ -17,7 +17,11 @@ fn main() {
   loop {
     match ch.recv(Some(Duration::from_secs(30))) {
       Ok(m) => {
-        let meta = MessageMeta { message_type: m.meta.message_type, flags: m.meta.flags, ..Default::default() };
+        let meta = MessageMeta {
+          message_type: m.meta.message_type,
+          flags: m.meta.flags,
+          ..Default::default()
+        };
         if let Err(e) = ch.send(&m.data, meta, Some(Duration::from_secs(30))) {
           eprintln!("{e}");
           std::process::exit(1);

@@ -31,7 +31,13 @@ pub struct ChannelOptions {
 
 impl Default for ChannelOptions {
   fn default() -> Self {
-    ChannelOptions { capacity: 4 << 20, token: None, max_message_size: 1 << 30, doorbell: false, stale_after_ms: 2000 }
+    ChannelOptions {
+      capacity: 4 << 20,
+      token: None,
+      max_message_size: 1 << 30,
+      doorbell: false,
+      stale_after_ms: 2000,
+    }
   }
 }
 
@@ -135,7 +141,9 @@ pub struct Channel {
 
 fn round_capacity(capacity: usize) -> Result<usize> {
   if capacity > MAX_CAPACITY {
-    return Err(ShmError::InvalidArgument(format!("capacity {capacity} exceeds the maximum of {MAX_CAPACITY} bytes")));
+    return Err(ShmError::InvalidArgument(format!(
+      "capacity {capacity} exceeds the maximum of {MAX_CAPACITY} bytes"
+    )));
   }
   Ok(capacity.max(MIN_CAPACITY).next_power_of_two())
 }
@@ -150,7 +158,9 @@ impl Channel {
       Ok(m) => m,
       Err(ShmError::Exists(_)) => {
         if !reclaim_if_stale(name, opts.stale_after_ms)? {
-          return Err(ShmError::Exists(format!("shared-memory channel '{name}' exists and is alive")));
+          return Err(ShmError::Exists(format!(
+            "shared-memory channel '{name}' exists and is alive"
+          )));
         }
         region::create_region(name, capacity)?
       }
@@ -189,20 +199,31 @@ impl Channel {
     unsafe { std::ptr::copy_nonoverlapping(map.ptr().add(OFF_TOKEN), token.as_mut_ptr(), 16) };
     if let Some(t) = opts.token {
       if t != token {
-        return Err(ShmError::Token(format!("the token given does not match channel '{name}'")));
+        return Err(ShmError::Token(format!(
+          "the token given does not match channel '{name}'"
+        )));
       }
     }
     match end_state(&map, true, opts.stale_after_ms) {
       PeerState::Alive => {}
       st => {
         region::unlink_if_same(name, Some(map.id()));
-        let why = if st == PeerState::Closed { "closed it" } else { "is gone" };
-        return Err(ShmError::PeerGone(format!("the creator of channel '{name}' {why}; the stale region was removed")));
+        let why = if st == PeerState::Closed {
+          "closed it"
+        } else {
+          "is gone"
+        };
+        return Err(ShmError::PeerGone(format!(
+          "the creator of channel '{name}' {why}; the stale region was removed"
+        )));
       }
     }
     let pid_word = map.u32_at(OFF_OPENER + END_PID);
-    if let Err(other) = pid_word.compare_exchange(0, platform::my_pid(), Ordering::AcqRel, Ordering::Acquire) {
-      return Err(ShmError::Exists(format!("channel '{name}' already has two ends (opener pid {other})")));
+    if let Err(other) = pid_word.compare_exchange(0, platform::my_pid(), Ordering::AcqRel, Ordering::Acquire)
+    {
+      return Err(ShmError::Exists(format!(
+        "channel '{name}' already has two ends (opener pid {other})"
+      )));
     }
     let map = Arc::new(map);
     Self::attach(name, Role::Opener, map.clone(), opts, token).inspect_err(|_| {
@@ -211,7 +232,13 @@ impl Channel {
     })
   }
 
-  fn attach(name: &str, role: Role, map: Arc<Mapping>, opts: &ChannelOptions, token: [u8; 16]) -> Result<Channel> {
+  fn attach(
+    name: &str,
+    role: Role,
+    map: Arc<Mapping>,
+    opts: &ChannelOptions,
+    token: [u8; 16],
+  ) -> Result<Channel> {
     let creator = role == Role::Creator;
     let base = end_offset(creator);
     let cap = {
@@ -228,11 +255,23 @@ impl Channel {
       )
     };
     let (out, inn) = if creator { (ring0, ring1) } else { (ring1, ring0) };
-    let my_bell = if opts.doorbell { region::create_bell(&region::bell_path(name, creator))? } else { -1 };
-    map.u32_at(base + END_PID).store(platform::my_pid(), Ordering::Release);
-    map.u64_at(base + END_HEARTBEAT).store(platform::monotonic_ms(), Ordering::Release);
-    map.u32_at(base + END_BELL).store(u32::from(opts.doorbell), Ordering::Release);
-    map.u32_at(base + END_STATE).store(END_STATE_ATTACHED, Ordering::SeqCst);
+    let my_bell = if opts.doorbell {
+      region::create_bell(&region::bell_path(name, creator))?
+    } else {
+      -1
+    };
+    map
+      .u32_at(base + END_PID)
+      .store(platform::my_pid(), Ordering::Release);
+    map
+      .u64_at(base + END_HEARTBEAT)
+      .store(platform::monotonic_ms(), Ordering::Release);
+    map
+      .u32_at(base + END_BELL)
+      .store(u32::from(opts.doorbell), Ordering::Release);
+    map
+      .u32_at(base + END_STATE)
+      .store(END_STATE_ATTACHED, Ordering::SeqCst);
     let heartbeat = Heartbeat::start(map.clone(), creator);
     Ok(Channel {
       name: name.to_owned(),
@@ -245,7 +284,11 @@ impl Channel {
       heartbeat,
       stale_after_ms: opts.stale_after_ms,
       next_peer_check: 0,
-      peer: if creator { PeerState::NotAttached } else { PeerState::Alive },
+      peer: if creator {
+        PeerState::NotAttached
+      } else {
+        PeerState::Alive
+      },
       token,
       closed: false,
       calls: 0,
@@ -322,8 +365,14 @@ impl Channel {
 
   fn peer_error(&mut self, with_clock: bool) -> Option<ShmError> {
     match self.peer_state_inner(false, with_clock) {
-      PeerState::Closed => Some(ShmError::Closed(format!("the peer closed channel '{}'", self.name))),
-      PeerState::Gone => Some(ShmError::PeerGone(format!("the peer of channel '{}' died or stopped its heartbeat", self.name))),
+      PeerState::Closed => Some(ShmError::Closed(format!(
+        "the peer closed channel '{}'",
+        self.name
+      ))),
+      PeerState::Gone => Some(ShmError::PeerGone(format!(
+        "the peer of channel '{}' died or stopped its heartbeat",
+        self.name
+      ))),
       _ => None,
     }
   }
@@ -333,7 +382,11 @@ impl Channel {
       return;
     }
     if flags & WAIT_FUTEX != 0 {
-      let v = if futex { self.consumer_futex_of_peer() } else { self.producer_futex_of_peer() };
+      let v = if futex {
+        self.consumer_futex_of_peer()
+      } else {
+        self.producer_futex_of_peer()
+      };
       platform::wake(v);
     }
     if flags & WAIT_BELL != 0 {
@@ -434,7 +487,11 @@ impl Channel {
     }
     let slice = wait_slice(deadline, &self.name)?;
     platform::wait(self.producer.view().space_futex(), word_seq, slice);
-    self.producer.view().producer_wait().fetch_and(!WAIT_FUTEX, Ordering::AcqRel);
+    self
+      .producer
+      .view()
+      .producer_wait()
+      .fetch_and(!WAIT_FUTEX, Ordering::AcqRel);
     if let Some(e) = self.peer_error(true) {
       return Err(e);
     }
@@ -444,7 +501,10 @@ impl Channel {
   /// The next message if one is complete. E_CLOSED or E_PEER_GONE once the peer is closed or gone and
   /// every complete message was delivered; a half-received fragmented message is dropped, never delivered.
   pub fn try_recv(&mut self) -> Result<Option<Message>> {
-    self.try_recv_with(|d, meta| Message { data: d.to_vec(), meta })
+    self.try_recv_with(|d, meta| Message {
+      data: d.to_vec(),
+      meta,
+    })
   }
 
   /// Like `try_recv`, copying the data once into whatever `alloc` builds.
@@ -473,7 +533,12 @@ impl Channel {
 
   /// Append up to `max_messages` messages to `out` (see `Consumer::recv_batch` for the entry layout).
   /// Ok(0) when nothing is waiting; errors as `try_recv`.
-  pub fn try_recv_batch(&mut self, out: &mut Vec<u8>, max_messages: usize, max_bytes: usize) -> Result<usize> {
+  pub fn try_recv_batch(
+    &mut self,
+    out: &mut Vec<u8>,
+    max_messages: usize,
+    max_bytes: usize,
+  ) -> Result<usize> {
     self.check_open()?;
     let n = self.consumer.recv_batch(out, max_messages, max_bytes)?;
     let w = self.consumer.release_consumed();
@@ -518,7 +583,11 @@ impl Channel {
       }
       let slice = wait_slice(deadline, &self.name)?;
       platform::wait(self.consumer.view().data_futex(), seq, slice);
-      self.consumer.view().consumer_wait().fetch_and(!WAIT_FUTEX, Ordering::AcqRel);
+      self
+        .consumer
+        .view()
+        .consumer_wait()
+        .fetch_and(!WAIT_FUTEX, Ordering::AcqRel);
     }
   }
 
@@ -547,7 +616,10 @@ impl Channel {
     self.closed = true;
     self.heartbeat.stop();
     let creator = self.role == Role::Creator;
-    self.map.u32_at(end_offset(creator) + END_STATE).store(END_STATE_CLOSED, Ordering::SeqCst);
+    self
+      .map
+      .u32_at(end_offset(creator) + END_STATE)
+      .store(END_STATE_CLOSED, Ordering::SeqCst);
     std::sync::atomic::fence(Ordering::SeqCst);
     // Wake a peer sleeping on either ring so it sees the close now.
     let wake_data = self.producer.view().consumer_wait().swap(0, Ordering::AcqRel);
@@ -638,10 +710,14 @@ pub struct RegionInfo {
 
 fn region_names() -> Vec<String> {
   let mut names = Vec::new();
-  let Ok(dir) = std::fs::read_dir(region::bell_dir()) else { return names };
+  let Ok(dir) = std::fs::read_dir(region::bell_dir()) else {
+    return names;
+  };
   for e in dir.flatten() {
     let f = e.file_name().to_string_lossy().into_owned();
-    let Some(rest) = f.strip_prefix(region::NAME_PREFIX) else { continue };
+    let Some(rest) = f.strip_prefix(region::NAME_PREFIX) else {
+      continue;
+    };
     let name = if cfg!(target_os = "linux") {
       if rest.contains(".bell-") {
         continue;
@@ -670,14 +746,19 @@ pub fn list_regions() -> Vec<RegionInfo> {
     .map(|name| match region::open_region(&name) {
       Ok(map) => {
         // SAFETY: header page is mapped; capacity is written before MAGIC.
-        let capacity = unsafe { std::ptr::read_unaligned(map.ptr().add(OFF_CAPACITY) as *const u64) as usize };
+        let capacity =
+          unsafe { std::ptr::read_unaligned(map.ptr().add(OFF_CAPACITY) as *const u64) as usize };
         let creator = end_state(&map, true, stale_ms);
         let opener = end_state(&map, false, stale_ms);
         RegionInfo {
           capacity,
           creator_pid: map.u32_at(OFF_CREATOR + END_PID).load(Ordering::Acquire),
           opener_pid: map.u32_at(OFF_OPENER + END_PID).load(Ordering::Acquire),
-          status: if is_stale(&map, stale_ms) { "stale".into() } else { "live".into() },
+          status: if is_stale(&map, stale_ms) {
+            "stale".into()
+          } else {
+            "live".into()
+          },
           creator,
           opener,
           name,

@@ -19,7 +19,7 @@ pub const OFF_HEADER_SIZE: usize = 6; // u16 = 4096
 pub const OFF_CAPACITY: usize = 8; // u64, bytes per direction, power of two
 pub const OFF_TOKEN: usize = 16; // 16 bytes
 pub const OFF_CREATED_MS: usize = 32; // u64, Unix ms
-// Liveness line of each end: creator at 128, opener at 256.
+                                      // Liveness line of each end: creator at 128, opener at 256.
 pub const OFF_CREATOR: usize = 128;
 pub const OFF_OPENER: usize = 256;
 pub const END_PID: usize = 0; // u32, 0 = no process attached

@@ -13,10 +13,19 @@ use std::time::Duration;
 /// Sleep while `*word == expected`, at most `timeout`. Spurious returns are allowed.
 #[cfg(target_os = "linux")]
 pub fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
-  let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as _ };
+  let ts = libc::timespec {
+    tv_sec: timeout.as_secs() as libc::time_t,
+    tv_nsec: timeout.subsec_nanos() as _,
+  };
   // SAFETY: word is a valid, aligned u32 for the duration of the call; FUTEX_WAIT only reads it.
   unsafe {
-    libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, &ts as *const libc::timespec);
+    libc::syscall(
+      libc::SYS_futex,
+      word.as_ptr(),
+      libc::FUTEX_WAIT,
+      expected,
+      &ts as *const libc::timespec,
+    );
   }
 }
 
@@ -46,7 +55,10 @@ pub fn wake(_word: &AtomicU32) {}
 
 /// Milliseconds of CLOCK_MONOTONIC: the same clock in every process of the machine.
 pub fn monotonic_ms() -> u64 {
-  let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+  let mut ts = libc::timespec {
+    tv_sec: 0,
+    tv_nsec: 0,
+  };
   // SAFETY: ts is a valid out-pointer.
   unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
   ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
@@ -83,10 +95,16 @@ pub fn my_pid() -> u32 {
 pub fn random_token() -> [u8; 16] {
   use std::io::Read;
   let mut t = [0u8; 16];
-  if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut t)).is_ok() {
+  if std::fs::File::open("/dev/urandom")
+    .and_then(|mut f| f.read_exact(&mut t))
+    .is_ok()
+  {
     return t;
   }
   // Fallback that is unique, not secret: the token guards against mix-ups; OS permissions guard access.
-  let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+  let n = std::time::SystemTime::now()
+    .duration_since(std::time::UNIX_EPOCH)
+    .unwrap_or_default()
+    .as_nanos();
   (n ^ ((my_pid() as u128) << 64)).to_le_bytes()
 }

@@ -23,8 +23,13 @@ pub fn validate_name(name: &str) -> Result<()> {
       name.len()
     )));
   }
-  if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
-    return Err(ShmError::Name(format!("channel name '{name}' contains '{c}'; use only A-Z a-z 0-9 _ -")));
+  if let Some(c) = name
+    .chars()
+    .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+  {
+    return Err(ShmError::Name(format!(
+      "channel name '{name}' contains '{c}'; use only A-Z a-z 0-9 _ -"
+    )));
   }
   Ok(())
 }
@@ -45,7 +50,11 @@ pub fn bell_dir() -> &'static str {
 
 /// Path of the doorbell FIFO read by one end (`creator` true: the creator's).
 pub fn bell_path(name: &str, creator: bool) -> String {
-  format!("{}/{NAME_PREFIX}{name}.bell-{}", bell_dir(), if creator { 'c' } else { 'o' })
+  format!(
+    "{}/{NAME_PREFIX}{name}.bell-{}",
+    bell_dir(),
+    if creator { 'c' } else { 'o' }
+  )
 }
 
 fn cstr(s: &str) -> Result<CString> {
@@ -127,10 +136,16 @@ pub fn check_owner(st: &libc::stat, what: &str) -> Result<()> {
   // SAFETY: geteuid has no preconditions.
   let me = unsafe { libc::geteuid() };
   if st.st_uid != me {
-    return Err(ShmError::Owner(format!("{what} is owned by uid {}, not by this process's uid {me}", st.st_uid)));
+    return Err(ShmError::Owner(format!(
+      "{what} is owned by uid {}, not by this process's uid {me}",
+      st.st_uid
+    )));
   }
   if st.st_mode & 0o077 != 0 {
-    return Err(ShmError::Owner(format!("{what} has mode {:o}; only 0600 is accepted", st.st_mode & 0o777)));
+    return Err(ShmError::Owner(format!(
+      "{what} has mode {:o}; only 0600 is accepted",
+      st.st_mode & 0o777
+    )));
   }
   Ok(())
 }
@@ -140,12 +155,23 @@ pub fn check_owner(st: &libc::stat, what: &str) -> Result<()> {
 fn map_fd(fd: &Fd, len: usize, what: &str, st: &libc::stat) -> Result<Mapping> {
   // SAFETY: fd is an open shm object of at least len bytes (checked or truncated by the caller).
   let p = unsafe {
-    libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.0, 0)
+    libc::mmap(
+      std::ptr::null_mut(),
+      len,
+      libc::PROT_READ | libc::PROT_WRITE,
+      libc::MAP_SHARED,
+      fd.0,
+      0,
+    )
   };
   if p == libc::MAP_FAILED {
     return Err(ShmError::last_os(&format!("mmap of {what}")));
   }
-  Ok(Mapping { ptr: p.cast(), len, id: (st.st_dev as u64, st.st_ino as u64) })
+  Ok(Mapping {
+    ptr: p.cast(),
+    len,
+    id: (st.st_dev as u64, st.st_ino as u64),
+  })
 }
 
 /// Create a new region: O_CREAT|O_EXCL, mode 0600, sized for two rings of `capacity`. The header is
@@ -185,7 +211,9 @@ pub fn open_region(name: &str) -> Result<Mapping> {
   if fd < 0 {
     let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
     if errno == libc::ENOENT {
-      return Err(ShmError::NotFound(format!("no shared-memory channel '{name}' ({os})")));
+      return Err(ShmError::NotFound(format!(
+        "no shared-memory channel '{name}' ({os})"
+      )));
     }
     return Err(ShmError::from_errno(&format!("shm_open({os})"), errno));
   }
@@ -194,7 +222,9 @@ pub fn open_region(name: &str) -> Result<Mapping> {
   check_owner(&st, &format!("shared-memory region {os}"))?;
   let size = st.st_size as usize;
   if size < HEADER_SIZE {
-    return Err(ShmError::Corrupt(format!("region {os} is {size} bytes, smaller than its header")));
+    return Err(ShmError::Corrupt(format!(
+      "region {os} is {size} bytes, smaller than its header"
+    )));
   }
   let head = map_fd(&fd, HEADER_SIZE, &os, &st)?;
   let deadline = platform::monotonic_ms() + 200;
@@ -212,10 +242,17 @@ pub fn open_region(name: &str) -> Result<Mapping> {
     )
   };
   if version != LAYOUT_VERSION {
-    return Err(ShmError::Corrupt(format!("region {os} has layout version {version}; this build speaks {LAYOUT_VERSION}")));
+    return Err(ShmError::Corrupt(format!(
+      "region {os} has layout version {version}; this build speaks {LAYOUT_VERSION}"
+    )));
   }
-  if !capacity.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) || size < region_size(capacity) {
-    return Err(ShmError::Corrupt(format!("region {os} declares capacity {capacity} but is {size} bytes")));
+  if !capacity.is_power_of_two()
+    || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity)
+    || size < region_size(capacity)
+  {
+    return Err(ShmError::Corrupt(format!(
+      "region {os} declares capacity {capacity} but is {size} bytes"
+    )));
   }
   drop(head);
   map_fd(&fd, region_size(capacity), &os, &st)

@@ -112,7 +112,10 @@ pub struct LentRecord {
 
 /// Now, in milliseconds since the Unix epoch.
 pub fn unix_ms() -> u64 {
-  std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+  std::time::SystemTime::now()
+    .duration_since(std::time::UNIX_EPOCH)
+    .map(|d| d.as_millis() as u64)
+    .unwrap_or(0)
 }
 
 /// The writing half of a ring. Only one may exist per ring.
@@ -128,7 +131,12 @@ impl Producer {
   pub fn new(view: RingView) -> Producer {
     let tail = view.tail().load(Ordering::Acquire);
     let cached_head = view.head().load(Ordering::Acquire);
-    Producer { view, tail, cached_head, sequence: 0 }
+    Producer {
+      view,
+      tail,
+      cached_head,
+      sequence: 0,
+    }
   }
 
   /// The view this producer writes.
@@ -165,7 +173,17 @@ impl Producer {
       let off = self.tail as usize & (cap - 1);
       if skip as usize >= RECORD_HEADER {
         // SAFETY: off + 32 <= cap, inside the data area; the consumer does not read past the published tail.
-        unsafe { write_header(self.view.data.add(off), 0, FLAG_PAD, skip as u32 - RECORD_HEADER as u32, 0, 0, 0) };
+        unsafe {
+          write_header(
+            self.view.data.add(off),
+            0,
+            FLAG_PAD,
+            skip as u32 - RECORD_HEADER as u32,
+            0,
+            0,
+            0,
+          )
+        };
       }
       self.tail += skip;
     }
@@ -173,7 +191,15 @@ impl Producer {
     // SAFETY: free() proved `size` bytes from off are unpublished and owned by the producer; off + size <= cap.
     unsafe {
       let at = self.view.data.add(off);
-      write_header(at, meta.message_type, flags, data.len() as u32, meta.sequence, meta.timestamp, total);
+      write_header(
+        at,
+        meta.message_type,
+        flags,
+        data.len() as u32,
+        meta.sequence,
+        meta.timestamp,
+        total,
+      );
       std::ptr::copy_nonoverlapping(data.as_ptr(), at.add(RECORD_HEADER), data.len());
     }
     self.tail += size;
@@ -202,14 +228,28 @@ impl Producer {
   /// Messages up to `max_fragment()` bytes go in one record, all or nothing; larger ones in fragments.
   pub fn write_partial(&mut self, msg: &[u8], offset: &mut usize, meta: MessageMeta) -> Result<bool> {
     if meta.flags & !USER_FLAGS_MASK != 0 {
-      return Err(ShmError::InvalidArgument(format!("flags {:#x} use bits reserved by the ring", meta.flags)));
+      return Err(ShmError::InvalidArgument(format!(
+        "flags {:#x} use bits reserved by the ring",
+        meta.flags
+      )));
     }
     if msg.len() as u64 > u32::MAX as u64 * 16 {
-      return Err(ShmError::InvalidArgument(format!("a message of {} bytes is too large", msg.len())));
+      return Err(ShmError::InvalidArgument(format!(
+        "a message of {} bytes is too large",
+        msg.len()
+      )));
     }
     let max = self.view.max_fragment();
-    let timestamp = if meta.timestamp == 0 { unix_ms() } else { meta.timestamp };
-    let m = MessageMeta { sequence: self.sequence, timestamp, ..meta };
+    let timestamp = if meta.timestamp == 0 {
+      unix_ms()
+    } else {
+      meta.timestamp
+    };
+    let m = MessageMeta {
+      sequence: self.sequence,
+      timestamp,
+      ..meta
+    };
     if *offset == 0 && msg.len() <= max {
       if !self.write_record(msg, &m, meta.flags, msg.len() as u64) {
         return Ok(false);
@@ -310,7 +350,15 @@ impl Consumer {
   pub fn new(view: RingView, max_message: usize) -> Consumer {
     let read = view.head().load(Ordering::Acquire);
     let cached_tail = view.tail().load(Ordering::Acquire);
-    Consumer { view, read, cached_tail, lent: Default::default(), expect_seq: 0, assembling: None, max_message }
+    Consumer {
+      view,
+      read,
+      cached_tail,
+      lent: Default::default(),
+      expect_seq: 0,
+      assembling: None,
+      max_message,
+    }
   }
 
   /// The view this consumer reads.
@@ -368,7 +416,10 @@ impl Consumer {
       let le32 = |o: usize| u32::from_le_bytes(h[o..o + 4].try_into().unwrap());
       let le64 = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap());
       if le32(REC_MAGIC) != MAGIC {
-        return Err(ShmError::Corrupt(format!("record at ring position {} has no SMEM magic", self.read)));
+        return Err(ShmError::Corrupt(format!(
+          "record at ring position {} has no SMEM magic",
+          self.read
+        )));
       }
       let hdr = RecordHeader {
         mtype: h[REC_TYPE],
@@ -380,21 +431,32 @@ impl Consumer {
       };
       let size = align8(RECORD_HEADER + hdr.size);
       if off + size > cap || self.read + size as u64 > self.cached_tail {
-        return Err(ShmError::Corrupt(format!("record at ring position {} overruns the ring", self.read)));
+        return Err(ShmError::Corrupt(format!(
+          "record at ring position {} overruns the ring",
+          self.read
+        )));
       }
       if hdr.flags & FLAG_PAD != 0 {
         self.read += size as u64;
         continue;
       }
       if hdr.seq != self.expect_seq {
-        return Err(ShmError::Corrupt(format!("sequence {} where {} was expected", hdr.seq, self.expect_seq)));
+        return Err(ShmError::Corrupt(format!(
+          "sequence {} where {} was expected",
+          hdr.seq, self.expect_seq
+        )));
       }
       return Ok(Some((hdr, at)));
     }
   }
 
   fn meta_of(h: &RecordHeader) -> MessageMeta {
-    MessageMeta { message_type: h.mtype, flags: h.flags & USER_FLAGS_MASK, sequence: h.seq, timestamp: h.ts }
+    MessageMeta {
+      message_type: h.mtype,
+      flags: h.flags & USER_FLAGS_MASK,
+      sequence: h.seq,
+      timestamp: h.ts,
+    }
   }
 
   /// Step past the record just read. Space is released at once unless records are lent.
@@ -427,12 +489,16 @@ impl Consumer {
   /// place (one piece) or the reassembled message. Does not release space (call `release_consumed`).
   fn next_with<R>(&mut self, sink: impl FnOnce(&[u8], MessageMeta) -> R) -> Result<Option<R>> {
     loop {
-      let Some((h, at)) = self.next_header()? else { return Ok(None) };
+      let Some((h, at)) = self.next_header()? else {
+        return Ok(None);
+      };
       // SAFETY: next_header checked the record lies inside the data area and is published.
       let data = unsafe { std::slice::from_raw_parts(at.add(RECORD_HEADER), h.size) };
       if h.flags & FLAG_FRAGMENT == 0 {
         if self.assembling.is_some() {
-          return Err(ShmError::Corrupt("a whole message arrived inside a fragmented one".into()));
+          return Err(ShmError::Corrupt(
+            "a whole message arrived inside a fragmented one".into(),
+          ));
         }
         let meta = Self::meta_of(&h);
         let r = sink(data, meta);
@@ -451,14 +517,18 @@ impl Consumer {
       }
       let (buf, _, total) = self.assembling.as_mut().unwrap();
       if *total != h.total || buf.len() + data.len() > *total as usize {
-        return Err(ShmError::Corrupt("fragment sizes disagree with the message size".into()));
+        return Err(ShmError::Corrupt(
+          "fragment sizes disagree with the message size".into(),
+        ));
       }
       buf.extend_from_slice(data);
       self.consume(&h);
       if h.flags & FLAG_LAST != 0 {
         let (buf, meta, total) = self.assembling.take().unwrap();
         if buf.len() as u64 != total {
-          return Err(ShmError::Corrupt("last fragment arrived before the message was complete".into()));
+          return Err(ShmError::Corrupt(
+            "last fragment arrived before the message was complete".into(),
+          ));
         }
         self.expect_seq = self.expect_seq.wrapping_add(1);
         return Ok(Some(sink(&buf, meta)));
@@ -468,7 +538,10 @@ impl Consumer {
 
   /// Copy out the next complete message, if any. Releases its space.
   pub fn try_recv(&mut self) -> Result<Option<(Message, u32)>> {
-    let r = self.next_with(|d, meta| Message { data: d.to_vec(), meta })?;
+    let r = self.next_with(|d, meta| Message {
+      data: d.to_vec(),
+      meta,
+    })?;
     // Fragments consumed while assembling free their space even when no message is complete yet.
     let wake = self.release_consumed();
     Ok(r.map(|m| (m, wake)))
@@ -509,7 +582,9 @@ impl Consumer {
   /// Lend the next message in place; a fragmented message cannot be lent and comes back copied
   /// (`Lend::Copied`). Lent records keep their space until released.
   pub fn lend(&mut self) -> Result<Option<Lend>> {
-    let Some((h, at)) = self.next_header()? else { return Ok(None) };
+    let Some((h, at)) = self.next_header()? else {
+      return Ok(None);
+    };
     if h.flags & FLAG_FRAGMENT == 0 && self.assembling.is_none() {
       let meta = Self::meta_of(&h);
       let start = self.read;
@@ -519,7 +594,12 @@ impl Consumer {
       self.lent.push_back((start, end));
       // SAFETY: the record data lies inside the data area (checked by next_header).
       let ptr = unsafe { at.add(RECORD_HEADER) };
-      return Ok(Some(Lend::InPlace(LentRecord { ptr, len: h.size, meta, end })));
+      return Ok(Some(Lend::InPlace(LentRecord {
+        ptr,
+        len: h.size,
+        meta,
+        end,
+      })));
     }
     Ok(self.try_recv()?.map(|(m, wake)| Lend::Copied(m, wake)))
   }
@@ -527,7 +607,9 @@ impl Consumer {
   /// Release a lent record (and every one lent before it). Returns the producer's wait flags to wake.
   pub fn release(&mut self, end: u64) -> Result<u32> {
     if !self.lent.iter().any(|l| l.1 == end) {
-      return Err(ShmError::InvalidArgument("this lent message was already released".into()));
+      return Err(ShmError::InvalidArgument(
+        "this lent message was already released".into(),
+      ));
     }
     while let Some((_, e)) = self.lent.pop_front() {
       if e == end {

@@ -16,12 +16,22 @@ fn shm_exists(name: &str) -> bool {
 }
 
 fn opts() -> ChannelOptions {
-  ChannelOptions { capacity: 1 << 16, ..Default::default() }
+  ChannelOptions {
+    capacity: 1 << 16,
+    ..Default::default()
+  }
 }
 
 #[test]
 fn bad_names_are_refused_with_e_shm_name() {
-  for bad in ["", "a/b", "with space", "dot.name", "x".repeat(25).as_str(), "ünï"] {
+  for bad in [
+    "",
+    "a/b",
+    "with space",
+    "dot.name",
+    "x".repeat(25).as_str(),
+    "ünï",
+  ] {
     let e = Channel::create(bad, &opts()).err().expect(bad);
     assert_eq!(e.code(), "E_SHM_NAME", "{bad:?}");
     assert_eq!(Channel::open(bad, &opts()).err().unwrap().code(), "E_SHM_NAME");
@@ -31,7 +41,10 @@ fn bad_names_are_refused_with_e_shm_name() {
 
 #[test]
 fn open_of_a_missing_channel_is_not_found() {
-  assert_eq!(Channel::open(&uniq("missing"), &opts()).err().unwrap().code(), "E_SHM_NOT_FOUND");
+  assert_eq!(
+    Channel::open(&uniq("missing"), &opts()).err().unwrap().code(),
+    "E_SHM_NOT_FOUND"
+  );
 }
 
 #[test]
@@ -39,14 +52,29 @@ fn duplex_send_and_receive_across_threads_with_backpressure() {
   let name = uniq("duplex");
   let mut a = Channel::create(&name, &opts()).unwrap();
   let token = a.token();
-  let mut b = Channel::open(&name, &ChannelOptions { token: Some(token), ..opts() }).unwrap();
+  let mut b = Channel::open(
+    &name,
+    &ChannelOptions {
+      token: Some(token),
+      ..opts()
+    },
+  )
+  .unwrap();
   assert_eq!(a.peer_state(true), PeerState::Alive);
   let n = 20_000u32;
   let t = std::thread::spawn(move || {
     for i in 0..n {
       let len = (i as usize * 37) % 3000 + if i % 1000 == 0 { 200_000 } else { 0 };
       let data = vec![(i % 251) as u8; len];
-      a.send(&data, MessageMeta { message_type: 9, ..Default::default() }, Some(Duration::from_secs(20))).unwrap();
+      a.send(
+        &data,
+        MessageMeta {
+          message_type: 9,
+          ..Default::default()
+        },
+        Some(Duration::from_secs(20)),
+      )
+      .unwrap();
     }
     let reply = a.recv(Some(Duration::from_secs(20))).unwrap();
     assert_eq!(reply.data, b"done");
@@ -71,7 +99,14 @@ fn duplex_send_and_receive_across_threads_with_backpressure() {
 #[test]
 fn try_send_says_full_and_recv_times_out() {
   let name = uniq("full");
-  let mut a = Channel::create(&name, &ChannelOptions { capacity: 4096, ..Default::default() }).unwrap();
+  let mut a = Channel::create(
+    &name,
+    &ChannelOptions {
+      capacity: 4096,
+      ..Default::default()
+    },
+  )
+  .unwrap();
   let mut b = Channel::open(&name, &opts()).unwrap();
   let e = b.recv(Some(Duration::from_millis(50))).err().unwrap();
   assert_eq!(e.code(), "E_TIMEOUT");
@@ -86,7 +121,14 @@ fn try_send_says_full_and_recv_times_out() {
     }
   }
   assert!(sent >= 6);
-  let e = a.send(&[1u8; 500], MessageMeta::default(), Some(Duration::from_millis(50))).err().unwrap();
+  let e = a
+    .send(
+      &[1u8; 500],
+      MessageMeta::default(),
+      Some(Duration::from_millis(50)),
+    )
+    .err()
+    .unwrap();
   assert_eq!(e.code(), "E_TIMEOUT");
 }
 
@@ -94,18 +136,46 @@ fn try_send_says_full_and_recv_times_out() {
 fn a_second_create_is_refused_and_a_third_end_too() {
   let name = uniq("exists");
   let _a = Channel::create(&name, &opts()).unwrap();
-  assert_eq!(Channel::create(&name, &opts()).err().unwrap().code(), "E_SHM_EXISTS");
+  assert_eq!(
+    Channel::create(&name, &opts()).err().unwrap().code(),
+    "E_SHM_EXISTS"
+  );
   let _b = Channel::open(&name, &opts()).unwrap();
-  assert_eq!(Channel::open(&name, &opts()).err().unwrap().code(), "E_SHM_EXISTS");
+  assert_eq!(
+    Channel::open(&name, &opts()).err().unwrap().code(),
+    "E_SHM_EXISTS"
+  );
 }
 
 #[test]
 fn a_wrong_token_is_refused() {
   let name = uniq("token");
-  let _a = Channel::create(&name, &ChannelOptions { token: Some([7; 16]), ..opts() }).unwrap();
-  let e = Channel::open(&name, &ChannelOptions { token: Some([8; 16]), ..opts() }).err().unwrap();
+  let _a = Channel::create(
+    &name,
+    &ChannelOptions {
+      token: Some([7; 16]),
+      ..opts()
+    },
+  )
+  .unwrap();
+  let e = Channel::open(
+    &name,
+    &ChannelOptions {
+      token: Some([8; 16]),
+      ..opts()
+    },
+  )
+  .err()
+  .unwrap();
   assert_eq!(e.code(), "E_SHM_TOKEN");
-  assert!(Channel::open(&name, &ChannelOptions { token: Some([7; 16]), ..opts() }).is_ok());
+  assert!(Channel::open(
+    &name,
+    &ChannelOptions {
+      token: Some([7; 16]),
+      ..opts()
+    }
+  )
+  .is_ok());
 }
 
 #[test]
@@ -134,15 +204,21 @@ fn a_region_whose_creator_died_is_reclaimed_on_open_and_on_create() {
   let name = uniq("stale");
   let a = Channel::create(&name, &opts()).unwrap();
   // Pretend the creator died: a pid above pid_max cannot exist.
-  a.mapping().u32_at(OFF_CREATOR + END_PID).store(0x7fff_fff0, Ordering::Release);
+  a.mapping()
+    .u32_at(OFF_CREATOR + END_PID)
+    .store(0x7fff_fff0, Ordering::Release);
   std::mem::forget(a);
-  assert!(list_regions().iter().any(|r| r.name == name && r.status == "stale"));
+  assert!(list_regions()
+    .iter()
+    .any(|r| r.name == name && r.status == "stale"));
   let e = Channel::open(&name, &opts()).err().unwrap();
   assert_eq!(e.code(), "E_PEER_GONE");
   assert!(!shm_exists(&name));
 
   let b = Channel::create(&name, &opts()).unwrap();
-  b.mapping().u32_at(OFF_CREATOR + END_PID).store(0x7fff_fff0, Ordering::Release);
+  b.mapping()
+    .u32_at(OFF_CREATOR + END_PID)
+    .store(0x7fff_fff0, Ordering::Release);
   std::mem::forget(b);
   let c = Channel::create(&name, &opts()).expect("create reclaims a stale region");
   drop(c);
@@ -154,8 +230,17 @@ fn cleanup_removes_stale_regions_only() {
   let live = uniq("live");
   let dead = uniq("dead");
   let _l = Channel::create(&live, &opts()).unwrap();
-  let d = Channel::create(&dead, &ChannelOptions { doorbell: true, ..opts() }).unwrap();
-  d.mapping().u32_at(OFF_CREATOR + END_PID).store(0x7fff_fff0, Ordering::Release);
+  let d = Channel::create(
+    &dead,
+    &ChannelOptions {
+      doorbell: true,
+      ..opts()
+    },
+  )
+  .unwrap();
+  d.mapping()
+    .u32_at(OFF_CREATOR + END_PID)
+    .store(0x7fff_fff0, Ordering::Release);
   std::mem::forget(d);
   let removed = cleanup_stale();
   assert!(removed.contains(&dead));

@@ -13,7 +13,10 @@ struct Mem {
 
 impl Mem {
   fn new(cap: usize) -> Arc<Mem> {
-    Arc::new(Mem { buf: vec![0u64; (256 + cap) / 8], cap })
+    Arc::new(Mem {
+      buf: vec![0u64; (256 + cap) / 8],
+      cap,
+    })
   }
   fn view(&self) -> RingView {
     let p = self.buf.as_ptr() as *mut u8;
@@ -38,7 +41,11 @@ fn payload(seq: u64, len: usize) -> Vec<u8> {
 }
 
 fn meta(t: u8) -> MessageMeta {
-  MessageMeta { message_type: t, flags: 0x5, ..Default::default() }
+  MessageMeta {
+    message_type: t,
+    flags: 0x5,
+    ..Default::default()
+  }
 }
 
 #[test]
@@ -64,7 +71,12 @@ fn record_bytes_follow_the_documented_layout() {
   let mem = Mem::new(4096);
   let mut p = Producer::new(mem.view());
   let mut off = 0;
-  let m = MessageMeta { message_type: 3, flags: 0x10, sequence: 0, timestamp: 0x0102_0304_0506_0708 };
+  let m = MessageMeta {
+    message_type: 3,
+    flags: 0x10,
+    sequence: 0,
+    timestamp: 0x0102_0304_0506_0708,
+  };
   p.write_partial(b"abc", &mut off, m).unwrap();
   let _ = p.publish();
   let bytes: Vec<u8> = mem.buf.iter().flat_map(|w| w.to_le_bytes()).collect();
@@ -77,7 +89,10 @@ fn record_bytes_follow_the_documented_layout() {
   assert_eq!(u16::from_le_bytes([rec[6], rec[7]]), 0x10);
   assert_eq!(u32::from_le_bytes(rec[8..12].try_into().unwrap()), 3);
   assert_eq!(u32::from_le_bytes(rec[12..16].try_into().unwrap()), 0);
-  assert_eq!(u64::from_le_bytes(rec[16..24].try_into().unwrap()), 0x0102_0304_0506_0708);
+  assert_eq!(
+    u64::from_le_bytes(rec[16..24].try_into().unwrap()),
+    0x0102_0304_0506_0708
+  );
   assert_eq!(u64::from_le_bytes(rec[24..32].try_into().unwrap()), 3);
   assert_eq!(&rec[32..35], b"abc");
 }
@@ -182,7 +197,16 @@ fn reserved_flag_bits_are_refused() {
   let mem = Mem::new(4096);
   let mut p = Producer::new(mem.view());
   let mut off = 0;
-  let e = p.write_partial(b"x", &mut off, MessageMeta { flags: 0x8000, ..Default::default() }).unwrap_err();
+  let e = p
+    .write_partial(
+      b"x",
+      &mut off,
+      MessageMeta {
+        flags: 0x8000,
+        ..Default::default()
+      },
+    )
+    .unwrap_err();
   assert_eq!(e.code(), "E_INVALID_ARGUMENT");
 }
 
@@ -201,7 +225,10 @@ fn lent_records_hold_their_space_until_released_in_order() {
     _ => panic!("expected in place"),
   };
   // SAFETY: the record is lent and not released.
-  assert_eq!(unsafe { std::slice::from_raw_parts(a.ptr, a.len) }, &[0u8; 1000][..]);
+  assert_eq!(
+    unsafe { std::slice::from_raw_parts(a.ptr, a.len) },
+    &[0u8; 1000][..]
+  );
   let b = match c.lend().unwrap().unwrap() {
     Lend::InPlace(r) => r,
     _ => panic!("expected in place"),
@@ -213,7 +240,10 @@ fn lent_records_hold_their_space_until_released_in_order() {
   c.release(a.end).unwrap();
   assert_eq!(mem.view().head().load(Ordering::Acquire), a.end);
   c.release(b.end).unwrap();
-  assert_eq!(mem.view().head().load(Ordering::Acquire), mem.view().tail().load(Ordering::Acquire));
+  assert_eq!(
+    mem.view().head().load(Ordering::Acquire),
+    mem.view().tail().load(Ordering::Acquire)
+  );
   assert_eq!(c.release(b.end).unwrap_err().code(), "E_INVALID_ARGUMENT");
 }
 
@@ -235,7 +265,10 @@ fn batch_receive_writes_length_prefixed_entries() {
     let len = u32::from_le_bytes(out[at..at + 4].try_into().unwrap()) as usize;
     assert_eq!(len, i as usize);
     assert_eq!(out[at + 4], i);
-    assert_eq!(u32::from_le_bytes(out[at + 8..at + 12].try_into().unwrap()), i as u32);
+    assert_eq!(
+      u32::from_le_bytes(out[at + 8..at + 12].try_into().unwrap()),
+      i as u32
+    );
     assert_eq!(&out[at + 24..at + 24 + len], &vec![i; len][..]);
     at += 24 + align8(len);
   }
@@ -291,6 +324,9 @@ fn stress_two_threads_random_sizes_in_order() {
     }
     producer.join().unwrap();
     assert!(done.load(Ordering::Acquire));
-    assert!(c.try_recv().unwrap().is_none(), "nothing duplicated after the last message");
+    assert!(
+      c.try_recv().unwrap().is_none(),
+      "nothing duplicated after the last message"
+    );
   }
 }
