@@ -15,5 +15,10 @@ fn main() {
   let mut config = prost_build::Config::new();
   config.btree_map(["."]);
   config.type_attribute(".", "#[derive(serde::Serialize, serde::Deserialize)]");
+  // serde_bytes: bincode writes the same bytes (u64 length + bytes) but reads them in one copy, not
+  // byte by byte through serde's sequence visitor.
+  for field in ["tmesh.FileChunk.data", "tmesh.link.Hello.nonce", "tmesh.link.Auth.proof", "tmesh.manager.ShmOffer.token", "tmesh.manager.Echo.payload"] {
+    config.field_attribute(field, "#[serde(with = \"serde_bytes\")]");
+  }
   config.compile_protos(&protos, &[dir]).expect("prost-build failed on examples/rust-peer/proto");
 }
