@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,8 +29,11 @@ interface RustPeer {
   child: ChildProcess;
   id: string;
   dir: string;
+  port: number;
   /** Shared-memory channels the peer reported opening. */
   channels: string[];
+  /** What it wrote to stderr (TMESH_PEER_LOG is on: links, resumptions, errors). */
+  log: string;
   exited: Promise<number | null>;
 }
 
@@ -38,10 +42,14 @@ const peers: RustPeer[] = [];
 function startRustPeer(id: string, args: string[] = []): Promise<RustPeer> {
   const dir = mkdtempSync(join(tmpdir(), 'tmesh-rp-'));
   const child = spawn(binary, ['--id', id, '--runtime-dir', dir, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TMESH_PEER_LOG: '1' },
   });
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-  const peer: RustPeer = { child, id, dir, channels: [], exited };
+  const peer: RustPeer = { child, id, dir, port: 0, channels: [], log: '', exited };
+  child.stderr!.on('data', (d: Buffer) => {
+    peer.log += d.toString();
+  });
   peers.push(peer);
   return new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`${id} did not start`)), 10_000);
@@ -51,6 +59,7 @@ function startRustPeer(id: string, args: string[] = []): Promise<RustPeer> {
       if (event.shm) peer.channels.push(event.shm);
       if (event.ready === id) {
         expect(event.port).toBeGreaterThan(0);
+        peer.port = event.port!;
         clearTimeout(timer);
         res(peer);
       }
@@ -256,6 +265,80 @@ describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node',
       .catch((e: unknown) => e);
     expect(isTmeshError(failure, 'E_NO_ROUTE'), String(failure)).toBe(true);
     expect(String((failure as Error).message)).toContain('token proof');
+  }, 30_000);
+
+  it('a dropped connection resumes: every message arrives exactly once, none is failed', async () => {
+    const peer = await startRustPeer('rust-resume', ['--machine-id', MACHINE]);
+    // A TCP proxy in front of the peer, announced in a runtime directory of its own, so the test can cut
+    // the connection under the link while frames are in flight.
+    const sockets: Socket[] = [];
+    let connections = 0;
+    const proxy = createServer((client) => {
+      connections++;
+      const upstream = createConnection(peer.port, '127.0.0.1');
+      sockets.push(client, upstream);
+      client.on('error', () => {});
+      upstream.on('error', () => {});
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((res) => proxy.listen(0, '127.0.0.1', res));
+    const proxyPort = (proxy.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), 'tmesh-rp-proxy-'));
+    const info = {
+      id: peer.id,
+      machineId: MACHINE,
+      language: 'rust',
+      endpoints: [{ kind: 'tcp', host: '127.0.0.1', port: proxyPort }],
+      wires: ['rust', 'universal'],
+      protocolVersions: [1],
+    };
+    writeFileSync(
+      join(dir, `${peer.id}.json`),
+      JSON.stringify({ info, pid: peer.child.pid, announcedAt: Date.now() }),
+      { mode: 0o600 },
+    );
+    const node = await startNode({ ...peer, dir }, { disableShm: true });
+    open.push(node);
+    try {
+      let crc = 0;
+      let bytes = 0;
+      const send = async (i: number) => {
+        const data = randomBytes(1000 + Math.floor(Math.random() * 30_000));
+        crc = crc32(data, crc);
+        bytes += data.length;
+        await node.send(peer.id, sampleMessages.FileChunk, {
+          path: `r${i}`,
+          offset: BigInt(i),
+          sequence: i,
+          last: false,
+          data,
+        });
+      };
+      await send(0); // the link is up
+      for (let i = 1; i < 300; i++) await send(i); // queued at once: most are unacknowledged here
+      for (const s of sockets.splice(0)) s.destroy();
+      for (let i = 300; i < 400; i++) await send(i);
+      const reply = await node.request(peer.id, sampleMessages.FileChunk, {
+        path: 'report',
+        offset: 0n,
+        sequence: 0,
+        last: true,
+        data: new Uint8Array(),
+      });
+      const counters = (reply.value as { counters: Map<string, bigint> }).counters;
+      expect({
+        count: Number(counters.get('count')),
+        bytes: Number(counters.get('bytes')),
+        crc: Number(counters.get('crc')),
+      }).toEqual({ count: 400, bytes, crc });
+      expect(connections).toBeGreaterThanOrEqual(2);
+      expect(peer.log).toMatch(/link from ts-rp-\S+: rust wire, version 1, resumed/);
+      expect(node.stats().events.some((e) => e.kind === 'failure')).toBe(false);
+    } finally {
+      console.log(peer.log);
+      proxy.close();
+      for (const s of sockets) s.destroy();
+    }
   }, 30_000);
 
   it('a Rust peer killed mid-stream over shm fails the sender in bounded time; no region is left', async () => {

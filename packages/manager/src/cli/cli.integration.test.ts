@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -189,6 +189,35 @@ describe('tmesh peers and doctor', () => {
     for (const c of checks) expect(['ok', 'warn', 'fail']).toContain(c.status);
     expect(r.code).toBe(checks.some((c) => c.status === 'fail') ? 1 : 0);
     expect(tmesh(['doctor']).out).toMatch(/^check\s+status\s+detail\n/);
+  });
+
+  it('doctor finds a stale region left by a killed process and --clean removes it', async () => {
+    const name = `stale${process.pid}`;
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `import { ShmChannel } from '@tmesh/shm-native'; ShmChannel.create('${name}', { capacity: 65536 }); console.log('ready'); setInterval(() => {}, 1000);`,
+      ],
+      { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise((r) => child.stdout!.once('data', r));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const regions = () =>
+      (JSON.parse(tmesh(['doctor', '--json']).out) as { check: string; detail: string }[]).find(
+        (c) => c.check === 'shm regions',
+      )!;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(regions().detail).toMatch(new RegExp(`${name} \\(stale\\)`));
+    const cleaned = JSON.parse(tmesh(['doctor', '--json', '--clean']).out) as {
+      check: string;
+      detail: string;
+    }[];
+    expect(cleaned.find((c) => c.check === 'shm cleanup')!.detail).toContain(name);
+    expect(existsSync(`/dev/shm/tmesh-${name}`)).toBe(false);
   });
 
   it('doctor reports an unreachable etcd as a failure (exit 1)', () => {

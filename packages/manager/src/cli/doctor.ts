@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { constants, statfsSync } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import { crc32Implementation, resolveMachineId } from '@tmesh/core';
+import { cleanupStaleRegions, isAvailable, listRegions } from '@tmesh/shm-native';
 import { Etcd3 } from 'etcd3';
 import { defaultRuntimeDir } from '../discovery/runtime-dir.js';
 
@@ -16,8 +17,6 @@ export interface DoctorCheck {
 export interface DoctorOptions {
   etcd?: string[];
   clean?: boolean;
-  /** The shared-memory probe (injected so the doctor works without the addon). */
-  shm?: () => Promise<DoctorCheck[]>;
 }
 
 /** Run every check; never throws: a failing check is a row with status 'fail'. */
@@ -45,13 +44,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorChec
     checks.push({ check: 'machine id', status: 'fail', detail: (e as Error).message });
   }
   checks.push(...(await shmChecks()));
-  if (options.shm) {
-    try {
-      checks.push(...(await options.shm()));
-    } catch (e) {
-      checks.push({ check: 'shm addon', status: 'fail', detail: (e as Error).message });
-    }
-  }
+  checks.push(...addonChecks(options.clean === true));
   const dir = defaultRuntimeDir();
   try {
     const st = await stat(dir);
@@ -102,6 +95,36 @@ async function shmChecks(): Promise<DoctorCheck[]> {
     });
   } catch (e) {
     out.push({ check: '/dev/shm', status: 'fail', detail: `not writable: ${(e as Error).message}` });
+  }
+  return out;
+}
+
+function addonChecks(clean: boolean): DoctorCheck[] {
+  const probe = isAvailable();
+  const out: DoctorCheck[] = [
+    {
+      check: 'shm addon',
+      status: probe.available ? 'ok' : 'warn',
+      detail: probe.available
+        ? 'loaded: shared-memory transport available'
+        : `not loaded, nodes fall back to Unix sockets: ${probe.reason}`,
+    },
+  ];
+  if (!probe.available) return out;
+  const regions = listRegions();
+  const stale = regions.filter((r) => r.status !== 'live');
+  out.push({
+    check: 'shm regions',
+    status: stale.length > 0 && !clean ? 'warn' : 'ok',
+    detail: `${regions.length} region(s), ${stale.length} stale${stale.length ? `: ${stale.map((r) => `${r.name} (${r.status})`).join(', ')}` : ''}${stale.length && !clean ? ' (run with --clean)' : ''}`,
+  });
+  if (clean) {
+    const removed = cleanupStaleRegions();
+    out.push({
+      check: 'shm cleanup',
+      status: 'ok',
+      detail: removed.length ? `removed ${removed.join(', ')}` : 'nothing to remove',
+    });
   }
   return out;
 }
