@@ -41,6 +41,10 @@ pub struct Agreement {
   pub version: u32,
   /// The peer's Hello.
   pub peer: Hello,
+  /// The peer's Auth (where it resumes this side's stream).
+  pub peer_auth: Auth,
+  /// Whether this side's Auth named the peer's session (it holds state to resume it).
+  pub offered_resume: bool,
 }
 
 /// 16 fresh random bytes from the OS.
@@ -140,12 +144,19 @@ pub fn close_frame(wire: Wire, error: &PeerError) -> Vec<u8> {
   encode_frame(wire, &Body::Close(Close { code: error.code.to_owned(), message }), 0, 0)
 }
 
-/// Run the acceptor's handshake on `stream`. Bytes that follow the peer's Auth stay in `reader`. On a
-/// failure this side detects, it sends a Close naming the code before returning the error.
-pub async fn accept(stream: &mut TcpStream, reader: &mut FrameReader, me: &Identity) -> Result<Agreement, PeerError> {
+/// Run the acceptor's handshake on `stream`. Bytes that follow the peer's Auth stay in `reader`.
+/// `resume_point` gives, for the peer's Hello, the last sequence received from its session when this node
+/// still holds that session's state (the Auth then names it, section 7.5). On a failure this side
+/// detects, it sends a Close naming the code before returning the error.
+pub async fn accept(
+  stream: &mut TcpStream,
+  reader: &mut FrameReader,
+  me: &Identity,
+  resume_point: impl FnOnce(&Hello) -> Option<u64>,
+) -> Result<Agreement, PeerError> {
   let hello = local_hello(me);
   stream.write_all(&encode_frame(Wire::Universal, &Body::Hello(hello.clone()), 0, 0)).await?;
-  match exchange(stream, reader, me, &hello).await {
+  match exchange(stream, reader, me, &hello, resume_point).await {
     Ok(a) => Ok(a),
     Err((error, send_close)) => {
       if send_close {
@@ -185,6 +196,7 @@ async fn exchange(
   reader: &mut FrameReader,
   me: &Identity,
   hello: &Hello,
+  resume_point: impl FnOnce(&Hello) -> Option<u64>,
 ) -> Result<Agreement, (PeerError, bool)> {
   let peer = match next_frame(stream, reader).await? {
     Body::Hello(h) => h,
@@ -198,8 +210,11 @@ async fn exchange(
     Some(token) => auth_proof(token, &me.node_id, &hello.nonce, &peer.nonce),
     None => Vec::new(),
   };
-  // This node keeps no stream state across connections, so it never resumes: both sides start fresh.
-  let auth = Auth { proof, resume_session: String::new(), resume_received: 0 };
+  let resume = resume_point(&peer);
+  let auth = match resume {
+    Some(received) => Auth { proof, resume_session: peer.session_id.clone(), resume_received: received },
+    None => Auth { proof, resume_session: String::new(), resume_received: 0 },
+  };
   stream.write_all(&encode_frame(Wire::Universal, &Body::Auth(auth), 0, 0)).await.map_err(|e| (e.into(), false))?;
   let peer_auth = match next_frame(stream, reader).await? {
     Body::Auth(a) => a,
@@ -211,7 +226,7 @@ async fn exchange(
   verify_proof(me.token.as_deref(), &peer, &hello.nonce, &peer_auth.proof).map_err(|e| (e, true))?;
   // The smaller of both sides' limits applies to every later frame.
   reader.switch(wire, max.min(MAX_FRAME_SIZE));
-  Ok(Agreement { wire, version, peer })
+  Ok(Agreement { wire, version, peer, peer_auth, offered_resume: resume.is_some() })
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //! a RESPONSE frame (or an ErrorReply), Close handled, a silent peer dropped after 5 s.
 
 use crate::error::PeerError;
-use crate::handshake::{close_frame, Agreement};
+use crate::handshake::close_frame;
 use crate::messages::{is_numbered, Ack, Body, Close, ErrorReply, Ping, Pong, ReplyTo, Wire};
+use crate::session::{Sessions, Stream};
 use crate::shm::ShmServer;
 use crate::tally::Tally;
 use crate::wire::{encode_frame, Frame, FrameReader, FLAG_REQUEST, FLAG_RESPONSE};
@@ -27,6 +28,8 @@ pub struct NodeContext {
   pub tally: Arc<Tally>,
   /// Shared-memory channels set up by ShmOffer.
   pub shm: ShmServer,
+  /// Stream state of dropped links, for resumption.
+  pub sessions: Sessions,
 }
 
 /// How a link ended.
@@ -42,10 +45,8 @@ pub enum LinkEnd {
 
 struct LinkState {
   wire: Wire,
-  /// Next sequence number of this side's numbered frames (1, 2, 3, ... per connection).
-  next_seq: u64,
-  /// Highest numbered frame received in order.
-  received: u64,
+  /// Numbering and retained frames; survives the connection when the link resumes.
+  stream: Stream,
   ack_sent: u64,
   ping_id: u32,
   out: Vec<u8>,
@@ -56,36 +57,48 @@ impl LinkState {
     self.out.extend(encode_frame(self.wire, &body, 0, 0));
   }
 
-  fn numbered(&mut self, body: Body, flags: u16) {
-    let seq = self.next_seq;
-    self.next_seq += 1;
-    self.out.extend(encode_frame(self.wire, &body, seq as u32, flags));
+  /// Queue a numbered frame (after `prefix`, an unnumbered frame that travels with it), retained until
+  /// the peer acknowledges it.
+  fn numbered(&mut self, prefix: Option<Body>, body: Body, flags: u16) {
+    let seq = self.stream.next_seq;
+    self.stream.next_seq += 1;
+    let mut bytes = prefix.map(|p| encode_frame(self.wire, &p, 0, 0)).unwrap_or_default();
+    bytes.extend(encode_frame(self.wire, &body, seq as u32, flags));
+    self.out.extend_from_slice(&bytes);
+    self.stream.retained.push_back((seq, bytes));
   }
 
   fn reply(&mut self, request: u64, body: Body) {
-    // ReplyTo immediately before the RESPONSE frame (section 7.6).
-    self.unnumbered(Body::ReplyTo(ReplyTo { request }));
-    self.numbered(body, FLAG_RESPONSE);
+    // ReplyTo immediately before the RESPONSE frame, written and retransmitted together (section 7.6).
+    self.numbered(Some(Body::ReplyTo(ReplyTo { request })), body, FLAG_RESPONSE);
   }
 
   fn ack_if_due(&mut self) {
-    if self.received > self.ack_sent {
-      self.ack_sent = self.received;
-      self.unnumbered(Body::Ack(Ack { received: self.received }));
+    if self.stream.received > self.ack_sent {
+      self.ack_sent = self.stream.received;
+      self.unnumbered(Body::Ack(Ack { received: self.stream.received }));
     }
   }
 }
 
-/// Serve one link until it ends. `reader` holds the bytes that followed the handshake.
+/// Serve one link until it ends; returns how it ended and its stream state. `reader` holds the bytes that
+/// followed the handshake. `resumed_from`: the peer's resume point when the link resumes `state` (its
+/// unacknowledged frames after that point are retransmitted first).
 pub async fn run(
   mut stream: TcpStream,
   mut reader: FrameReader,
-  agreement: Agreement,
+  state: Stream,
+  resumed_from: Option<u64>,
   ctx: Arc<NodeContext>,
   mut shutdown: watch::Receiver<bool>,
-) -> LinkEnd {
-  let mut st =
-    LinkState { wire: agreement.wire, next_seq: 1, received: 0, ack_sent: 0, ping_id: 0, out: Vec::new() };
+) -> (LinkEnd, Stream) {
+  let mut st = LinkState { wire: state.wire, stream: state, ack_sent: 0, ping_id: 0, out: Vec::new() };
+  if let Some(upto) = resumed_from {
+    st.stream.release(upto);
+    for (_, bytes) in &st.stream.retained {
+      st.out.extend_from_slice(bytes);
+    }
+  }
   let mut buf = vec![0u8; 256 * 1024];
   let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
   let mut last_rx = Instant::now();
@@ -104,21 +117,22 @@ pub async fn run(
     if !st.out.is_empty() {
       let out = std::mem::take(&mut st.out);
       if let Err(e) = stream.write_all(&out).await {
-        return LinkEnd::Failed(e.into());
+        return (LinkEnd::Failed(e.into()), st.stream);
       }
     }
     tokio::select! {
       read = stream.read(&mut buf) => match read {
-        Ok(0) => return LinkEnd::Failed(PeerError::new("E_CONNECTION", "the peer closed the connection")),
+        Ok(0) => return (LinkEnd::Failed(PeerError::new("E_CONNECTION", "the peer closed the connection")), st.stream),
         Ok(n) => {
           last_rx = Instant::now();
           reader.push(&buf[..n]);
         }
-        Err(e) => return LinkEnd::Failed(e.into()),
+        Err(e) => return (LinkEnd::Failed(e.into()), st.stream),
       },
       _ = heartbeat.tick() => {
         if last_rx.elapsed() > DEAD_AFTER {
-          return LinkEnd::Failed(PeerError::new("E_PEER_GONE", format!("no data from the peer for {} ms", DEAD_AFTER.as_millis())));
+          let e = PeerError::new("E_PEER_GONE", format!("no data from the peer for {} ms", DEAD_AFTER.as_millis()));
+          return (LinkEnd::Failed(e), st.stream);
         }
         st.ping_id = st.ping_id.wrapping_add(1);
         st.unnumbered(Body::Ping(Ping { id: st.ping_id }));
@@ -134,7 +148,7 @@ pub async fn run(
     let _ = stream.write_all(&st.out).await;
   }
   let _ = stream.shutdown().await;
-  end
+  (end, st.stream)
 }
 
 /// Handle every complete frame in `reader`; Some(end) when the link must stop.
@@ -155,9 +169,9 @@ async fn on_frame(
   let id = frame.body.id();
   if !is_numbered(id) {
     match frame.body {
-      // This node retains nothing to release, measures no RTT, and sends no requests (so no ReplyTo
-      // announces a response it waits for).
-      Body::Ack(_) | Body::Pong(_) | Body::ReplyTo(_) => {}
+      Body::Ack(a) => st.stream.release(a.received),
+      // This node measures no RTT and sends no requests (so no ReplyTo announces a response it awaits).
+      Body::Pong(_) | Body::ReplyTo(_) => {}
       Body::Ping(p) => st.unnumbered(Body::Pong(Pong { id: p.id })),
       Body::Close(c) if c.code.is_empty() => return Ok(Some(LinkEnd::PeerClosed)),
       Body::Close(c) => {
@@ -168,15 +182,15 @@ async fn on_frame(
     return Ok(None);
   }
   // Widen the 32-bit wire sequence back to the stream position (section 7.4).
-  let expected = st.received + 1;
+  let expected = st.stream.received + 1;
   let full = expected as i64 + i64::from(frame.sequence.wrapping_sub(expected as u32) as i32);
-  if full <= st.received as i64 {
+  if full <= st.stream.received as i64 {
     return Ok(None); // duplicate of a retransmission
   }
   if full as u64 != expected {
     return Err(PeerError::new("E_INTERNAL", format!("frame sequence {full} skips ahead of {expected}: the stream lost frames")));
   }
-  st.received = expected;
+  st.stream.received = expected;
   if frame.flags & FLAG_RESPONSE != 0 {
     return Ok(None); // no request of this node is waiting for it
   }
@@ -194,7 +208,8 @@ async fn on_frame(
       }
       other => {
         let message = format!("{} has no request handler for message type {}", ctx.node_id, other.id());
-        st.numbered(Body::ErrorReply(ErrorReply { request, code: "E_UNKNOWN_MESSAGE_TYPE".into(), message }), FLAG_RESPONSE);
+        let reply = ErrorReply { request, code: "E_UNKNOWN_MESSAGE_TYPE".into(), message };
+        st.numbered(None, Body::ErrorReply(reply), FLAG_RESPONSE);
       }
     }
     return Ok(None);

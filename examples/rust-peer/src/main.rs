@@ -10,6 +10,7 @@ mod handshake;
 mod link;
 mod messages;
 mod record;
+mod session;
 mod shm;
 mod tally;
 mod wire;
@@ -18,6 +19,7 @@ use handshake::Identity;
 use link::{LinkEnd, NodeContext};
 use messages::Wire;
 use record::{Announce, Record};
+use session::{Sessions, Stream};
 use shm::ShmServer;
 use std::io::Write;
 use std::path::PathBuf;
@@ -102,7 +104,21 @@ fn log_enabled() -> bool {
 async fn serve_connection(mut stream: TcpStream, me: Arc<Identity>, ctx: Arc<NodeContext>, shutdown: watch::Receiver<bool>) {
   let _ = stream.set_nodelay(true);
   let mut reader = FrameReader::new(Wire::Universal, handshake::MAX_HANDSHAKE_FRAME);
-  let agreement = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake::accept(&mut stream, &mut reader, &me)).await {
+  // The peer's parked stream state, taken when its Hello names a session this node holds (section 7.5).
+  let mut taken: Option<(String, Stream)> = None;
+  let resume_point = |peer: &messages::Hello| {
+    let state = ctx.sessions.take(&peer.session_id)?;
+    let received = state.received;
+    taken = Some((peer.session_id.clone(), state));
+    Some(received)
+  };
+  let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake::accept(&mut stream, &mut reader, &me, resume_point)).await;
+  if !matches!(accepted, Ok(Ok(_))) {
+    if let Some((session, state)) = taken.take() {
+      ctx.sessions.put_back(&session, state);
+    }
+  }
+  let agreement = match accepted {
     Ok(Ok(a)) => a,
     Ok(Err(e)) => {
       eprintln!("tmesh-rust-peer {}: handshake failed: {e}", me.node_id);
@@ -117,15 +133,30 @@ async fn serve_connection(mut stream: TcpStream, me: Arc<Identity>, ctx: Arc<Nod
     }
   };
   let peer = agreement.peer.node_id.clone();
+  let session = agreement.peer.session_id.clone();
+  // Resume only when both Auths named the other's session, in the same wire; otherwise both sides start
+  // fresh streams (the peer fails what it had not got acknowledged, E_PEER_GONE).
+  let resumable = taken.map(|(_, state)| state).filter(|state| {
+    agreement.offered_resume && agreement.peer_auth.resume_session == me.session_id && state.wire == agreement.wire
+  });
+  let resumed_from = resumable.as_ref().map(|_| agreement.peer_auth.resume_received);
+  let state = resumable.unwrap_or_else(|| Stream::fresh(agreement.wire));
+  let owner = ctx.sessions.own(&session);
   if log_enabled() {
-    eprintln!("tmesh-rust-peer {}: link from {peer}: {} wire, version {}", me.node_id, agreement.wire.name(), agreement.version);
+    let how = if resumed_from.is_some() { "resumed" } else { "fresh" };
+    eprintln!("tmesh-rust-peer {}: link from {peer}: {} wire, version {}, {how}", me.node_id, agreement.wire.name(), agreement.version);
   }
-  match link::run(stream, reader, agreement, ctx, shutdown).await {
-    LinkEnd::Failed(e) => eprintln!("tmesh-rust-peer {}: link from {peer} dropped: {e}", me.node_id),
+  let (end, state) = link::run(stream, reader, state, resumed_from, ctx.clone(), shutdown).await;
+  match end {
+    LinkEnd::Failed(e) => {
+      eprintln!("tmesh-rust-peer {}: link from {peer} dropped: {e}", me.node_id);
+      ctx.sessions.park(&session, owner, state);
+    }
     end => {
       if log_enabled() {
         eprintln!("tmesh-rust-peer {}: link from {peer} ended: {end:?}", me.node_id);
       }
+      ctx.sessions.forget(&session, owner);
     }
   }
 }
@@ -147,7 +178,12 @@ async fn main() {
     session_id: session.iter().map(|b| format!("{b:02x}")).collect(),
   });
   let tally = Arc::new(Tally::new(&args.id));
-  let ctx = Arc::new(NodeContext { node_id: args.id.clone(), tally: tally.clone(), shm: ShmServer::new(tally) });
+  let ctx = Arc::new(NodeContext {
+    node_id: args.id.clone(),
+    tally: tally.clone(),
+    shm: ShmServer::new(tally),
+    sessions: Sessions::default(),
+  });
   let record = match Record::write(&args.runtime_dir, &Announce { id: &args.id, machine_id: &machine_id, host: &args.host, port }) {
     Ok(r) => r,
     Err(e) => usage(&format!("cannot write the record in {}: {e}", args.runtime_dir.display())),
