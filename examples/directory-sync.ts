@@ -189,7 +189,7 @@ export async function syncDirectory(options: DirectorySyncOptions = {}): Promise
           .join(', ')}) -> applied ${answer.applied}, receiver has ${answer.files} files, ` +
           `manifest ${answer.manifest === expected ? 'matches' : 'DIFFERS'} (${answer.manifest.slice(0, 16)}...)`,
       );
-      batches.push({ batch, ops: ops.length, ...answer, expected });
+      batches.push({ ...answer, batch, ops: ops.length, expected });
     };
 
     // Batch 1: everything, from an empty target.
