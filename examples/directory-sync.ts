@@ -165,8 +165,21 @@ export async function syncDirectory(options: DirectorySyncOptions = {}): Promise
   writeFileSync(join(source, 'run.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
 
   const types = [DirectoryBatch, BatchApplied];
-  const receiver = await createNode({ id: 'sync-receiver', types, discovery: { runtimeDir } });
-  const sender = await createNode({ id: 'sync-sender', types, discovery: { runtimeDir } });
+  // The Unix socket goes in the same temporary runtime directory: by default it is <defaultRuntimeDir()>/<id>.sock
+  // whatever `discovery.runtimeDir` says, so two runs at once would replace each other's socket.
+  const at = (id: string) => ({ unix: join(runtimeDir, `${id}.sock`) });
+  const receiver = await createNode({
+    id: 'sync-receiver',
+    types,
+    discovery: { runtimeDir },
+    transport: at('sync-receiver'),
+  });
+  const sender = await createNode({
+    id: 'sync-sender',
+    types,
+    discovery: { runtimeDir },
+    transport: at('sync-sender'),
+  });
   try {
     receiver.handle(DirectoryBatch, ({ value }) => {
       const applied = applyBatch(target, value.ops);

@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   createReadStream,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
@@ -72,10 +73,24 @@ export async function transferFile(options: FileTransferOptions = {}): Promise<F
   const total = statSync(file).size;
   const out = options.out ?? join(work, 'received.bin');
   const runtimeDir = join(work, 'run');
+  mkdirSync(runtimeDir);
   const types = [sampleMessages.FileChunk, VerifyFile, FileDigest];
 
-  const receiver = await createNode({ id: 'receiver', types, discovery: { runtimeDir } });
-  const sender = await createNode({ id: 'sender', types, discovery: { runtimeDir } });
+  // The Unix socket goes in the same temporary runtime directory: by default it is <defaultRuntimeDir()>/<id>.sock
+  // whatever `discovery.runtimeDir` says, so two runs at once would replace each other's socket.
+  const at = (id: string) => ({ unix: join(runtimeDir, `${id}.sock`) });
+  const receiver = await createNode({
+    id: 'receiver',
+    types,
+    discovery: { runtimeDir },
+    transport: at('receiver'),
+  });
+  const sender = await createNode({
+    id: 'sender',
+    types,
+    discovery: { runtimeDir },
+    transport: at('sender'),
+  });
   try {
     // Receiver: write each chunk where it belongs; count what arrived.
     const fd = openSync(out, 'w');

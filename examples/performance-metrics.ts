@@ -157,8 +157,21 @@ export async function collectMetrics(options: MetricsOptions = {}): Promise<Metr
     throw tmeshError('E_INVALID_ARGUMENT', `--interval must be at least 10 ms, got ${intervalMs}`);
   const runtimeDir = mkdtempSync(join(tmpdir(), 'tmesh-example-metrics-'));
   const types = [sampleMessages.FileChunk, PerformanceMetrics];
-  const collector = await createNode({ id: 'collector', types, discovery: { runtimeDir } });
-  const worker = await createNode({ id: 'worker', types, discovery: { runtimeDir } });
+  // The Unix socket goes in the same temporary runtime directory: by default it is <defaultRuntimeDir()>/<id>.sock
+  // whatever `discovery.runtimeDir` says, so two runs at once would replace each other's socket.
+  const at = (id: string) => ({ unix: join(runtimeDir, `${id}.sock`) });
+  const collector = await createNode({
+    id: 'collector',
+    types,
+    discovery: { runtimeDir },
+    transport: at('collector'),
+  });
+  const worker = await createNode({
+    id: 'worker',
+    types,
+    discovery: { runtimeDir },
+    transport: at('worker'),
+  });
   try {
     // Collector: count what arrives, print and check every report.
     const reports: CheckedReport[] = [];
