@@ -1,34 +1,7 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { NodeInfo } from '@tmesh/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdDiscovery } from './etcd.js';
-
-const hasEtcd = spawnSync('sh', ['-c', 'command -v etcd']).status === 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function until(fn: () => boolean, ms = 10_000): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (fn()) return resolve();
-      if (Date.now() - start > ms) return reject(new Error('timed out waiting'));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
-}
+import { EtcdServer, freePort, hasEtcd, until } from './etcd-test-support.js';
 
 const info = (id: string): NodeInfo => ({
   id,
@@ -38,61 +11,6 @@ const info = (id: string): NodeInfo => ({
   wires: ['rust', 'swift', 'universal'],
   protocolVersions: [1],
 });
-
-/** A real etcd server on loopback, in a temporary data directory, restartable. */
-class EtcdServer {
-  proc: ChildProcess | undefined;
-  readonly dataDir = mkdtempSync(join(tmpdir(), 'tmesh-etcd-'));
-  constructor(
-    readonly clientPort: number,
-    readonly peerPort: number,
-  ) {}
-  get url() {
-    return `http://127.0.0.1:${this.clientPort}`;
-  }
-  async start(): Promise<void> {
-    this.proc = spawn(
-      'etcd',
-      [
-        '--data-dir',
-        this.dataDir,
-        '--name',
-        'tmesh-test',
-        '--listen-client-urls',
-        this.url,
-        '--advertise-client-urls',
-        this.url,
-        '--listen-peer-urls',
-        `http://127.0.0.1:${this.peerPort}`,
-        '--initial-advertise-peer-urls',
-        `http://127.0.0.1:${this.peerPort}`,
-        '--initial-cluster',
-        `tmesh-test=http://127.0.0.1:${this.peerPort}`,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('etcd did not start in 15 s')), 15_000);
-      let log = '';
-      this.proc!.stderr!.on('data', (d: Buffer) => {
-        log += d.toString();
-        if (/ready to serve client requests|serving insecure client requests/.test(log)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      this.proc!.once('exit', (code) => reject(new Error(`etcd exited with ${code}: ${log.slice(-500)}`)));
-    });
-  }
-  async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null) return;
-    await new Promise((r) => {
-      p.once('exit', r);
-      p.kill('SIGKILL');
-    });
-  }
-}
 
 describe.skipIf(!hasEtcd)('etcd discovery (real etcd on loopback)', () => {
   let server: EtcdServer;
@@ -105,7 +23,7 @@ describe.skipIf(!hasEtcd)('etcd discovery (real etcd on loopback)', () => {
 
   afterAll(async () => {
     for (const n of nodes) await n.close().catch(() => {});
-    await server?.stop();
+    await server?.dispose();
   });
 
   it('nodes see each other join and leave; a leave is reported when the lease is revoked', async () => {
