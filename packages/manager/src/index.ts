@@ -1,5 +1,6 @@
 /** @tmesh/manager: the tmesh facade, discovery and the CLI. */
 export { managerControl } from './control.js';
+export { GrpcBaselineClient, startGrpcBaselineServer } from './demo/grpc-baseline.js';
 export type { BaselineResult, DemoReport, RouteResult } from './demo/report.js';
 export { renderHtml, renderRouteTable } from './demo/report.js';
 export type { DemoOptions } from './demo/run.js';
@@ -29,6 +30,7 @@ export type {
   NodeOptions,
   Reply,
   TransportFactory,
+  TypedReply,
 } from './node.js';
 export { createNode, TmeshNode } from './node.js';
 export type { IncomingSink, PeerTransport, SendOptions } from './transport.js';

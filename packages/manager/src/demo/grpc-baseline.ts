@@ -24,6 +24,15 @@ const BASELINE_SERVICE: grpc.ServiceDefinition = {
     responseSerialize: identity,
     responseDeserialize: identity,
   },
+  exchange: {
+    path: '/tmesh.baseline.Baseline/Exchange',
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
 };
 
 /** Start the baseline server; resolves to its port. */
@@ -46,6 +55,11 @@ export function startGrpcBaselineServer(
         cb(null, out);
       });
     },
+    // Bidirectional streaming: every message comes back on the same stream (ping-pong RTT over a stream).
+    exchange: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      call.on('data', (b: Buffer) => call.write(b));
+      call.on('end', () => call.end());
+    },
   });
   return new Promise((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
@@ -56,7 +70,11 @@ export function startGrpcBaselineServer(
 
 /** A client of the baseline server: RTT of one unary call, and client-streaming throughput. */
 export class GrpcBaselineClient {
-  readonly #client: grpc.Client & { echo: (...args: any[]) => any; upload: (...args: any[]) => any };
+  readonly #client: grpc.Client & {
+    echo: (...args: any[]) => any;
+    upload: (...args: any[]) => any;
+    exchange: (...args: any[]) => any;
+  };
 
   constructor(target: string) {
     const Ctor = grpc.makeGenericClientConstructor(BASELINE_SERVICE, 'Baseline');
@@ -89,6 +107,11 @@ export class GrpcBaselineClient {
       };
       pump();
     });
+  }
+
+  /** Open a bidirectional stream on which the server echoes every message. */
+  exchange(): grpc.ClientDuplexStream<Buffer, Buffer> {
+    return this.#client.exchange() as grpc.ClientDuplexStream<Buffer, Buffer>;
   }
 
   close(): void {
