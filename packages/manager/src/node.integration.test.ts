@@ -173,6 +173,27 @@ describe('TmeshNode end to end (TS <-> TS in separate processes)', () => {
     60_000,
   );
 
+  it('when shared memory is declined the node falls back to the Unix socket and logs the step', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmesh-e2e-fallback-'));
+    await startPeer('no-shm', dir, { TMESH_PEER_SHM: 'off' });
+    const node = await createNode({ id: 'driver-f', types, discovery: { runtimeDir: dir } });
+    open.push(node);
+    // Stale or hand-written peer info claims shared memory: the offer is declined, the next choice is used.
+    const known = node.peers().find((p) => p.info.id === 'no-shm')!.info;
+    expect(known.endpoints.some((e) => e.kind === 'shm')).toBe(false);
+    node.addPeer({ ...known, endpoints: [...known.endpoints, { kind: 'shm', name: 'no-shm' }] });
+    const result = await exchange(node, 'no-shm', 50);
+    expect(result.count).toBe(50);
+    expect(result.crc).toBe(result.expectedCrc);
+    const peer = node.peers().find((p) => p.info.id === 'no-shm')!;
+    expect([peer.route, peer.strategy]).toEqual(['unix', 'rust']);
+    expect(peer.explanation).toBe('shm failed -> rust wire over unix socket');
+    const fallback = node.stats().events.find((e) => e.kind === 'fallback');
+    expect(fallback?.message).toMatch(
+      /^rust over unix: shm failed -> rust wire over unix socket \(after: shm shm: E_NOT_SUPPORTED: no-shm declined shared memory: disabled by configuration\)$/,
+    );
+  }, 60_000);
+
   it('a peer killed mid-stream fails the sender cleanly, then a restarted peer is reached again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tmesh-e2e-kill-'));
     const child = await startPeer('victim', dir);
@@ -203,10 +224,17 @@ describe('TmeshNode end to end (TS <-> TS in separate processes)', () => {
     expect(['E_PEER_GONE', 'E_CLOSED', 'E_CONNECTION', 'E_NO_ROUTE', 'E_TIMEOUT']).toContain(
       (failure as { code: string }).code,
     );
-    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(Date.now() - started, `failed with ${String(failure)}`).toBeLessThan(15_000);
     // The same node id comes back: the next send selects again and gets through.
     await startPeer('victim', dir);
-    const result = await exchange(node, 'victim', 20);
+    let result: Awaited<ReturnType<typeof exchange>>;
+    try {
+      result = await exchange(node, 'victim', 20);
+    } catch (e) {
+      throw new Error(
+        `exchange with the restarted peer failed: ${String(e)}; events: ${JSON.stringify(node.stats().events)}`,
+      );
+    }
     expect(result.count).toBe(20);
     expect(node.stats().events.some((e) => e.kind === 'peer-gone' || e.kind === 'failure')).toBe(true);
   }, 60_000);

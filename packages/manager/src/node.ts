@@ -39,6 +39,12 @@ export interface Reply<R = unknown> {
   value: R;
 }
 
+/** A reply whose value is checked against the reply type's schema (the type decides, not the value). */
+export interface TypedReply<R> {
+  type: MessageType<R>;
+  value: NoInfer<R>;
+}
+
 /** One line of the node's event log: fallbacks, reroutes, config changes. */
 export interface NodeEvent {
   at: number;
@@ -173,7 +179,10 @@ export class TmeshNode {
   }
 
   /** Answer requests of `type`; a thrown TmeshError reaches the requester with its code. */
-  handle<T>(type: MessageType<T>, handler: (message: IncomingMessage<T>) => Reply | Promise<Reply>): void {
+  handle<T, R>(
+    type: MessageType<T>,
+    handler: (message: IncomingMessage<T>) => TypedReply<R> | Promise<TypedReply<R>>,
+  ): void {
     this.#requestHandlers.set(type.id, handler as (m: IncomingMessage<any>) => Reply);
   }
 

@@ -11,6 +11,8 @@ export interface SinkNodeOptions {
   machineId?: string;
   services?: string[];
   shmIdle?: IdleStrategy;
+  /** Refuse shared memory (ShmOffers are declined; no shm endpoint is announced). */
+  noShm?: boolean;
   peers?: NodeInfo[];
 }
 
@@ -34,7 +36,11 @@ export async function startSinkNode(options: SinkNodeOptions): Promise<TmeshNode
     transport: {
       tcp: { host, port: 0 },
       ...(options.grpc ? { grpc: { host, port: 0 } } : {}),
-      ...(options.shmIdle ? { shm: { idle: options.shmIdle } } : {}),
+      ...(options.noShm
+        ? { shm: false as const }
+        : options.shmIdle
+          ? { shm: { idle: options.shmIdle } }
+          : {}),
     },
   });
   let count = 0n;
