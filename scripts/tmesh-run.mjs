@@ -55,6 +55,7 @@ function systemDeps() {
     ['nft', 'nftables'],
     ['etcd', 'etcd-server'],
     ['openssl', 'openssl'],
+    ['chromium', 'chromium'],
   ].filter(([cmd]) => !has('sh', ['-c', `command -v ${cmd}`]));
   if (missing.length > 0 && isRoot && has('sh', ['-c', 'command -v apt-get'])) {
     const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
