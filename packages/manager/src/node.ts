@@ -286,6 +286,7 @@ export class TmeshNode {
     route?: string;
     strategy?: string;
     explanation?: string;
+    resource?: string;
     sent: number;
     received: number;
     outstanding: number;
@@ -297,6 +298,7 @@ export class TmeshNode {
             route: p.transport.route,
             strategy: p.transport.strategy.kind,
             explanation: p.transport.explanation,
+            ...(p.transport.resource ? { resource: p.transport.resource } : {}),
           }
         : {}),
       sent: p.sent,

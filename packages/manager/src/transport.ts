@@ -16,6 +16,8 @@ export interface PeerTransport {
   readonly strategy: TransportStrategy;
   /** Why this transport was chosen (the selector's explanation, plus any fallback that led here). */
   readonly explanation: string;
+  /** The OS resource behind it when there is one to account for (a shared-memory channel name). */
+  readonly resource?: string;
   send<T>(type: MessageType<T>, value: T, options?: SendOptions): Promise<void>;
   request<T>(type: MessageType<T>, value: T, options?: SendOptions): Promise<DecodedMessage>;
   /** Bytes written so far (for the monitor's throughput). */

@@ -142,6 +142,7 @@ interface Pending {
 export class ShmTransport implements PeerTransport {
   readonly route = 'shm' as const;
   readonly strategy: TransportStrategy;
+  readonly resource: string;
   readonly explanation: string;
   readonly channel: ShmChannel;
   readonly #registry: MessageRegistry;
@@ -165,6 +166,7 @@ export class ShmTransport implements PeerTransport {
     this.#sink = sink;
     this.explanation = explanation;
     this.strategy = { kind: 'shm', idle: channel.idle };
+    this.resource = channel.name;
     void this.#receive();
   }
 

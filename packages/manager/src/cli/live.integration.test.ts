@@ -138,7 +138,6 @@ describe('tmesh node, send, request, ping, top', () => {
 describe('tmesh demo', () => {
   it('measures every TypeScript route beside gRPC, verifies the bytes, writes JSON and HTML, leaves no region', () => {
     const out = mkdtempSync(join(tmpdir(), 'tmesh-demo-test-'));
-    const before = readdirSync('/dev/shm').filter((f) => f.startsWith('tmesh-'));
     const r = tmesh(['demo', '--quick', '--no-rust', '--out', out]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^route\s+strategy\s+why\s+MB\/s/);
@@ -164,7 +163,13 @@ describe('tmesh demo', () => {
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     for (const route of report.routes)
       expect(html).toContain(`data-route="${route.name.replace(/</g, '&#60;').replace(/>/g, '&#62;')}"`);
-    const after = readdirSync('/dev/shm').filter((f) => f.startsWith('tmesh-') && !before.includes(f));
-    expect(after).toEqual([]);
+    const channels = report.routes.flatMap((x: { shmChannel?: string }) =>
+      x.shmChannel ? [x.shmChannel] : [],
+    );
+    expect(channels).toHaveLength(1);
+    const left = readdirSync('/dev/shm').filter((f) =>
+      channels.some((c: string) => f.startsWith(`tmesh-${c}`)),
+    );
+    expect(left).toEqual([]);
   }, 120_000);
 });

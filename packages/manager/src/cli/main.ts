@@ -6,6 +6,7 @@ import { EtcdDiscovery } from '../discovery/etcd.js';
 import { RuntimeDirDiscovery } from '../discovery/runtime-dir.js';
 import { StaticDiscovery } from '../discovery/static.js';
 import type { DiscoveredNode, Discovery } from '../discovery/types.js';
+import type { TmeshNode } from '../node.js';
 import { type DoctorCheck, runDoctor } from './doctor.js';
 import { decodeFrameCommand, encodeFrameCommand, type FrameCommandOptions } from './frame.js';
 import {
@@ -262,66 +263,59 @@ export function buildProgram(io: CliIO = processIO): Command {
       },
     );
 
-  const messageOptions = (cmd: Command) =>
-    cmd
+  type MessageOpts = {
+    runtimeDir?: string;
+    proto?: string;
+    type?: string;
+    id: number;
+    json?: string;
+    timeout: number;
+  };
+  /** `send` and `request` share their options and their one-shot client node. */
+  const messageCommand = (
+    name: string,
+    description: string,
+    act: (
+      node: TmeshNode,
+      peer: string,
+      msg: Awaited<ReturnType<typeof messageFromArgs>>,
+      opts: MessageOpts,
+    ) => Promise<void>,
+  ) =>
+    program
+      .command(name)
+      .description(description)
       .argument('<peer>', 'destination node id')
       .option('--runtime-dir <dir>', 'runtime directory of same-machine discovery')
       .option('--proto <file>', '.proto file with the message type (default: the sample FileChunk)')
       .option('--type <name>', 'message name in the .proto file')
       .option('--id <n>', 'message type id', int('--id', 1, 239), 1)
       .option('--json <text>', 'the message as JSON (default: read from stdin when --proto is given)')
-      .option('--timeout <ms>', 'deadline', int('--timeout', 1, 600_000), 10_000);
-  messageOptions(
-    program.command('send').description('send one message to a node and wait until its transport took it'),
-  ).action(
-    async (
-      peer: string,
-      opts: {
-        runtimeDir?: string;
-        proto?: string;
-        type?: string;
-        id: number;
-        json?: string;
-        timeout: number;
-      },
-    ) => {
-      const msg = await messageFromArgs(opts, io.stdin);
-      const node = await clientNode(msg.types, opts.runtimeDir);
-      try {
-        await node.send(peer, msg.type, msg.value, { timeoutMs: opts.timeout });
-        const info = node.peers().find((p) => p.info.id === peer);
-        io.stdout(
-          `sent ${msg.type.name} to ${peer} over ${info?.strategy}/${info?.route}: ${info?.explanation}\n`,
-        );
-      } finally {
-        await node.close();
-      }
+      .option('--timeout <ms>', 'deadline', int('--timeout', 1, 600_000), 10_000)
+      .action(async (peer: string, opts: MessageOpts) => {
+        const msg = await messageFromArgs(opts, io.stdin);
+        const node = await clientNode(msg.types, opts.runtimeDir);
+        try {
+          await act(node, peer, msg, opts);
+        } finally {
+          await node.close();
+        }
+      });
+  messageCommand(
+    'send',
+    'send one message to a node and wait until its transport took it',
+    async (node, peer, msg, opts) => {
+      await node.send(peer, msg.type, msg.value, { timeoutMs: opts.timeout });
+      const info = node.peers().find((p) => p.info.id === peer);
+      io.stdout(
+        `sent ${msg.type.name} to ${peer} over ${info?.strategy}/${info?.route}: ${info?.explanation}\n`,
+      );
     },
   );
-  messageOptions(
-    program.command('request').description('send one request and print the reply as JSON'),
-  ).action(
-    async (
-      peer: string,
-      opts: {
-        runtimeDir?: string;
-        proto?: string;
-        type?: string;
-        id: number;
-        json?: string;
-        timeout: number;
-      },
-    ) => {
-      const msg = await messageFromArgs(opts, io.stdin);
-      const node = await clientNode(msg.types, opts.runtimeDir);
-      try {
-        const reply = await node.request(peer, msg.type, msg.value, { timeoutMs: opts.timeout });
-        io.stdout(`${JSON.stringify(replyJson(reply as never), null, 2)}\n`);
-      } finally {
-        await node.close();
-      }
-    },
-  );
+  messageCommand('request', 'send one request and print the reply as JSON', async (node, peer, msg, opts) => {
+    const reply = await node.request(peer, msg.type, msg.value, { timeoutMs: opts.timeout });
+    io.stdout(`${JSON.stringify(replyJson(reply as never), null, 2)}\n`);
+  });
 
   program
     .command('ping')

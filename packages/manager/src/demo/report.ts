@@ -11,6 +11,8 @@ export interface RouteResult {
   rttP50Us: number;
   rttP99Us: number;
   messages: number;
+  /** The shared-memory channel the route used, if any (the demo checks it is gone afterwards). */
+  shmChannel?: string;
   /** The receiver's count, byte total and CRC-32 matched what was sent. */
   verified: boolean;
   error?: string;

@@ -202,6 +202,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     );
 
   const nodes: TmeshNode[] = [];
+  const resultsSoFar: RouteResult[] = [];
   let baselineServer: Awaited<ReturnType<typeof startGrpcBaselineServer>> | undefined;
   let baselineClient: GrpcBaselineClient | undefined;
   try {
@@ -241,7 +242,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       { name: 'gRPC fallback TS <-> TS (other machine)', to: 'ts-remote', policy: { force: 'grpc' } },
     ];
 
-    const results: RouteResult[] = [];
+    const results = resultsSoFar;
     for (const [i, route] of routes.entries()) {
       log(`measuring ${route.name}...`);
       const node = await createNode({
@@ -364,6 +365,7 @@ async function measureRoute(
       strategy: peerInfo?.strategy ?? '?',
       route: peerInfo?.route ?? '?',
       explanation: peerInfo?.explanation ?? '',
+      ...(peerInfo?.resource ? { shmChannel: peerInfo.resource } : {}),
       throughputMBps: (sent * data.length) / seconds / 1e6,
       rttP50Us: quantile(rtts, 0.5),
       rttP99Us: quantile(rtts, 0.99),
