@@ -206,12 +206,13 @@ describe.skipIf(skipReason !== undefined)('etcd discovery across two network nam
     expect(await b.echo('node-a')).toEqual({ peer: 'node-a', ok: true, route: 'tcp' });
 
     // SIGKILL: no revoke, so etcd drops B's record only when its lease expires.
+    const linesBeforeKill = a.lines.length;
     const killedAt = Date.now();
     b.proc.kill('SIGKILL');
     await waitFor(() => a.etcd.length === 0, 15_000, nodes);
-    const line = a.lines.filter(
-      (l) => 'etcd' in l && (l as unknown as PeerLine).etcd.length === 0,
-    )[0] as unknown as PeerLine;
+    const line = a.lines
+      .slice(linesBeforeKill)
+      .find((l) => 'etcd' in l && (l as unknown as PeerLine).etcd.length === 0) as unknown as PeerLine;
     const leftAfterMs = line.at - killedAt;
     console.log(`node-a saw node-b leave etcd ${leftAfterMs} ms after SIGKILL (lease TTL ${TTL_SECONDS} s)`);
     // The lease was last renewed at most a third of the TTL before the kill (etcd3 renews at TTL/3).
