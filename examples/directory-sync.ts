@@ -179,6 +179,9 @@ export async function syncDirectory(options: DirectorySyncOptions = {}): Promise
     types,
     discovery: { runtimeDir },
     transport: at('sync-sender'),
+  }).catch(async (error: unknown) => {
+    await receiver.close(); // do not leave the first node listening
+    throw error;
   });
   try {
     receiver.handle(DirectoryBatch, ({ value }) => {

@@ -60,11 +60,23 @@ export interface FileTransferResult {
 
 /** Send a file from one node to another in chunks and verify it arrived whole (SHA-256 on both ends). */
 export async function transferFile(options: FileTransferOptions = {}): Promise<FileTransferResult> {
-  const log = options.log ?? ((line: string) => console.log(line));
-  const work = mkdtempSync(join(tmpdir(), 'tmesh-example-file-'));
   const chunkSize = options.chunkSize ?? 256 * 1024;
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 16 * 1024 * 1024)
     throw tmeshError('E_INVALID_ARGUMENT', `--chunk must be 1..16777216 bytes, got ${chunkSize}`);
+  const work = mkdtempSync(join(tmpdir(), 'tmesh-example-file-'));
+  try {
+    return await transferIn(work, chunkSize, options);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function transferIn(
+  work: string,
+  chunkSize: number,
+  options: FileTransferOptions,
+): Promise<FileTransferResult> {
+  const log = options.log ?? ((line: string) => console.log(line));
   let file = options.file;
   if (!file) {
     file = join(work, 'input.bin');
@@ -90,6 +102,9 @@ export async function transferFile(options: FileTransferOptions = {}): Promise<F
     types,
     discovery: { runtimeDir },
     transport: at('sender'),
+  }).catch(async (error: unknown) => {
+    await receiver.close(); // do not leave the first node listening
+    throw error;
   });
   try {
     // Receiver: write each chunk where it belongs; count what arrived.
@@ -174,7 +189,6 @@ export async function transferFile(options: FileTransferOptions = {}): Promise<F
   } finally {
     await sender.close();
     await receiver.close();
-    rmSync(work, { recursive: true, force: true });
   }
 }
 

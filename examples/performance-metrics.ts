@@ -171,6 +171,9 @@ export async function collectMetrics(options: MetricsOptions = {}): Promise<Metr
     types,
     discovery: { runtimeDir },
     transport: at('worker'),
+  }).catch(async (error: unknown) => {
+    await collector.close(); // do not leave the first node listening
+    throw error;
   });
   try {
     // Collector: count what arrives, print and check every report.
