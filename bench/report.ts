@@ -175,10 +175,12 @@ export function renderSvg(res: SuiteResult): string {
   const panelH = 30 + rows.length * (barH + 3);
   const width = panelW * 2;
   const height = panelH * 2 + 40;
+  const title = `tmesh side-by-side suite, ${res.generatedAt}, ${res.machine.cpus} x ${res.machine.cpuModel} (log scale)`;
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11" role="img" aria-label="${esc(title)}">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="10" y="20" font-size="14" font-weight="bold">${esc(`tmesh side-by-side suite, ${res.generatedAt}, ${res.machine.cpus} x ${res.machine.cpuModel} (log scale)`)}</text>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`,
   ];
   panels.forEach((p, i) => {
     const x0 = (i % 2) * panelW + 10;
@@ -196,7 +198,7 @@ export function renderSvg(res: SuiteResult): string {
       const color = row.group === 'tmesh' ? '#2b6cb0' : '#a0a0a0';
       parts.push(
         `<rect x="${x0 + labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${color}"/>`,
-        `<text x="${x0 + labelW + w + 4}" y="${y + 11}">${esc(f(v, 1))}</text>`,
+        `<text x="${(x0 + labelW + w + 4).toFixed(1)}" y="${y + 11}">${esc(f(v, 1))}</text>`,
       );
     });
   });

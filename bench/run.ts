@@ -40,6 +40,9 @@ const ROUNDS = Number(option('--rounds') ?? (QUICK ? 1 : 3));
 const OUT = resolve(option('--out') ?? (QUICK ? join(tmpdir(), 'tmesh-bench-quick') : join(here, 'results')));
 const MD = option('--md') ?? (QUICK ? undefined : join(root, 'BENCHMARKS.md'));
 const PROFILE = option('--profile');
+/** With --profile: the workloads to run (rtt, msgs64, kib4, mib1, broadcast), so a profile shows one at a time. */
+const ONLY = option('--only')?.split(',');
+const wants = (w: string) => !ONLY || ONLY.includes(w);
 const SEED = 0x7e5d;
 const settings = {
   rttCount: QUICK ? 300 : 3000,
@@ -362,20 +365,20 @@ async function runSystem(sys: System, servers: number, workloads: 'all' | 'broad
     };
     if (workloads === 'broadcast') out.msgs64 = await rate(64, 'msgs');
     else {
-      const rtt = (await run({
-        cmd: 'rtt',
-        size: 64,
-        seed: SEED,
-        count: settings.rttCount,
-        warm: settings.rttWarm,
-        ...(sys.rttVariant ? { variant: sys.rttVariant } : {}),
-      })) as { rttUs: number[] };
-      out.rtt = rtt.rttUs;
-      if (sys.oneway) {
-        out.msgs64 = await rate(64, 'msgs');
-        out.kib4 = await rate(4096, 'MB');
-        out.mib1 = await rate(1 << 20, 'MB');
+      if (wants('rtt')) {
+        const rtt = (await run({
+          cmd: 'rtt',
+          size: 64,
+          seed: SEED,
+          count: settings.rttCount,
+          warm: settings.rttWarm,
+          ...(sys.rttVariant ? { variant: sys.rttVariant } : {}),
+        })) as { rttUs: number[] };
+        out.rtt = rtt.rttUs;
       }
+      if (sys.oneway && wants('msgs64')) out.msgs64 = await rate(64, 'msgs');
+      if (sys.oneway && wants('kib4')) out.kib4 = await rate(4096, 'MB');
+      if (sys.oneway && wants('mib1')) out.mib1 = await rate(1 << 20, 'MB');
     }
     out.rssClient = await peakRss(client, false);
     for (const s of serverProcs) out.rssServer = Math.max(out.rssServer, await peakRss(s, rustProcs.has(s)));
@@ -399,22 +402,28 @@ function topFrames(dir: string, n = 12): string[] {
   const out: string[] = [];
   if (!existsSync(dir)) return out;
   for (const role of readdirSync(dir)) {
-    for (const file of readdirSync(join(dir, role)).filter((f) => f.endsWith('.cpuprofile'))) {
+    for (const file of readdirSync(join(dir, role)).filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f))) {
       const prof = JSON.parse(readFileSync(join(dir, role, file), 'utf8')) as {
         nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
         samples: number[];
       };
       const byId = new Map(prof.nodes.map((x) => [x.id, x]));
       const self = new Map<string, number>();
+      const files = new Map<string, number>();
       for (const id of prof.samples) {
         const cf = byId.get(id)!.callFrame;
-        const key = `${cf.functionName || '(anonymous)'} ${cf.url.replace(/^.*\/(packages|node_modules|bench)\//, '$1/')}:${cf.lineNumber + 1}`;
+        const file = cf.url.replace(/^.*\/(packages|node_modules|bench)\//, '$1/') || '(native)';
+        const key = `${cf.functionName || '(anonymous)'} ${file}`;
         self.set(key, (self.get(key) ?? 0) + 1);
+        files.set(file, (files.get(file) ?? 0) + 1);
       }
       const total = prof.samples.length;
       out.push(`${role} ${file}: ${total} samples`);
       for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, n))
         out.push(`  ${((v / total) * 100).toFixed(1)}% ${k}`);
+      out.push('  by file:');
+      for (const [k, v] of [...files].sort((a, b) => b[1] - a[1]).slice(0, 8))
+        out.push(`    ${((v / total) * 100).toFixed(1)}% ${k}`);
     }
   }
   return out;
@@ -427,9 +436,9 @@ async function main(): Promise<void> {
     .map((x) => x.toFixed(2))
     .join(' ');
   const selected = PROFILE ? systems.filter((s) => s.name.includes(PROFILE)) : systems;
-  const selectedBroadcast = PROFILE
-    ? broadcastSystems.filter((s) => s.name.includes(PROFILE))
-    : broadcastSystems;
+  const selectedBroadcast = (
+    PROFILE ? broadcastSystems.filter((s) => s.name.includes(PROFILE)) : broadcastSystems
+  ).filter(() => wants('broadcast'));
   if (PROFILE) rmSync(join(OUT, 'profiles'), { recursive: true, force: true });
   const measured = new Map<string, Measured[]>();
   const errors = new Map<string, string>();
@@ -474,22 +483,22 @@ async function main(): Promise<void> {
       };
     const rates = (k: 'msgs64' | 'kib4' | 'mib1') =>
       ms.map((m) => m[k]).filter((x): x is number => x !== undefined);
-    if (sys.oneway) {
-      row.msgs64 = {
-        perSecond: median(rates('msgs64')),
-        spreadPct: spread(rates('msgs64')),
-        rounds: rates('msgs64'),
-      };
-      row.kib4 = {
-        mbPerSecond: median(rates('kib4')),
-        spreadPct: spread(rates('kib4')),
-        rounds: rates('kib4'),
-      };
-      row.mib1 = {
-        mbPerSecond: median(rates('mib1')),
-        spreadPct: spread(rates('mib1')),
-        rounds: rates('mib1'),
-      };
+    const stat = (k: 'msgs64' | 'kib4' | 'mib1') => ({
+      value: median(rates(k)),
+      spreadPct: spread(rates(k)),
+      rounds: rates(k),
+    });
+    if (rates('msgs64').length) {
+      const { value, ...rest } = stat('msgs64');
+      row.msgs64 = { perSecond: value, ...rest };
+    }
+    if (rates('kib4').length) {
+      const { value, ...rest } = stat('kib4');
+      row.kib4 = { mbPerSecond: value, ...rest };
+    }
+    if (rates('mib1').length) {
+      const { value, ...rest } = stat('mib1');
+      row.mib1 = { mbPerSecond: value, ...rest };
     }
     row.rssClientMiB = Math.max(...ms.map((m) => m.rssClient)) / MiB;
     row.rssServerMiB = Math.max(...ms.map((m) => m.rssServer)) / MiB;
