@@ -194,6 +194,30 @@ describe('TmeshNode end to end (TS <-> TS in separate processes)', () => {
     );
   }, 60_000);
 
+  it('a second node with the same id in the same runtime directory is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmesh-e2e-dup-'));
+    const first = await createNode({ id: 'twin', types, discovery: { runtimeDir: dir } });
+    open.push(first);
+    await expect(createNode({ id: 'twin', types, discovery: { runtimeDir: dir } })).rejects.toMatchObject({
+      code: 'E_CONFIG',
+      message: expect.stringContaining('is node id twin running twice?'),
+    });
+  });
+
+  it('a peer that dies leaves peers() once its transport has closed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmesh-e2e-leave-'));
+    const child = await startPeer('mortal', dir);
+    const node = await createNode({ id: 'driver-l', types, discovery: { runtimeDir: dir } });
+    open.push(node);
+    await exchange(node, 'mortal', 5);
+    expect(node.peers().map((p) => p.info.id)).toContain('mortal');
+    child.kill('SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (node.peers().some((p) => p.info.id === 'mortal') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(node.peers().map((p) => p.info.id)).not.toContain('mortal');
+  }, 30_000);
+
   it('a peer killed mid-stream fails the sender cleanly, then a restarted peer is reached again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tmesh-e2e-kill-'));
     const child = await startPeer('victim', dir);

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   type DecodedMessage,
   defaultWiresFor,
@@ -97,6 +98,8 @@ interface PeerState {
   sent: number;
   received: number;
   failures: number;
+  /** Discovery reported it gone while a transport was still open: drop it when that transport closes. */
+  left?: boolean;
 }
 
 const TRANSPORT_FAILURES = new Set<TmeshErrorCode>([
@@ -334,8 +337,10 @@ export class TmeshNode {
   /** Add or update a peer by hand (discovery does this for announced nodes). */
   addPeer(info: NodeInfo): void {
     const state = this.#peers.get(info.id);
-    if (state) state.info = info;
-    else this.#peers.set(info.id, { info, outstanding: 0, sent: 0, received: 0, failures: 0 });
+    if (state) {
+      state.info = info;
+      state.left = false;
+    } else this.#peers.set(info.id, { info, outstanding: 0, sent: 0, received: 0, failures: 0 });
   }
 
   #log(peer: string, kind: NodeEvent['kind'], message: string): void {
@@ -381,6 +386,7 @@ export class TmeshNode {
       const state = this.#peers.get(peer);
       if (state?.transport === via) {
         state.transport = undefined;
+        if (state.left) this.#peers.delete(peer);
         this.#log(
           peer,
           'peer-gone',
@@ -490,7 +496,9 @@ export class TmeshNode {
     const join = (n: DiscoveredNode) => this.addPeer(n.info);
     const leave = (n: DiscoveredNode) => {
       const state = this.#peers.get(n.info.id);
-      if (state && !state.transport) this.#peers.delete(n.info.id);
+      if (!state) return;
+      if (state.transport?.isOpen()) state.left = true;
+      else this.#peers.delete(n.info.id);
     };
     for (const source of this.#discovery) {
       source.on('join', join).on('leave', leave);
@@ -511,5 +519,10 @@ export interface CreateNodeOptions extends NodeOptions {
  * machine, the language's wire or protobuf across machines), falling back along the selector's order.
  */
 export function createNode(options: CreateNodeOptions): Promise<TmeshNode> {
-  return TmeshNode.start(options, createTransportFactory(options.transport));
+  const runtimeDir = options.discovery?.runtimeDir;
+  const transport: TransportOptions = { ...options.transport };
+  // The Unix socket lives beside the discovery records, so nodes of different runtime dirs never collide.
+  if (transport.unix === undefined && typeof runtimeDir === 'string')
+    transport.unix = join(runtimeDir, `${options.id}.sock`);
+  return TmeshNode.start(options, createTransportFactory(transport));
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { createConnection } from 'node:net';
+import { dirname, join } from 'node:path';
 import { compileRust } from '@tmesh/codec-rust';
 import {
   type CompressionAlgorithm,
@@ -337,6 +338,20 @@ export class ShmTransport implements PeerTransport {
   }
 }
 
+/** True when something accepts connections on this Unix socket path (a live node owns it). */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection(path);
+    const done = (alive: boolean) => {
+      sock.destroy();
+      resolve(alive);
+    };
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+    sock.setTimeout(500, () => done(false));
+  });
+}
+
 function shmDeadline(options: SendOptions): { timeout?: number; signal?: AbortSignal } {
   return {
     ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
@@ -443,10 +458,16 @@ export function createTransportFactory(options: TransportOptions = {}): Transpor
         new NetTransport(link, 'tcp', `accepted from ${link.peer.id}`, sink, onShmOffer);
       };
       if (options.unix !== false) {
-        const dir = defaultRuntimeDir();
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        unixPath = options.unix ?? join(dir, `${self().id}.sock`);
-        rmSync(unixPath, { force: true });
+        const path = options.unix ?? join(defaultRuntimeDir(), `${self().id}.sock`);
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        if (await socketAnswers(path)) {
+          throw tmeshError(
+            'E_CONFIG',
+            `another process already listens at ${path}: is node id ${self().id} running twice?`,
+          );
+        }
+        rmSync(path, { force: true }); // a socket file left by a process that died
+        unixPath = path;
         const server = await listen({ kind: 'unix', path: unixPath }, { ...linkOptions(), onLink });
         servers.push(server);
         endpoints.push(server.address());
