@@ -14,6 +14,7 @@ import {
   startGrpcBaselineServer,
   startSinkNode,
 } from '@tmesh/manager';
+import { ShmChannel } from '@tmesh/shm-native';
 import * as zmq from 'zeromq';
 import {
   type Command,
@@ -120,6 +121,83 @@ async function connectRaw(address: string, mode: 'E' | 'S'): Promise<net.Socket>
   return sock;
 }
 
+// ---------------------------------------------------------------- bare shared-memory channel
+// The @tmesh/shm-native layer without the facade (no codec, no frame CRC, no monitor): what the shm routes
+// could reach. A 1-byte message 'E' or 'S' switches the server to echo or count; an empty one ends a count.
+async function shmChannelServer(o: PeerOptions): Promise<string> {
+  const name = `bench${process.pid}`;
+  const ch = ShmChannel.create(name, { capacity: 8 << 20, ...(o.idle ? { idle: o.idle } : {}) });
+  let echo = false;
+  let msgs = 0;
+  let bytes = 0;
+  void (async () => {
+    for (;;) {
+      const batch = await ch.recvBatch({ timeout: 0 }).catch(() => undefined);
+      if (!batch) return;
+      for (const m of batch) {
+        const n = m.data.length;
+        if (n === 1) echo = m.data[0] === 0x45;
+        else if (echo) {
+          if (!ch.trySend(m.data)) await ch.send(m.data);
+        } else if (n === 0) {
+          const out = Buffer.alloc(16);
+          out.writeDoubleLE(msgs, 0);
+          out.writeDoubleLE(bytes, 8);
+          await ch.send(out);
+          msgs = 0;
+          bytes = 0;
+        } else {
+          msgs++;
+          bytes += n;
+        }
+      }
+    }
+  })();
+  return name;
+}
+
+async function shmChannelClient(o: PeerOptions): Promise<Client> {
+  const ch = ShmChannel.open(o.targets[0]!, o.idle ? { idle: o.idle } : {});
+  const put = async (b: Buffer) => {
+    if (!ch.trySend(b)) await ch.send(b);
+  };
+  return {
+    async rtt(payload, n, warm) {
+      await put(Buffer.from('E'));
+      return timeRtt(n, warm, async () => {
+        await put(payload);
+        await ch.recv();
+      });
+    },
+    async oneway(payload, ms) {
+      await put(Buffer.from('S'));
+      // Small messages go out 256 per publish (trySendMany), as a socket sender coalesces writes.
+      const group = Array.from({ length: 256 }, () => payload);
+      let sent = 0;
+      const t0 = now();
+      while (Number(now() - t0) / 1e6 < ms) {
+        if (payload.length <= 4096) {
+          const k = ch.trySendMany(group);
+          sent += k;
+          if (k === 0) {
+            await ch.send(payload);
+            sent++;
+          }
+        } else {
+          await put(payload);
+          sent++;
+        }
+      }
+      await put(Buffer.alloc(0));
+      const reply = (await ch.recv()).data;
+      const seconds = secondsSince(t0);
+      const [m, b] = [reply.readDoubleLE(0), reply.readDoubleLE(8)];
+      if (m !== sent || b !== sent * payload.length) throw new Error(`shm receiver counted ${m} of ${sent}`);
+      return { msgs: sent, bytes: sent * payload.length, seconds };
+    },
+  };
+}
+
 // ---------------------------------------------------------------- zeromq
 async function zmqServer(kind: 'zmq-ipc' | 'zmq-tcp', base: string): Promise<string> {
   const rep = new zmq.Reply();
@@ -158,7 +236,8 @@ async function server(kind: PeerKind, o: PeerOptions): Promise<void> {
       ...(o.idle ? { shmIdle: o.idle } : {}),
     });
     address = node.info.id;
-  } else if (kind === 'raw-unix' || kind === 'raw-tcp') address = await rawServer(kind, o.path!);
+  } else if (kind === 'shm-channel') address = await shmChannelServer(o);
+  else if (kind === 'raw-unix' || kind === 'raw-tcp') address = await rawServer(kind, o.path!);
   else if (kind === 'zmq-ipc' || kind === 'zmq-tcp') address = await zmqServer(kind, o.path!);
   else if (kind === 'grpc') address = `127.0.0.1:${(await startGrpcBaselineServer('127.0.0.1', 0)).port}`;
   say({ ready: true, address });
@@ -216,20 +295,22 @@ async function tmeshClient(o: PeerOptions): Promise<Client> {
     async oneway(payload, ms) {
       const before = await Promise.all(targets.map(counters));
       const value = (i: number) => ({ path: 'b', offset: 0n, sequence: i, last: false, data: payload });
-      // Pipelined sends: a window of 64 outstanding sends (backpressure still applies to each).
+      // Pipelined sends: a sliding window of outstanding sends (64, or 4 of 1 MiB); backpressure applies to each.
       const window = payload.length >= 65536 ? 4 : 64;
+      const inFlight: Promise<unknown>[] = [];
       let sent = 0;
       const t0 = now();
       while (Number(now() - t0) / 1e6 < ms) {
-        const batch: Promise<unknown>[] = [];
-        for (let k = 0; k < window; k++, sent++)
-          batch.push(
-            targets.length === 1
-              ? node.send(targets[0]!, sampleMessages.FileChunk, value(sent))
-              : node.broadcast(sampleMessages.FileChunk, value(sent)),
-          );
-        await Promise.all(batch);
+        if (inFlight.length >= window) await inFlight.shift();
+        const p =
+          targets.length === 1
+            ? node.send(targets[0]!, sampleMessages.FileChunk, value(sent))
+            : node.broadcast(sampleMessages.FileChunk, value(sent));
+        p.catch(() => {}); // awaited below in order; this only keeps a later failure from going unhandled
+        inFlight.push(p);
+        sent++;
       }
+      await Promise.all(inFlight);
       let after = await Promise.all(targets.map(counters));
       while (after.some((a, i) => a.count - before[i]!.count < sent)) {
         await new Promise((r) => setTimeout(r, 1));
@@ -407,11 +488,13 @@ async function client(kind: PeerKind, o: PeerOptions): Promise<void> {
   const c =
     kind === 'tmesh'
       ? await tmeshClient(o)
-      : kind === 'raw-unix' || kind === 'raw-tcp'
-        ? await rawClient(o)
-        : kind === 'zmq-ipc' || kind === 'zmq-tcp'
-          ? await zmqClient(o)
-          : await grpcClient(o);
+      : kind === 'shm-channel'
+        ? await shmChannelClient(o)
+        : kind === 'raw-unix' || kind === 'raw-tcp'
+          ? await rawClient(o)
+          : kind === 'zmq-ipc' || kind === 'zmq-tcp'
+            ? await zmqClient(o)
+            : await grpcClient(o);
   say({ ready: true });
   for await (const line of createInterface({ input: process.stdin })) {
     const cmd = JSON.parse(line) as Command;

@@ -2,8 +2,8 @@
 import type { IdleStrategy } from '@tmesh/core';
 import type { CreateNodeOptions } from '@tmesh/manager';
 
-/** The kind of process on each side: a tmesh node, a raw socket, zeromq.js or grpc-js. */
-export type PeerKind = 'tmesh' | 'raw-unix' | 'raw-tcp' | 'zmq-ipc' | 'zmq-tcp' | 'grpc';
+/** The kind of process on each side: a tmesh node, a bare ShmChannel (no facade), a raw socket, zeromq.js or grpc-js. */
+export type PeerKind = 'tmesh' | 'shm-channel' | 'raw-unix' | 'raw-tcp' | 'zmq-ipc' | 'zmq-tcp' | 'grpc';
 
 /** Options a peer process gets as JSON on its command line. */
 export interface PeerOptions {

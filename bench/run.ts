@@ -101,7 +101,20 @@ const shm = (idle: 'spin' | 'adaptive' | 'park'): System => ({
   oneway: true,
   rawBaseline: RAW_UNIX,
 });
+const bareShm = (idle: 'spin' | 'park'): System => ({
+  name: `ShmChannel '${idle}' (no facade)`,
+  group: 'tmesh',
+  transport: 'shm',
+  kind: 'shm-channel',
+  server: 'peer',
+  serverOptions: { idle },
+  clientOptions: { idle },
+  oneway: true,
+  rawBaseline: RAW_UNIX,
+});
 const systems: System[] = [
+  bareShm('spin'),
+  bareShm('park'),
   shm('spin'),
   shm('adaptive'),
   shm('park'),
@@ -548,10 +561,11 @@ async function main(): Promise<void> {
   }
 
   const goals: Goal[] = [];
+  const isLayer = (r: Row) => r.name.startsWith('ShmChannel');
   const ok = (r: Row | undefined): r is Row => !!r && !r.error;
   const best = (pred: (r: Row) => boolean, get: (r: Row) => number | undefined) =>
     rows
-      .filter((r) => ok(r) && r.group === 'tmesh' && pred(r))
+      .filter((r) => ok(r) && r.group === 'tmesh' && !isLayer(r) && pred(r))
       .sort((a, b) => (get(b) ?? 0) - (get(a) ?? 0))[0];
   const goal = (
     text: string,
@@ -635,6 +649,47 @@ async function main(): Promise<void> {
     tcp64 && m64(tcp64),
     byName.get(RAW_TCP),
     byName.get(RAW_TCP)?.msgs64?.perSecond,
+    0.5,
+  );
+
+  // The same shm goals for the bare ShmChannel layer: separates what the ring gives from what the facade costs.
+  const bareSpin = byName.get("ShmChannel 'spin' (no facade)");
+  const barePark = byName.get("ShmChannel 'park' (no facade)");
+  const layerBest = [bareSpin, barePark].filter(ok).sort((a, b) => (mib(b) ?? 0) - (mib(a) ?? 0))[0];
+  const unixRow = byName.get(RAW_UNIX);
+  goal(
+    'layer: shm 1 MiB >= 3x Node Unix socket',
+    layerBest,
+    layerBest && mib(layerBest),
+    unixRow,
+    unixRow && mib(unixRow),
+    3,
+  );
+  const streamRow = byName.get(GRPC_STREAM);
+  goal(
+    'layer: shm 1 MiB >= 20x grpc-js streaming',
+    layerBest,
+    layerBest && mib(layerBest),
+    streamRow,
+    streamRow && mib(streamRow),
+    20,
+  );
+  goal(
+    "layer: shm 64 B RTT with 'spin' <= 0.15x Unix socket",
+    bareSpin,
+    bareSpin?.rtt?.p50,
+    unixRow,
+    unixRow?.rtt?.p50,
+    0.15,
+    true,
+  );
+  const layer64 = [bareSpin, barePark].filter(ok).sort((a, b) => (m64(b) ?? 0) - (m64(a) ?? 0))[0];
+  goal(
+    'layer: 64 B msgs/s >= 0.5x coalesced raw socket (shm vs Unix)',
+    layer64,
+    layer64 && m64(layer64),
+    unixRow,
+    unixRow && m64(unixRow),
     0.5,
   );
 
