@@ -717,6 +717,10 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   writeFileSync(join(OUT, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(join(OUT, 'chart.svg'), renderSvg(result));
+  // Committed results follow the repo's formatter, so `biome check .` stays clean after a run.
+  const biome = join(root, 'node_modules/.bin/biome');
+  if (OUT.startsWith(`${root}/`) && existsSync(biome))
+    spawnSync(biome, ['format', '--write', join(OUT, 'latest.json')], { cwd: root, stdio: 'ignore' });
   const md = renderMarkdown(result);
   if (MD) writeFileSync(MD, spliceSection(existsSync(MD) ? readFileSync(MD, 'utf8') : '# Benchmarks\n', md));
   process.stdout.write(`${md}\n`);
