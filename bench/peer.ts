@@ -300,7 +300,8 @@ async function tmeshClient(o: PeerOptions): Promise<Client> {
       const inFlight: Promise<unknown>[] = [];
       let sent = 0;
       const t0 = now();
-      while (Number(now() - t0) / 1e6 < ms) {
+      // The clock is read once per 64 sends so the loop costs the sender little beside node.send.
+      while ((sent & 63) !== 0 || Number(now() - t0) / 1e6 < ms) {
         if (inFlight.length >= window) await inFlight.shift();
         const p =
           targets.length === 1
