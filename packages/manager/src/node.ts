@@ -217,16 +217,19 @@ export class TmeshNode {
     options: SendOptions = {},
   ): Promise<IncomingMessage> {
     const timeoutMs = options.timeoutMs ?? this.#options.requestTimeoutMs ?? 10_000;
-    return this.#withTransport(peer, async (transport, state) => {
-      state.outstanding++;
-      try {
+    // Counted from the call, not from when the transport is open, so concurrent sendToService calls
+    // already see each other's load.
+    const counted = this.#peers.get(peer);
+    if (counted) counted.outstanding++;
+    try {
+      return await this.#withTransport(peer, async (transport, state) => {
         const reply = await transport.request(type, value, { ...options, timeoutMs });
         state.sent++;
         return this.#incoming(peer, reply, transport);
-      } finally {
-        state.outstanding--;
-      }
-    });
+      });
+    } finally {
+      if (counted) counted.outstanding--;
+    }
   }
 
   /** Send to every known peer (or those `filter` keeps); one peer failing does not stop the others. */

@@ -135,7 +135,17 @@ describe('tmesh node, send, request, ping, top', () => {
   });
 });
 
-describe('tmesh demo', () => {
+describe('tmesh demo and bench', () => {
+  it('bench prints the route report as JSON (same measurement as the demo)', () => {
+    const out = mkdtempSync(join(tmpdir(), 'tmesh-bench-cli-'));
+    const r = tmesh(['bench', '--quick', '--no-rust', '--no-netns', '--json', '--out', out]);
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report.routes.length).toBe(5);
+    expect(report.topology[0]).toMatch(/^network namespaces turned off \(--no-netns\)/);
+    for (const route of report.routes) expect([route.name, route.verified]).toEqual([route.name, true]);
+  }, 120_000);
+
   it('measures every TypeScript route beside gRPC, verifies the bytes, writes JSON and HTML, leaves no region', () => {
     const out = mkdtempSync(join(tmpdir(), 'tmesh-demo-test-'));
     const r = tmesh(['demo', '--quick', '--no-rust', '--out', out]);

@@ -100,9 +100,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       );
     }
   } else {
-    topology.push(
-      'not root (or no iproute2): "other machine" peers run on loopback with distinct machine ids',
-    );
+    const why =
+      options.netns === false ? 'network namespaces turned off (--no-netns)' : 'not root (or no iproute2)';
+    topology.push(`${why}: "other machine" peers run on loopback with distinct machine ids`);
   }
 
   const startProcess = (
