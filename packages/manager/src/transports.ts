@@ -550,9 +550,11 @@ export function createTransportFactory(options: TransportOptions = {}): Transpor
     },
 
     async close(): Promise<void> {
+      // Channels first: closing them is immediate and lets the last end unlink its region, while a link's
+      // graceful close may wait for acknowledgements.
+      for (const c of channels) c.close();
       await Promise.allSettled([...links].map((l) => l.close()));
       await Promise.allSettled(servers.map((s) => s.close()));
-      for (const c of channels) c.close();
       if (unixPath) rmSync(unixPath, { force: true });
     },
   };

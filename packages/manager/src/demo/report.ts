@@ -101,7 +101,7 @@ function bars(
       return `<g data-route="${esc(it.label)}"><text x="${labelW - 8}" y="${y + 16}" text-anchor="end">${esc(it.label)}</text><rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${it.baseline ? '#999' : '#2a7ab9'}"/><text x="${labelW + w + 6}" y="${y + 16}">${fmt(it.value, unit === 'us' ? 0 : 1)} ${unit}</text></g>`;
     })
     .join('');
-  return `<svg id="${id}" xmlns="http://www.w3.org/2000/svg" width="${labelW + chartW + 120}" height="${h}" font-family="sans-serif" font-size="13"><text x="0" y="18" font-weight="bold">${esc(title)}</text>${rows}</svg>`;
+  return `<svg id="${id}" role="img" aria-label="${esc(title)}" xmlns="http://www.w3.org/2000/svg" width="${labelW + chartW + 120}" height="${h}" font-family="sans-serif" font-size="13"><title>${esc(title)}</title><text x="0" y="18" font-weight="bold">${esc(title)}</text>${rows}</svg>`;
 }
 
 /** A self-contained HTML page: the table and two bar charts (inline SVG, no scripts, no network). */

@@ -303,8 +303,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     for (const c of cleanups) c();
     rmSync(runtimeDir, { recursive: true, force: true });
     // Regions of this run's channels are unlinked by their owners; say so if one was left behind.
+    const ours = new Set(resultsSoFar.flatMap((r) => (r.shmChannel ? [r.shmChannel] : [])));
     const left = existsSync('/dev/shm')
-      ? readdirSync('/dev/shm').filter((f) => f.startsWith('tmesh-tm'))
+      ? readdirSync('/dev/shm').filter((f) => [...ours].some((name) => f.startsWith(`tmesh-${name}`)))
       : [];
     if (left.length)
       log(
