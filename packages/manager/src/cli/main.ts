@@ -18,7 +18,7 @@ import {
   serveStats,
   startConfiguredNode,
 } from './live.js';
-import { EXIT_USAGE, renderTable } from './output.js';
+import { EXIT_USAGE, Progress, renderTable } from './output.js';
 
 interface StatsReport {
   streams: {
@@ -393,12 +393,22 @@ export function buildProgram(io: CliIO = processIO): Command {
       .option('--json', 'print the report as JSON on stdout')
       .action(
         async (opts: { out: string; quick: boolean; rust: boolean; netns: boolean; json?: boolean }) => {
+          // On a terminal a progress bar replaces the per-route lines; logs (CI) keep the lines.
+          const tty = Boolean(process.stderr.isTTY);
+          let bar: Progress | undefined;
           const report = await runDemo({
             outDir: opts.out,
             quick: opts.quick,
             netns: opts.netns,
             ...(opts.rust ? {} : { rustPeer: false }),
-            log: (l) => io.stderr(`${l}\n`),
+            onProgress: (done, total) => {
+              bar ??= new Progress('measuring routes', total);
+              bar.update(done);
+              if (done === total) bar.done();
+            },
+            log: (l) => {
+              if (!tty || !l.startsWith('measuring ')) io.stderr(`${l}\n`);
+            },
           });
           if (opts.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
           else io.stdout(`${renderRouteTable(report)}\n`);

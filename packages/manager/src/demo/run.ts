@@ -19,6 +19,8 @@ export interface DemoOptions {
   rustPeer?: string | false;
   /** Use network namespaces for the "other machine" peers when root (default true). */
   netns?: boolean;
+  /** Called as each route finishes (the CLI draws a progress bar from it on a terminal). */
+  onProgress?: (done: number, total: number) => void;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
 }
@@ -244,6 +246,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
 
     const results = resultsSoFar;
     for (const [i, route] of routes.entries()) {
+      options.onProgress?.(i, routes.length);
       log(`measuring ${route.name}...`);
       const node = await createNode({
         id: `demo-driver-${i}`,
@@ -257,6 +260,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       results.push(await measureRoute(node, route.name, route.to, durationMs, rttCount));
       await node.close();
     }
+    options.onProgress?.(routes.length, routes.length);
 
     log('measuring the plain gRPC baseline...');
     baselineServer = await startGrpcBaselineServer('127.0.0.1', 0);
