@@ -21,6 +21,7 @@ export type {
   Endpoint,
   IdleStrategy,
   Language,
+  LinkCondition,
   NodeInfo,
   StrategyKind,
   TransportStrategy,

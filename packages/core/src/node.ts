@@ -63,3 +63,18 @@ export type TransportStrategy =
 
 /** The `kind` of a TransportStrategy. */
 export type StrategyKind = TransportStrategy['kind'];
+
+/**
+ * What has been measured about the link to a peer: the monitor produces it, the selector reads it.
+ * Every field is optional; an unmeasured link is `{}`.
+ */
+export interface LinkCondition {
+  /** Smoothed round-trip time in milliseconds. */
+  rttMs?: number;
+  /** Estimated bottleneck bandwidth in bytes per second. */
+  bandwidthBytesPerSec?: number;
+  /** Share of recent transmissions that failed, 0..1. */
+  errorRate?: number;
+  /** Measured throughput per wire in bytes per second (large messages only). */
+  wireThroughput?: Partial<Record<WireId, number>>;
+}

@@ -2,6 +2,7 @@ import type {
   CompressionAlgorithm,
   Endpoint,
   IdleStrategy,
+  LinkCondition,
   NodeInfo,
   StrategyKind,
   TransportStrategy,
@@ -15,21 +16,8 @@ import type {
  */
 export type Route = 'shm' | 'unix' | 'tcp' | 'grpc';
 
-/**
- * What has been measured about the link to the destination. Every field is optional: an unmeasured
- * link selects by identity alone. @tmesh/monitor's `linkCondition(peer)` returns an object of this
- * shape (the two packages do not import each other; the manager passes one to the other).
- */
-export interface LinkCondition {
-  /** Smoothed round-trip time in milliseconds. */
-  rttMs?: number;
-  /** Estimated bottleneck bandwidth in bytes per second. */
-  bandwidthBytesPerSec?: number;
-  /** Share of recent transmissions that failed, 0..1. */
-  errorRate?: number;
-  /** Measured throughput per wire in bytes per second (large messages only). */
-  wireThroughput?: Partial<Record<WireId, number>>;
-}
+/** What has been measured about the link to the destination (defined in @tmesh/core, shared with the monitor). */
+export type { LinkCondition } from '@tmesh/core';
 
 /** Overrides a caller or operator may set; every field is optional and has a documented default. */
 export interface SelectionPolicy {
