@@ -1,4 +1,4 @@
-import type { PayloadCodec, Schema, TmeshErrorCode, TypeDesc } from '@tmesh/core';
+import type { FieldDesc, PayloadCodec, Schema, TmeshErrorCode, TypeDesc } from '@tmesh/core';
 import { tmeshError, validateDesc } from '@tmesh/core';
 import { acquireWriter, releaseWriter, type SlabWriter } from './writer.js';
 
@@ -40,6 +40,18 @@ const FIXED: Partial<Record<TypeDesc['kind'], number>> = {
 };
 
 /** Size in bytes if every value of the type has the same size, else undefined. */
+/** From field `start`, the end of the run of fixed-size fields and their total size (one bounds check). */
+function fixedRun(fields: readonly FieldDesc[], start: number): { end: number; bytes: number } {
+  let end = start;
+  let bytes = 0;
+  for (; end < fields.length; end++) {
+    const size = fixedSize(fields[end]!.type);
+    if (size === undefined) break;
+    bytes += size;
+  }
+  return { end, bytes };
+}
+
 function fixedSize(desc: TypeDesc): number | undefined {
   const f = FIXED[desc.kind];
   if (f !== undefined) return f;
@@ -308,14 +320,7 @@ ${enc(g, desc.key, k, `${path} key`, false)}${enc(g, desc.value, x, `${path} val
       const fields = desc.fields;
       while (i < fields.length) {
         // A run of fixed-size fields shares one capacity check.
-        let j = i;
-        let run = 0;
-        while (j < fields.length) {
-          const s = fixedSize(fields[j]!.type);
-          if (s === undefined) break;
-          run += s;
-          j++;
-        }
+        const { end: j, bytes: run } = fixedRun(fields, i);
         if (j > i) {
           if (!ensured) out += ensure(String(run));
           for (; i < j; i++) {
@@ -450,14 +455,7 @@ ${out} = ${m}; }\n`;
       let i = 0;
       const fields = desc.fields;
       while (i < fields.length) {
-        let j = i;
-        let run = 0;
-        while (j < fields.length) {
-          const s = fixedSize(fields[j]!.type);
-          if (s === undefined) break;
-          run += s;
-          j++;
-        }
+        const { end: j, bytes: run } = fixedRun(fields, i);
         if (j > i) {
           if (!checked) code += need(String(run), `${path}.${fields[i]!.name}`);
           for (; i < j; i++) code += dec(g, fields[i]!.type, names[i]!, `${path}.${fields[i]!.name}`, true);

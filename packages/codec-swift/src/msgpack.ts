@@ -136,17 +136,9 @@ export class Writer {
       b[p++] = (v >>> 8) & 0xff;
       b[p++] = v & 0xff;
     } else {
-      const hi = Math.floor(v / TWO_32);
-      const lo = v >>> 0;
-      b[p++] = 0xcf;
-      b[p++] = hi >>> 24;
-      b[p++] = (hi >>> 16) & 0xff;
-      b[p++] = (hi >>> 8) & 0xff;
-      b[p++] = hi & 0xff;
-      b[p++] = lo >>> 24;
-      b[p++] = (lo >>> 16) & 0xff;
-      b[p++] = (lo >>> 8) & 0xff;
-      b[p++] = lo & 0xff;
+      this.pos = p;
+      this.word64(0xcf, Math.floor(v / TWO_32), v >>> 0);
+      return;
     }
     this.pos = p;
   }
