@@ -5,15 +5,14 @@
 //!
 //! Usage: tmesh-rust-peer --id <id> --runtime-dir <dir> [--host 127.0.0.1] [--port 0] [--machine-id <id>] [--token <t>]
 
-mod error;
-mod handshake;
 mod link;
-mod messages;
 mod record;
 mod session;
 mod shm;
 mod tally;
-mod wire;
+
+// The frame and handshake layers live in the library target (src/lib.rs) so the fuzz targets reach them.
+use tmesh_rust_peer::{error, handshake, messages, wire};
 
 use handshake::Identity;
 use link::{LinkEnd, NodeContext};
