@@ -234,28 +234,43 @@ pub fn open_region(name: &str) -> Result<Mapping> {
     }
     std::thread::sleep(std::time::Duration::from_millis(1));
   }
-  // SAFETY: the header page is mapped; these fields are written before MAGIC (release) and never again.
-  let (version, capacity) = unsafe {
-    (
-      std::ptr::read_unaligned(head.ptr().add(OFF_VERSION) as *const u16),
-      std::ptr::read_unaligned(head.ptr().add(OFF_CAPACITY) as *const u64) as usize,
-    )
-  };
+  // SAFETY: the header page is mapped (HEADER_SIZE bytes); its identity fields are written before MAGIC
+  // (release) and never again.
+  let page = unsafe { std::slice::from_raw_parts(head.ptr().cast_const(), HEADER_SIZE) };
+  let capacity = check_header(page, size, &os)?;
+  drop(head);
+  map_fd(&fd, region_size(capacity), &os, &st)
+}
+
+/// Check the identity line of a region header page (magic, layout version, ring capacity) against the
+/// size of the object holding it; returns the ring capacity. Every value is the creator's, so possibly
+/// hostile: the answer is a capacity that fits `size`, or E_SHM_CORRUPT. (fuzz/ runs this on random pages.)
+pub fn check_header(page: &[u8], size: usize, os: &str) -> Result<usize> {
+  if page.len() < OFF_CREATED_MS + 8 {
+    return Err(ShmError::Corrupt(format!(
+      "region {os} header is {} bytes, shorter than its identity line",
+      page.len()
+    )));
+  }
+  let magic = u32::from_ne_bytes(page[OFF_MAGIC..OFF_MAGIC + 4].try_into().unwrap());
+  if magic != MAGIC {
+    return Err(ShmError::Corrupt(format!("region {os} has no SMEM magic")));
+  }
+  let version = u16::from_ne_bytes(page[OFF_VERSION..OFF_VERSION + 2].try_into().unwrap());
+  let capacity = u64::from_ne_bytes(page[OFF_CAPACITY..OFF_CAPACITY + 8].try_into().unwrap());
   if version != LAYOUT_VERSION {
     return Err(ShmError::Corrupt(format!(
       "region {os} has layout version {version}; this build speaks {LAYOUT_VERSION}"
     )));
   }
-  if !capacity.is_power_of_two()
-    || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity)
-    || size < region_size(capacity)
-  {
-    return Err(ShmError::Corrupt(format!(
+  let fits = usize::try_from(capacity)
+    .ok()
+    .filter(|&c| c.is_power_of_two() && (MIN_CAPACITY..=MAX_CAPACITY).contains(&c) && size >= region_size(c));
+  fits.ok_or_else(|| {
+    ShmError::Corrupt(format!(
       "region {os} declares capacity {capacity} but is {size} bytes"
-    )));
-  }
-  drop(head);
-  map_fd(&fd, region_size(capacity), &os, &st)
+    ))
+  })
 }
 
 /// Unlink the region `name` if it is still the object `id` (so a newer region of the same name
