@@ -70,6 +70,12 @@ export declare function createChannel(name: string, options?: NativeChannelOptio
 /** Every tmesh region on this machine. */
 export declare function listRegions(): Array<NativeRegionInfo>
 
+/** lz4-compress `data`: u32 LE decompressed size, then one LZ4 block. */
+export declare function lz4Compress(data: Buffer): Buffer
+
+/** Decompress an lz4 payload (u32 LE size + block) whose declared size is at most `max_size` bytes. */
+export declare function lz4Decompress(data: Buffer, maxSize: number): Buffer
+
 /** Options of createChannel / openChannel. */
 export interface NativeChannelOptions {
   /** Bytes per direction (create only); rounded up to a power of two, at least 4096. */
@@ -102,3 +108,9 @@ export interface NativeRegionInfo {
 
 /** Open a channel made by another process (the opener end); returns its handle. */
 export declare function openChannel(name: string, options?: NativeChannelOptions | undefined | null): number
+
+/** zstd-compress `data` at `level` (1..=19; 3 is zstd's default) into one frame with its content size. */
+export declare function zstdCompress(data: Buffer, level: number): Buffer
+
+/** Decompress one zstd frame whose declared content size is at most `max_size` bytes. */
+export declare function zstdDecompress(data: Buffer, maxSize: number): Buffer

@@ -121,7 +121,14 @@ export function platformSuffix(): string {
 }
 
 let loaded: NativeBinding | undefined;
+let loadedRaw: unknown;
 let loadError: TmeshError | undefined;
+
+/** The addon's exports as loaded (for the other modules of this package, e.g. compress.ts). */
+export function loadNativeModule(): unknown {
+  loadNative();
+  return loadedRaw;
+}
 
 /**
  * Load the addon once: `TMESH_SHM_NATIVE` (a path) if set, then the local build in `native/`, then the
@@ -140,7 +147,8 @@ export function loadNative(): NativeBinding {
   const attempts: Error[] = [];
   for (const candidate of candidates) {
     try {
-      loaded = wrap(require(candidate) as RawBinding);
+      loadedRaw = require(candidate);
+      loaded = wrap(loadedRaw as RawBinding);
       return loaded;
     } catch (e) {
       const err = e as Error;

@@ -4,6 +4,8 @@
 
 #![deny(clippy::all)]
 
+mod compress;
+
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::{Arc, Mutex};
