@@ -15,9 +15,11 @@ import {
   DEFAULT_MAX_FRAME_SIZE,
   FixedFrameDecoder,
   FRAME_FLAGS,
+  gatherParts,
   openFrame,
   RUST_FRAME,
   sealFrame,
+  sealFrameParts,
   tmeshError,
 } from '@tmesh/core';
 import { type CompiledBincode, compileDescRust, compileRust } from './compile.js';
@@ -74,7 +76,7 @@ class RustCodec implements WireCodec {
     return entry;
   }
 
-  encode<T>(type: MessageType<T>, value: T, options: WireEncodeOptions = {}): Uint8Array {
+  #check<T>(type: MessageType<T>, options: WireEncodeOptions): CompiledBincode<T> {
     const entry = this.#entry(type?.id);
     if (entry.type !== type) {
       throw tmeshError(
@@ -82,33 +84,65 @@ class RustCodec implements WireCodec {
         `rust encode: message type ${type?.name} (id ${type?.id}) is not the one registered with that id`,
       );
     }
-    const flags = options.flags ?? 0;
-    if ((flags & FRAME_FLAGS.COMPRESSION_MASK) !== 0) {
+    if (((options.flags ?? 0) & FRAME_FLAGS.COMPRESSION_MASK) !== 0) {
       throw tmeshError(
         'E_INVALID_ARGUMENT',
         'rust encode: compression flags are set by the link layer after compressing, not by the codec',
       );
     }
+    return entry.codec;
+  }
+
+  #tooLarge(type: MessageType<any>, size: number): void {
+    if (size > this.#max) {
+      throw tmeshError(
+        'E_FRAME_TOO_LARGE',
+        `rust encode ${type.name}: frame of ${size} bytes exceeds maxFrameSize ${this.#max}`,
+      );
+    }
+  }
+
+  encode<T>(type: MessageType<T>, value: T, options: WireEncodeOptions = {}): Uint8Array {
+    const codec = this.#check(type, options);
     const w = acquireWriter();
     try {
       // The header is written last (it holds the payload's size and CRC); the payload goes after it.
-      const end = entry.codec.encodeInto(w, value, w.start + HEADER);
-      const size = end - w.start;
-      if (size > this.#max) {
-        throw tmeshError(
-          'E_FRAME_TOO_LARGE',
-          `rust encode ${type.name}: frame of ${size} bytes exceeds maxFrameSize ${this.#max}`,
-        );
-      }
+      const end = codec.encodeInto(w, value, w.start + HEADER);
+      this.#tooLarge(type, end - w.start);
       const frame = w.take(end);
       sealFrame(RUST_FRAME, frame, {
         messageType: type.id,
-        flags,
+        flags: options.flags ?? 0,
         sequence: options.sequence ?? 0,
         timestamp: options.timestamp ?? Date.now(),
       });
       return frame;
     } finally {
+      releaseWriter(w);
+    }
+  }
+
+  encodeParts<T>(type: MessageType<T>, value: T, options: WireEncodeOptions = {}): Uint8Array[] {
+    const codec = this.#check(type, options);
+    const w = acquireWriter();
+    w.gather = true;
+    try {
+      const end = codec.encodeInto(w, value, w.start + HEADER);
+      const refs = w.refs;
+      let size = end - w.start;
+      for (let i = 1; i < refs.length; i += 2) size += (refs[i] as Uint8Array).length;
+      this.#tooLarge(type, size);
+      const head = w.take(end);
+      const parts = refs.length === 0 ? [head] : gatherParts(head, refs);
+      return sealFrameParts(RUST_FRAME, parts, {
+        messageType: type.id,
+        flags: options.flags ?? 0,
+        sequence: options.sequence ?? 0,
+        timestamp: options.timestamp ?? Date.now(),
+      });
+    } finally {
+      w.gather = false;
+      if (w.refs.length > 0) w.refs = [];
       releaseWriter(w);
     }
   }

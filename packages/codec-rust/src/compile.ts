@@ -1,5 +1,5 @@
 import type { FieldDesc, PayloadCodec, Schema, TmeshErrorCode, TypeDesc } from '@tmesh/core';
-import { tmeshError, validateDesc } from '@tmesh/core';
+import { GATHER_MIN_BYTES, tmeshError, validateDesc } from '@tmesh/core';
 import { acquireWriter, releaseWriter, type SlabWriter } from './writer.js';
 
 /**
@@ -287,10 +287,13 @@ dv.setUint32(pos, ${n}, true); dv.setUint32(pos + 4, 0, true); pos += 8 + ${n}; 
     case 'bytes': {
       const n = g.id('n');
       const i = g.id('i');
+      // A gather encode leaves big arrays out of the slab: only their length is written, the array
+      // itself becomes a part of the frame.
       return `if (!(${v} instanceof Uint8Array)) H.invalid(${P}, 'a Uint8Array', ${v});
 { const ${n} = ${v}.length;
+if (${n} >= ${GATHER_MIN_BYTES} && w.gather) { ${ensure('8')}${writeLen(n)}w.refer(${v}, pos); } else {
 ${ensure(`8 + ${n}`)}${writeLen(n)}if (${n} <= 16) { for (let ${i} = 0; ${i} < ${n}; ${i}++) buf[pos + ${i}] = ${v}[${i}]; } else buf.set(${v}, pos);
-pos += ${n}; }\n`;
+pos += ${n}; } }\n`;
     }
     case 'optional': {
       return `${ensure('1')}if (${v} === undefined || ${v} === null) { buf[pos] = 0; pos += 1; } else { buf[pos] = 1; pos += 1;

@@ -15,6 +15,17 @@ export class SlabWriter {
   start = 0;
   /** True while an encode runs (a getter that encodes again gets its own writer). */
   busy = false;
+  /**
+   * Set for a gather encode: bytes fields of at least `GATHER_MIN_BYTES` are then not copied but
+   * recorded in `refs` as pairs (offset from `start`, the caller's array).
+   */
+  gather = false;
+  refs: (number | Uint8Array)[] = [];
+
+  /** Record `bytes` as standing at `pos` without copying it (gather encode). */
+  refer(bytes: Uint8Array, pos: number): void {
+    this.refs.push(pos - this.start, bytes);
+  }
 
   constructor(size = SLAB_SIZE) {
     this.buf = new Uint8Array(size);

@@ -15,9 +15,11 @@ import {
   DEFAULT_MAX_FRAME_SIZE,
   FixedFrameDecoder,
   FRAME_FLAGS,
+  gatherParts,
   openFrame,
   SWIFT_FRAME,
   sealFrame,
+  sealFrameParts,
   tmeshError,
 } from '@tmesh/core';
 import { compileSwift, type SwiftPayloadCodec } from './compile.js';
@@ -60,6 +62,24 @@ export function createSwiftCodec(registry: MessageRegistry, options: SwiftCodecO
     return entry;
   };
 
+  const checkEncode = (type: MessageType<any>, encodeOptions: WireEncodeOptions): number => {
+    const registered = registry.byId(type?.id);
+    if (registered !== (type as MessageType<unknown>) && registered.schema !== type.schema) {
+      throw tmeshError(
+        'E_UNKNOWN_MESSAGE_TYPE',
+        `message type ${type.name} is not the one registered with id ${type.id} (${registered.name})`,
+      );
+    }
+    const flags = encodeOptions.flags ?? 0;
+    if ((flags & FRAME_FLAGS.COMPRESSION_MASK) !== 0) {
+      throw tmeshError(
+        'E_INVALID_ARGUMENT',
+        'the Swift codec writes uncompressed payloads; compression flags belong to the layer that compresses',
+      );
+    }
+    return flags;
+  };
+
   const decodeRaw = (raw: RawFrame, copy: boolean): DecodedMessage => {
     const { header, payload } = raw;
     if ((header.flags & FRAME_FLAGS.COMPRESSION_MASK) !== FRAME_FLAGS.COMPRESSION_NONE) {
@@ -79,23 +99,21 @@ export function createSwiftCodec(registry: MessageRegistry, options: SwiftCodecO
       return compileSwift(schema);
     },
     encode<T>(type: MessageType<T>, value: T, encodeOptions: WireEncodeOptions = {}): Uint8Array {
-      const registered = registry.byId(type?.id);
-      if (registered !== (type as MessageType<unknown>) && registered.schema !== type.schema) {
-        throw tmeshError(
-          'E_UNKNOWN_MESSAGE_TYPE',
-          `message type ${type.name} is not the one registered with id ${type.id} (${registered.name})`,
-        );
-      }
-      const flags = encodeOptions.flags ?? 0;
-      if ((flags & FRAME_FLAGS.COMPRESSION_MASK) !== 0) {
-        throw tmeshError(
-          'E_INVALID_ARGUMENT',
-          'the Swift codec writes uncompressed payloads; compression flags belong to the layer that compresses',
-        );
-      }
+      const flags = checkEncode(type, encodeOptions);
       const { codec } = codecFor(type.id);
       const frame = codec.encodeWithReserve(value, SWIFT_FRAME.headerSize);
       return sealFrame(SWIFT_FRAME, frame, {
+        messageType: type.id,
+        flags,
+        sequence: encodeOptions.sequence ?? 0,
+        timestamp: encodeOptions.timestamp ?? Date.now(),
+      });
+    },
+    encodeParts<T>(type: MessageType<T>, value: T, encodeOptions: WireEncodeOptions = {}): Uint8Array[] {
+      const flags = checkEncode(type, encodeOptions);
+      const { codec } = codecFor(type.id);
+      const { head, refs } = codec.encodeGather(value, SWIFT_FRAME.headerSize);
+      return sealFrameParts(SWIFT_FRAME, refs.length === 0 ? [head] : gatherParts(head, refs), {
         messageType: type.id,
         flags,
         sequence: encodeOptions.sequence ?? 0,

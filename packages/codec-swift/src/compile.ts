@@ -14,6 +14,11 @@ export interface SwiftPayloadCodec<T> extends PayloadCodec<T> {
    * `reserve + payload` bytes, a region of the shared output slab that is never written again.
    */
   encodeWithReserve(value: T, reserve: number): Uint8Array;
+  /**
+   * `encodeWithReserve` for a gather write: bin values of at least `GATHER_MIN_BYTES` are left out of
+   * the slab region `head` and listed in `refs` as pairs (offset into `head`, the caller's array).
+   */
+  encodeGather(value: T, reserve: number): { head: Uint8Array; refs: (number | Uint8Array)[] };
   /** `decode` without the options object (the frame decoder's hot path). */
   decodePayload(bytes: Uint8Array, copy: boolean): T;
 }
@@ -427,8 +432,26 @@ export function compileSwift<T>(schema: Schema<T>): SwiftPayloadCodec<T> {
       writer.busy = false;
     }
   };
+  const encodeGather = (value: T, reserve: number): { head: Uint8Array; refs: (number | Uint8Array)[] } => {
+    if (writer.busy)
+      throw tmeshError('E_ENCODE_INVALID_VALUE', `${where}: encode called again while encoding`);
+    writer.busy = true;
+    writer.gather = true;
+    try {
+      writer.begin(reserve);
+      compiled.encode(value);
+      const refs = writer.refs;
+      if (refs.length > 0) writer.refs = [];
+      return { head: writer.finish(), refs };
+    } finally {
+      writer.gather = false;
+      if (writer.refs.length > 0) writer.refs = [];
+      writer.busy = false;
+    }
+  };
   const codec: SwiftPayloadCodec<T> = {
     encodeWithReserve,
+    encodeGather,
     encode: (value) => encodeWithReserve(value, 0),
     decode(bytes, options) {
       if (!(bytes instanceof Uint8Array)) {

@@ -1,7 +1,7 @@
 // MessagePack primitives for the Swift wire: a growable writer that always picks the smallest encoding
 // (as Swift MessagePack encoders and Python `msgpack` do) and a bounds-checked reader that turns every
 // malformed input into a TmeshError. The generated per-schema code (compile.ts) drives both.
-import { tmeshError } from '@tmesh/core';
+import { GATHER_MIN_BYTES, tmeshError } from '@tmesh/core';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 // Scratch cells for IEEE 754 conversions without a DataView per call.
@@ -62,6 +62,12 @@ export class Writer {
   free = 0;
   /** True while a message is being written (guards against re-entrant encodes). */
   busy = false;
+  /**
+   * Set for a gather encode: bin values of at least `GATHER_MIN_BYTES` are then not copied but
+   * recorded in `refs` as pairs (offset from `start`, the caller's array).
+   */
+  gather = false;
+  refs: (number | Uint8Array)[] = [];
 
   constructor(size = SLAB_SIZE) {
     this.buf = allocSlab(size);
@@ -310,6 +316,14 @@ export class Writer {
   bin(data: Uint8Array): void {
     const len = data.length;
     const head = len < 0x100 ? 2 : len < 0x10000 ? 3 : 5;
+    if (len >= GATHER_MIN_BYTES && this.gather) {
+      // Only the bin header goes into the slab; the array itself becomes a part of the frame.
+      this.ensure(head);
+      this.header(0xc4, head, len);
+      this.pos += head;
+      this.refs.push(this.pos - this.start, data);
+      return;
+    }
     this.ensure(head + len);
     this.header(0xc4, head, len);
     this.pos += head;

@@ -52,6 +52,15 @@ export interface WireCodec {
   compile<T>(schema: Schema<T>): PayloadCodec<T>;
   /** Encode one message into one complete frame. */
   encode<T>(type: MessageType<T>, value: T, options?: WireEncodeOptions): Uint8Array;
+  /**
+   * Encode one message as the parts of one frame, for a gather write (`writev`): concatenated, the parts
+   * are exactly what `encode` returns. Bytes fields of at least `GATHER_MIN_BYTES` (64 KiB) are not
+   * copied: the caller's array itself is one of the parts. Lifetime: such an array must not be modified
+   * until the parts have been written (for a link: until the message is acknowledged, since it may be
+   * written again after a reconnect); modified earlier, the peer may see other bytes than were meant.
+   * Optional: a codec without it is used through `encode`.
+   */
+  encodeParts?<T>(type: MessageType<T>, value: T, options?: WireEncodeOptions): Uint8Array[];
   /** Decode exactly one complete frame. */
   decode(frame: Uint8Array, options?: { copy?: boolean }): DecodedMessage;
   /** A decoder for a byte stream of frames. */

@@ -80,12 +80,7 @@ function u16ok(v: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= 0xffff;
 }
 
-/**
- * Write the header for the payload that already sits at `frame[layout.headerSize ..]`, computing its
- * size and CRC-32. `frame` must be exactly header + payload long. Returns `frame`.
- */
-export function sealFrame(layout: FixedFrameLayout, frame: Uint8Array, meta: FrameMeta): Uint8Array {
-  const payloadSize = frame.length - layout.headerSize;
+function checkMeta(layout: FixedFrameLayout, payloadSize: number, meta: FrameMeta): Required<FrameMeta> {
   if (payloadSize < 0 || payloadSize > 0xffffffff) {
     throw tmeshError('E_INVALID_ARGUMENT', `${layout.wire} frame: payload size ${payloadSize} out of range`);
   }
@@ -103,19 +98,112 @@ export function sealFrame(layout: FixedFrameLayout, frame: Uint8Array, meta: Fra
       `${layout.wire} frame: timestamp ${timestamp} must be a non-negative safe integer (ms)`,
     );
   }
+  return { messageType, flags, sequence, timestamp };
+}
+
+function writeHeader(
+  layout: FixedFrameLayout,
+  frame: Uint8Array,
+  payloadSize: number,
+  checksum: number,
+  m: Required<FrameMeta>,
+): void {
   // Plain byte stores: cheaper than a DataView per frame on small messages.
   writeU32(frame, 0, layout.magic);
   frame[4] = layout.version;
-  frame[5] = messageType;
-  frame[6] = flags & 0xff;
-  frame[7] = flags >>> 8;
+  frame[5] = m.messageType;
+  frame[6] = m.flags & 0xff;
+  frame[7] = m.flags >>> 8;
   writeU32(frame, 8, payloadSize);
-  writeU32(frame, 12, sequence);
-  writeU32(frame, 16, timestamp % 0x100000000);
-  writeU32(frame, 20, Math.floor(timestamp / 0x100000000));
-  writeU32(frame, 24, crc32(frame.subarray(layout.headerSize)));
+  writeU32(frame, 12, m.sequence);
+  writeU32(frame, 16, m.timestamp % 0x100000000);
+  writeU32(frame, 20, Math.floor(m.timestamp / 0x100000000));
+  writeU32(frame, 24, checksum);
   for (let i = 28; i < layout.headerSize; i++) frame[i] = 0;
+}
+
+/**
+ * Write the header for the payload that already sits at `frame[layout.headerSize ..]`, computing its
+ * size and CRC-32. `frame` must be exactly header + payload long. Returns `frame`.
+ */
+export function sealFrame(layout: FixedFrameLayout, frame: Uint8Array, meta: FrameMeta): Uint8Array {
+  const payloadSize = frame.length - layout.headerSize;
+  const m = checkMeta(layout, payloadSize, meta);
+  writeHeader(layout, frame, payloadSize, crc32(frame.subarray(layout.headerSize)), m);
   return frame;
+}
+
+/**
+ * Bytes fields at least this long are written by reference when a codec encodes into parts
+ * (`WireCodec.encodeParts`): the frame's parts then include the caller's array itself, not a copy.
+ */
+export const GATHER_MIN_BYTES = 64 * 1024;
+
+/**
+ * Cut `head` (the bytes a codec wrote: header room, then the payload with the referenced arrays left
+ * out) into the parts of the frame: `refs` holds pairs (offset into `head`, array that stands there), in
+ * increasing offset order. Concatenated, the parts are the frame.
+ */
+export function gatherParts(head: Uint8Array, refs: readonly (number | Uint8Array)[]): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  for (let i = 0; i < refs.length; i += 2) {
+    const offset = refs[i] as number;
+    const bytes = refs[i + 1] as Uint8Array;
+    if (offset > at) parts.push(head.subarray(at, offset));
+    if (bytes.length > 0) parts.push(bytes);
+    at = offset;
+  }
+  if (at < head.length || parts.length === 0) parts.push(head.subarray(at));
+  return parts;
+}
+
+/** CRC-32 of the payload of a frame given as parts (the header is the first `headerSize` bytes). */
+export function partsChecksum(headerSize: number, parts: readonly Uint8Array[]): number {
+  let crc = 0;
+  let skip = headerSize;
+  for (const part of parts) {
+    if (skip >= part.length) {
+      skip -= part.length;
+      continue;
+    }
+    crc = crc32(skip > 0 ? part.subarray(skip) : part, crc);
+    skip = 0;
+  }
+  return crc;
+}
+
+/**
+ * `sealFrame` for a frame given as parts (a gather write): `parts[0]` starts with the header room (at
+ * least `layout.headerSize` bytes), the payload is the rest of `parts[0]` and every later part. Writes
+ * the header into `parts[0]`, computing the payload's size and CRC-32 over all parts. Returns `parts`.
+ */
+export function sealFrameParts(layout: FixedFrameLayout, parts: Uint8Array[], meta: FrameMeta): Uint8Array[] {
+  const first = parts[0];
+  if (!first || first.length < layout.headerSize) {
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      `${layout.wire} frame: the first part must hold the ${layout.headerSize}-byte header`,
+    );
+  }
+  let total = 0;
+  for (const part of parts) total += part.length;
+  const payloadSize = total - layout.headerSize;
+  const m = checkMeta(layout, payloadSize, meta);
+  writeHeader(layout, first, payloadSize, partsChecksum(layout.headerSize, parts), m);
+  return parts;
+}
+
+/**
+ * Recompute the checksum of a frame given as parts whose payload bytes may have changed since it was
+ * sealed (a referenced array modified by its owner); returns true if it changed.
+ */
+export function resealFrameParts(layout: FixedFrameLayout, parts: readonly Uint8Array[]): boolean {
+  const first = parts[0]!;
+  const crc = partsChecksum(layout.headerSize, parts);
+  if (readU32(first, 24) === crc) return false;
+  writeU32(first, 24, crc);
+  return true;
 }
 
 /**

@@ -8,11 +8,16 @@ export {
   DEFAULT_MAX_FRAME_SIZE,
   FixedFrameDecoder,
   FRAME_FLAGS,
+  GATHER_MIN_BYTES,
+  gatherParts,
   openFrame,
+  partsChecksum,
   RUST_FRAME,
   readFrameHeader,
+  resealFrameParts,
   SWIFT_FRAME,
   sealFrame,
+  sealFrameParts,
 } from './frame.js';
 export type { MachineIdOptions, MachineIdSource } from './machine-id.js';
 export { getMachineId, resolveMachineId } from './machine-id.js';
