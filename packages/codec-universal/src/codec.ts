@@ -30,10 +30,30 @@ import { type BigintWriter, readUtf8 } from './pb-io.js';
 /** The envelope version this build writes and accepts. */
 export const UNIVERSAL_VERSION = PROTOCOL_VERSION;
 
+/**
+ * How envelope payloads are compressed, by the flag value of the algorithm (1 deflate, 2 zstd, 3 lz4;
+ * docs/PROTOCOL.md section 3.1). The default knows deflate only; @tmesh/net passes hooks that add zstd
+ * and lz4 from the native addon (this package cannot depend on it: both are layer 1).
+ */
+export interface EnvelopeCompression {
+  compress(algorithm: number, payload: Uint8Array): Uint8Array;
+  /** The payload decompressed, at most `maxSize` bytes (E_COMPRESSION otherwise, before allocating it). */
+  decompress(algorithm: number, payload: Uint8Array, maxSize: number): Uint8Array;
+}
+
 /** Options of {@link createUniversalCodec}. */
 export interface UniversalCodecOptions {
   /** Largest frame (length prefix + envelope) `decode` accepts; default 64 MiB. Decoders take their own. */
   maxFrameSize?: number;
+  /** Payload compression (default: deflate only). Decoders may take their own. */
+  compression?: EnvelopeCompression;
+}
+
+/** Options of a universal stream decoder. */
+export interface UniversalDecoderOptions extends FrameDecoderOptions {
+  copy?: boolean;
+  /** How this decoder decompresses (default: the codec's); e.g. only what a link negotiated. */
+  compression?: EnvelopeCompression;
 }
 
 /** The universal wire codec: a `WireCodec` plus what only this wire has. */
@@ -41,6 +61,8 @@ export interface UniversalCodec extends WireCodec {
   readonly wire: 'universal';
   /** The protobuf payload codec of a struct or union schema (compiled once, cached). */
   compile<T>(schema: Schema<T>): UniversalPayloadCodec<T>;
+  /** A stream decoder with its own frame limit and, optionally, its own decompression. */
+  createDecoder(options?: UniversalDecoderOptions): MessageDecoder;
 }
 
 const TAG_VERSION = (FIELD.version << 3) | 0;
@@ -189,6 +211,7 @@ class UniversalCodecImpl implements UniversalCodec {
   readonly wire = 'universal' as const;
   readonly registry: MessageRegistry;
   readonly maxFrameSize: number;
+  readonly compression: EnvelopeCompression;
   readonly #types = new Map<MessageType<any>, TypeEntry>();
   readonly #source = new IdField(TAG_SOURCE, 'source');
   readonly #destination = new IdField(TAG_DESTINATION, 'destination');
@@ -197,6 +220,7 @@ class UniversalCodecImpl implements UniversalCodec {
   constructor(registry: MessageRegistry, options: UniversalCodecOptions) {
     this.registry = registry;
     this.maxFrameSize = checkMax(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 'createUniversalCodec');
+    this.compression = options.compression ?? DEFLATE_ONLY;
   }
 
   compile<T>(schema: Schema<T>): UniversalPayloadCodec<T> {
@@ -262,7 +286,7 @@ class UniversalCodecImpl implements UniversalCodec {
       w.pos = room;
       e.payload.writeTo(value, w);
       if (compression !== FRAME_FLAGS.COMPRESSION_NONE) {
-        const payload = compress(compression, w.buf.subarray(room, w.pos));
+        const payload = this.compression.compress(compression, w.buf.subarray(room, w.pos));
         head.crc = crc32(payload);
         const n = payload.length;
         const envLen = fixed + (n ? 1 + varintSize(n) + n : 0);
@@ -315,8 +339,18 @@ class UniversalCodecImpl implements UniversalCodec {
     return this.decodeEnvelope(frame, start, end, options.copy === true);
   }
 
-  /** Decode the envelope at `bytes[start, end)` and the payload it carries. */
-  decodeEnvelope(bytes: Uint8Array, start: number, end: number, copy: boolean): DecodedMessage {
+  /**
+   * Decode the envelope at `bytes[start, end)` and the payload it carries; a compressed payload may not
+   * decompress to more than `max` bytes.
+   */
+  decodeEnvelope(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    copy: boolean,
+    max: number = this.maxFrameSize,
+    compressor: EnvelopeCompression = this.compression,
+  ): DecodedMessage {
     let version = 0;
     let messageType = 0;
     let flags = 0;
@@ -452,7 +486,7 @@ class UniversalCodecImpl implements UniversalCodec {
     if (typeName !== '') this.#lastNamed = e;
     const sent = payload.length;
     if (compression !== FRAME_FLAGS.COMPRESSION_NONE) {
-      payload = decompress(compression, payload, this.maxFrameSize);
+      payload = compressor.decompress(compression, payload, max);
       copy = false; // the inflated buffer is already our own
     }
     const header: FrameHeader = {
@@ -480,11 +514,12 @@ class UniversalCodecImpl implements UniversalCodec {
     return e;
   }
 
-  createDecoder(options: FrameDecoderOptions & { copy?: boolean } = {}): MessageDecoder {
+  createDecoder(options: UniversalDecoderOptions = {}): MessageDecoder {
     return new UniversalFrameDecoder(
       this,
       checkMax(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 'createDecoder'),
       options.copy === true,
+      options.compression ?? this.compression,
     );
   }
 }
@@ -506,6 +541,9 @@ function frameLength(prefixSize: number, max: number): number {
   }
   return length;
 }
+
+/** The default: deflate (raw RFC 1951) from node:zlib; other algorithms are E_COMPRESSION. */
+const DEFLATE_ONLY: EnvelopeCompression = Object.freeze({ compress, decompress });
 
 function compress(algorithm: number, payload: Uint8Array): Uint8Array {
   if (algorithm === FRAME_FLAGS.COMPRESSION_DEFLATE)
@@ -539,6 +577,7 @@ class UniversalFrameDecoder implements MessageDecoder {
   readonly #codec: UniversalCodecImpl;
   readonly #max: number;
   readonly #copy: boolean;
+  readonly #compression: EnvelopeCompression;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   /** Prefix size and total size of the frame at the head of the buffer, once its prefix is read. */
@@ -546,10 +585,11 @@ class UniversalFrameDecoder implements MessageDecoder {
   #need = 0;
   #failed: unknown;
 
-  constructor(codec: UniversalCodecImpl, max: number, copy: boolean) {
+  constructor(codec: UniversalCodecImpl, max: number, copy: boolean, compression: EnvelopeCompression) {
     this.#codec = codec;
     this.#max = max;
     this.#copy = copy;
+    this.#compression = compression;
   }
 
   get bufferedBytes(): number {
@@ -589,7 +629,7 @@ class UniversalFrameDecoder implements MessageDecoder {
         const start = varint.pos;
         const end = start + frameLength(start - offset, this.#max);
         if (end > chunk.length) break;
-        out.push(this.#codec.decodeEnvelope(chunk, start, end, this.#copy));
+        out.push(this.#codec.decodeEnvelope(chunk, start, end, this.#copy, this.#max, this.#compression));
         offset = end;
       }
       if (offset === chunk.length) return out;
@@ -608,7 +648,9 @@ class UniversalFrameDecoder implements MessageDecoder {
       const frame = this.#take(this.#need);
       const prefix = this.#prefix;
       this.#need = 0;
-      out.push(this.#codec.decodeEnvelope(frame, prefix, frame.length, this.#copy));
+      out.push(
+        this.#codec.decodeEnvelope(frame, prefix, frame.length, this.#copy, this.#max, this.#compression),
+      );
       if (this.#buffered === 0) return out;
     }
   }

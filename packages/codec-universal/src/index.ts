@@ -1,4 +1,9 @@
-export type { UniversalCodec, UniversalCodecOptions } from './codec.js';
+export type {
+  EnvelopeCompression,
+  UniversalCodec,
+  UniversalCodecOptions,
+  UniversalDecoderOptions,
+} from './codec.js';
 export { createUniversalCodec, UNIVERSAL_VERSION } from './codec.js';
 export { ENVELOPE_PROTO } from './envelope-proto.js';
 export { compileUniversal, UniversalPayloadCodec } from './payload.js';

@@ -1,6 +1,6 @@
 import { createRustCodec } from '@tmesh/codec-rust';
 import { createSwiftCodec } from '@tmesh/codec-swift';
-import { createUniversalCodec } from '@tmesh/codec-universal';
+import { createUniversalCodec, type UniversalCodec } from '@tmesh/codec-universal';
 import {
   type CompressionAlgorithm,
   checkPayload,
@@ -21,7 +21,14 @@ import {
   type WireCodec,
   type WireId,
 } from '@tmesh/core';
-import { compress, compressionFlag, decompress } from './compression.js';
+import {
+  compress,
+  compressionFlag,
+  decompress,
+  envelopeCompression,
+  envelopeCompressionFor,
+  SUPPORTED_COMPRESSION,
+} from './compression.js';
 
 /** Turns pushed chunks into decoded messages (control and application alike). */
 export type FrameReader = (chunk: Uint8Array) => DecodedMessage[];
@@ -43,8 +50,11 @@ export interface WireAdapter {
     flags: number,
     algorithm: CompressionAlgorithm,
   ): Uint8Array | undefined;
-  /** A stream reader; frames larger than maxFrameSize fail with E_FRAME_TOO_LARGE before allocation. */
-  createReader(maxFrameSize: number): FrameReader;
+  /**
+   * A stream reader; frames larger than maxFrameSize fail with E_FRAME_TOO_LARGE before allocation, and
+   * a compressed payload must use one of `accepted` and decompress within maxFrameSize (E_COMPRESSION).
+   */
+  createReader(maxFrameSize: number, accepted?: readonly CompressionAlgorithm[]): FrameReader;
 }
 
 const codecCache = new WeakMap<MessageRegistry, Map<WireId, WireCodec>>();
@@ -62,7 +72,7 @@ export function codecFor(wire: WireId, registry: MessageRegistry): WireCodec {
     const options = { maxFrameSize: DEFAULT_MAX_FRAME_SIZE };
     if (wire === 'rust') codec = createRustCodec(registry, options);
     else if (wire === 'swift') codec = createSwiftCodec(registry, options);
-    else codec = createUniversalCodec(registry, options);
+    else codec = createUniversalCodec(registry, { ...options, compression: envelopeCompression });
     byWire.set(wire, codec);
   }
   return codec;
@@ -120,13 +130,17 @@ class FixedWireAdapter implements WireAdapter {
     return entry;
   }
 
-  createReader(maxFrameSize: number): FrameReader {
+  createReader(
+    maxFrameSize: number,
+    accepted: readonly CompressionAlgorithm[] = SUPPORTED_COMPRESSION,
+  ): FrameReader {
     const frames = new FixedStreamReader(this.#layout, maxFrameSize);
     return (chunk) => {
       const out: DecodedMessage[] = [];
       frames.push(chunk, (header, payload) => {
         const entry = this.#entry(header.messageType);
-        const plain = decompress(header.flags & FRAME_FLAGS.COMPRESSION_MASK, payload, maxFrameSize);
+        const flag = header.flags & FRAME_FLAGS.COMPRESSION_MASK;
+        const plain = flag === 0 ? payload : decompress(flag, payload, maxFrameSize, accepted);
         out.push({ type: entry.type, header, value: entry.codec.decode(plain) });
       });
       return out;
@@ -261,10 +275,10 @@ export class FixedStreamReader {
 /** Adapter for the universal wire: varint-delimited protobuf Envelopes (docs/PROTOCOL.md section 5). */
 class UniversalWireAdapter implements WireAdapter {
   readonly wire: WireId = 'universal';
-  readonly #codec: WireCodec;
+  readonly #codec: UniversalCodec;
 
   constructor(registry: MessageRegistry) {
-    this.#codec = codecFor('universal', registry);
+    this.#codec = codecFor('universal', registry) as UniversalCodec;
   }
 
   encode<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array {
@@ -284,8 +298,12 @@ class UniversalWireAdapter implements WireAdapter {
     return packed.length < plain.length ? packed : undefined;
   }
 
-  createReader(maxFrameSize: number): FrameReader {
-    const decoder = this.#codec.createDecoder({ maxFrameSize });
+  createReader(
+    maxFrameSize: number,
+    accepted: readonly CompressionAlgorithm[] = SUPPORTED_COMPRESSION,
+  ): FrameReader {
+    const compression = envelopeCompressionFor(accepted);
+    const decoder = this.#codec.createDecoder({ maxFrameSize, compression });
     return (chunk) => decoder.push(chunk);
   }
 }

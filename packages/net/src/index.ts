@@ -1,6 +1,13 @@
 /** @tmesh/net: links over TCP, TLS 1.3, Unix sockets and gRPC, with handshake, acks, backpressure and reconnect. */
 export type { LinkServer } from './acceptor.js';
-export { SUPPORTED_COMPRESSION } from './compression.js';
+export type { CompressionChoice } from './compression.js';
+export {
+  COMPRESSION_UNAVAILABLE_REASON,
+  compress,
+  decompress,
+  pickCompression,
+  SUPPORTED_COMPRESSION,
+} from './compression.js';
 export type { AuthValue, HelloValue } from './control.js';
 export { control } from './control.js';
 export { connectGrpc, LINK_SERVICE, listenGrpc } from './grpc.js';

@@ -16,6 +16,7 @@ import {
   type WireId,
 } from '@tmesh/core';
 import { control, type HelloValue, isNumbered, linkRegistry } from './control.js';
+import { type CompressionChoice, pickCompression } from './compression.js';
 import type { FrameReader, WireAdapter } from './framing.js';
 import { wireAdapter } from './framing.js';
 import type { HandshakeParams, HandshakeResult, ResumePoint } from './handshake.js';
@@ -62,7 +63,11 @@ export interface LinkStats {
 /** Live tuning, typically by the adaptive optimizer. */
 export interface LinkConfig {
   batchDelayMs?: number;
-  compression?: CompressionAlgorithm | 'off';
+  /**
+   * Compress frames above the threshold with an algorithm negotiated on this link, or with `'best'`
+   * (best ratio: zstd, deflate, lz4) or `'fast'` (least CPU: lz4, zstd, deflate) among those; `'off'`.
+   */
+  compression?: CompressionChoice;
   compressionThreshold?: number;
   requestTimeoutMs?: number;
 }
@@ -426,7 +431,10 @@ export class LinkImpl extends EventEmitter implements Link {
     this.#compressions = agreement.compressions;
     if (!this.#compressions.includes(this.#compression)) this.#compression = agreement.compression;
     this.#adapter = wireAdapter(agreement.wire, this.#registry);
-    this.#reader = this.#adapter.createReader(Math.min(agreement.maxFrameSize, this.#opts.maxFrameSize));
+    this.#reader = this.#adapter.createReader(
+      Math.min(agreement.maxFrameSize, this.#opts.maxFrameSize),
+      this.#compressions, // a peer may compress only with what both sides offered
+    );
     this.#stream = stream;
     this.#blocked = false;
     this.#out = [];
@@ -1318,9 +1326,16 @@ export class LinkImpl extends EventEmitter implements Link {
       this.#batchDelayMs = config.batchDelayMs;
     }
     if (config.compression !== undefined) {
-      if (config.compression === 'off' || config.compression === 'none') this.#compressionOn = false;
-      else if (this.#compressions.includes(config.compression)) {
-        this.#compression = config.compression;
+      const choice = config.compression;
+      const algorithm =
+        choice === 'best' || choice === 'fast'
+          ? pickCompression(choice, this.#compressions)
+          : choice === 'off'
+            ? undefined
+            : choice;
+      if (choice === 'off' || choice === 'none') this.#compressionOn = false;
+      else if (algorithm !== undefined && this.#compressions.includes(algorithm)) {
+        this.#compression = algorithm;
         this.#compressionOn = true;
       } else {
         throw tmeshError(
