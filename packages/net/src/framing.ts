@@ -15,6 +15,7 @@ import {
   type PayloadCodec,
   RUST_FRAME,
   readFrameHeader,
+  resealFrameParts,
   SWIFT_FRAME,
   sealFrame,
   tmeshError,
@@ -38,6 +39,13 @@ export interface WireAdapter {
   readonly wire: WireId;
   /** One complete uncompressed frame. */
   encode<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array;
+  /**
+   * One uncompressed frame, as the parts of a gather write when a bytes field of at least
+   * `GATHER_MIN_BYTES` was kept as the caller's array (see `WireCodec.encodeParts`), else as one array.
+   */
+  encodeParts<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array | Uint8Array[];
+  /** Recompute the checksum of a frame given as parts (before writing it again); see `resealFrameParts`. */
+  reseal(parts: Uint8Array[]): void;
   /**
    * The frame `plain` (just encoded from type and value) with its payload compressed, or undefined when
    * compression does not shrink it.
@@ -95,6 +103,15 @@ class FixedWireAdapter implements WireAdapter {
 
   encode<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array {
     return this.#codec.encode(type, value, { sequence, flags });
+  }
+
+  encodeParts<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array | Uint8Array[] {
+    const parts = this.#codec.encodeParts!(type, value, { sequence, flags });
+    return parts.length === 1 ? parts[0]! : parts;
+  }
+
+  reseal(parts: Uint8Array[]): void {
+    resealFrameParts(this.#layout, parts);
   }
 
   encodeCompressed<T>(
@@ -284,6 +301,13 @@ class UniversalWireAdapter implements WireAdapter {
   encode<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array {
     return this.#codec.encode(type, value, { sequence, flags });
   }
+
+  encodeParts<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array {
+    // The universal codec has no gather encode yet: its payload is copied into the frame.
+    return this.#codec.encode(type, value, { sequence, flags });
+  }
+
+  reseal(): void {}
 
   encodeCompressed<T>(
     type: MessageType<T>,

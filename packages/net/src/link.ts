@@ -15,8 +15,8 @@ import {
   tmeshError,
   type WireId,
 } from '@tmesh/core';
-import { control, type HelloValue, isNumbered, linkRegistry } from './control.js';
 import { type CompressionChoice, pickCompression } from './compression.js';
+import { control, type HelloValue, isNumbered, linkRegistry } from './control.js';
 import type { FrameReader, WireAdapter } from './framing.js';
 import { wireAdapter } from './framing.js';
 import type { HandshakeParams, HandshakeResult, ResumePoint } from './handshake.js';
@@ -103,7 +103,8 @@ export interface Link extends EventEmitter {
 interface Entry {
   seq: number;
   prefix: Uint8Array | undefined;
-  frame: Uint8Array;
+  /** The frame, or its parts (a gather encode that kept big bytes fields as the caller's arrays). */
+  frame: Uint8Array | Uint8Array[];
   bytes: number;
   typeName: string;
   onAck: (() => void) | undefined;
@@ -450,7 +451,13 @@ export class LinkImpl extends EventEmitter implements Link {
     for (let i = this.#retainedHead; i < this.#retained.length; i++) {
       const e = this.#retained[i]!;
       if (e.prefix) this.#push(e.prefix);
-      this.#push(e.frame);
+      // A referenced array its owner changed after sending goes out as it is now, with a checksum
+      // that matches it (rather than one the peer would reject, again on every reconnect).
+      if (!Array.isArray(e.frame)) this.#push(e.frame);
+      else {
+        this.#adapter!.reseal(e.frame);
+        this.#pushParts(e.frame);
+      }
     }
     if (this.#received > this.#ackSent) this.#scheduleFlush();
     if (this.#out.length > 0) this.#flush();
@@ -505,6 +512,11 @@ export class LinkImpl extends EventEmitter implements Link {
     const adapter = this.#adapter!;
     const seq = this.#nextSeq;
     const wireSeq = seq % TWO32;
+    if (!this.#compressing()) {
+      // No compression: a gather encode, so big bytes fields are written from the caller's arrays.
+      const frame = adapter.encodeParts(type, value, wireSeq, flags);
+      return this.#retain(seq, frame, prefix, type.name, onAck, onFail);
+    }
     let frame = adapter.encode(type, value, wireSeq, flags);
     if (this.#compressionOn && this.#compression !== 'none' && frame.length >= this.#compressionThreshold) {
       const packed = adapter.encodeCompressed(type, value, frame, wireSeq, flags, this.#compression);
@@ -513,14 +525,33 @@ export class LinkImpl extends EventEmitter implements Link {
         frame = packed;
       }
     }
+    return this.#retain(seq, frame, prefix, type.name, onAck, onFail);
+  }
+
+  #compressing(): boolean {
+    return this.#compressionOn && this.#compression !== 'none';
+  }
+
+  /** Keep an encoded frame for retransmission until acknowledged, and write it if connected. */
+  #retain(
+    seq: number,
+    frame: Uint8Array | Uint8Array[],
+    prefix: Uint8Array | undefined,
+    typeName: string,
+    onAck: (() => void) | undefined,
+    onFail: ((e: TmeshError) => void) | undefined,
+  ): number {
     this.#nextSeq = seq + 1;
-    const bytes = frame.length + (prefix?.length ?? 0);
-    this.#retained.push({ seq, prefix, frame, bytes, typeName: type.name, onAck, onFail });
+    let bytes = prefix?.length ?? 0;
+    if (Array.isArray(frame)) for (const part of frame) bytes += part.length;
+    else bytes += frame.length;
+    this.#retained.push({ seq, prefix, frame, bytes, typeName, onAck, onFail });
     this.#queuedBytes += bytes;
     this.#messagesOut++;
     if (this.#state === 'open' || (this.#state === 'closing' && this.#stream)) {
       if (prefix) this.#push(prefix);
-      this.#push(frame);
+      if (Array.isArray(frame)) this.#pushParts(frame);
+      else this.#push(frame);
     }
     return seq;
   }
@@ -769,6 +800,16 @@ export class LinkImpl extends EventEmitter implements Link {
   #push(frame: Uint8Array): void {
     this.#out.push(frame);
     this.#outBytes += frame.length;
+    if (this.#outBytes >= WRITE_NOW_BYTES && !this.#blocked) this.#flush();
+    else this.#scheduleFlush();
+  }
+
+  /** Queue the parts of one frame (they leave together, in one writev with what is queued around them). */
+  #pushParts(parts: Uint8Array[]): void {
+    for (const part of parts) {
+      this.#out.push(part);
+      this.#outBytes += part.length;
+    }
     if (this.#outBytes >= WRITE_NOW_BYTES && !this.#blocked) this.#flush();
     else this.#scheduleFlush();
   }
