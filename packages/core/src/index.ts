@@ -1,5 +1,13 @@
 export type { DecodedMessage, MessageDecoder, PayloadCodec, WireCodec, WireEncodeOptions } from './codec.js';
-export { CRC32_NATIVE_THRESHOLD, crc32, crc32Implementation, crc32Js } from './crc32.js';
+export type { Crc32Function } from './crc32.js';
+export {
+  CRC32_NATIVE_THRESHOLD,
+  crc32,
+  crc32Accelerator,
+  crc32Implementation,
+  crc32Js,
+  setCrc32Accelerator,
+} from './crc32.js';
 export type { TmeshErrorCode, TmeshErrorOptions } from './errors.js';
 export { ERROR_CODES, isTmeshError, TmeshError, tmeshError } from './errors.js';
 export type { FixedFrameLayout, FrameDecoderOptions, FrameHeader, FrameMeta, RawFrame } from './frame.js';
