@@ -150,6 +150,7 @@ export class ShmTransport implements PeerTransport {
   readonly #sink: IncomingSink;
   readonly #peer: string;
   readonly #pending = new Map<number, Pending>();
+  readonly #onClosed: (() => void) | undefined;
   #nextId = 1;
   #bytesOut = 0;
   #open = true;
@@ -160,7 +161,9 @@ export class ShmTransport implements PeerTransport {
     registry: MessageRegistry,
     sink: IncomingSink,
     explanation: string,
+    onClosed?: () => void,
   ) {
+    this.#onClosed = onClosed;
     this.channel = channel;
     this.#peer = peer;
     this.#registry = registry;
@@ -248,6 +251,10 @@ export class ShmTransport implements PeerTransport {
       failure = e;
     }
     this.#open = false;
+    // Our end closes too: when the peer closed or died, that unlinks the region and its doorbells now,
+    // not when this node closes (a long-running node would otherwise keep one dead region per restart).
+    this.channel.close();
+    this.#onClosed?.();
     const error =
       failure ?? tmeshError('E_CLOSED', `shm channel ${this.channel.name} to ${this.#peer} closed`);
     for (const p of [...this.#pending.values()]) {
@@ -407,6 +414,7 @@ export function createTransportFactory(options: TransportOptions = {}): Transpor
         registry(),
         sinkRef!,
         `accepted shm channel ${offer.name} offered by ${link.peer.id}`,
+        () => channels.delete(channel),
       );
       return { type: managerControl.ShmAnswer, value: { accepted: true, reason: '' } };
     } catch (e) {
@@ -534,7 +542,9 @@ export function createTransportFactory(options: TransportOptions = {}): Transpor
         channels.delete(channel);
         throw e;
       }
-      return new ShmTransport(channel, peer.id, registry(), sink, choice.explanation);
+      return new ShmTransport(channel, peer.id, registry(), sink, choice.explanation, () =>
+        channels.delete(channel),
+      );
     },
 
     apply(transport: PeerTransport, change: ConfigChange): void {

@@ -1,0 +1,64 @@
+// Bounded kill -9 fault injection for CI (the 100-trial runs: scripts/reliability/faults.ts, RELIABILITY.md).
+// A sender and a receiver run as separate processes through the @tmesh/manager facade, over shared memory
+// and over TCP; each trial SIGKILLs one of them mid-stream, restarts it and checks the logs of both.
+import { describe, expect, it } from 'vitest';
+import { isAvailable } from '../../packages/shm-native/src/index.js';
+import { runKillTrial, type TrialResult } from '../../scripts/reliability/faults-lib.js';
+
+const TRIALS = 5;
+const shm = isAvailable();
+if (!shm.available && !process.env.CI) console.warn(`shm kill -9 trials skipped: ${shm.reason}`);
+
+function expectClean(results: TrialResult[]): void {
+  for (const r of results) {
+    expect(r.problems, `${r.mode} trial, ${r.side} killed at +${r.killAfterMs} ms`).toEqual([]);
+    expect(r.tally).toMatchObject({ lost: 0, duplicated: 0, corrupt: 0, unreported: 0 });
+    expect(r.recovered).toBe(true);
+    // The survivor let go of every region it shared with the dead process (not only once it closed).
+    expect(r.deadPeerRegionsHeld).toEqual([]);
+    expect(r.leakedRegions).toEqual([]);
+    expect(r.leakedFiles).toEqual([]);
+  }
+  // The kills landed mid-stream: some messages were failed to a surviving sender or died with theirs.
+  const receiverKills = results.filter((r) => r.side === 'receiver');
+  const senderKills = results.filter((r) => r.side === 'sender');
+  expect(
+    receiverKills.reduce((n, r) => n + Object.values(r.tally.rejected).reduce((a, b) => a + b, 0), 0),
+  ).toBeGreaterThan(0);
+  expect(senderKills.reduce((n, r) => n + r.tally.inFlightAtSenderDeath, 0)).toBeGreaterThan(0);
+}
+
+async function trials(mode: 'shm' | 'tcp'): Promise<TrialResult[]> {
+  const results: TrialResult[] = [];
+  for (let i = 0; i < TRIALS; i++) {
+    const r = await runKillTrial({ mode, side: i % 2 === 0 ? 'receiver' : 'sender', streamMs: 1500 });
+    console.log(
+      `${mode} kill ${r.side} at +${r.killAfterMs} ms: sent ${r.tally.sent}, resolved ${r.tally.resolved}, rejected ${JSON.stringify(r.tally.rejected)}, in flight at sender death ${r.tally.inFlightAtSenderDeath}, routes ${JSON.stringify(r.tally.routes)} (${r.ms} ms)`,
+    );
+    results.push(r);
+  }
+  return results;
+}
+
+describe('kill -9 fault injection through the facade', () => {
+  it.skipIf(!shm.available && !process.env.CI)(
+    `shared memory: ${TRIALS} trials, sender or receiver SIGKILLed mid-stream`,
+    async () => {
+      const results = await trials('shm');
+      expectClean(results);
+      // Shared memory carried the stream (not a fallback).
+      expect(
+        results.every((r) => (r.tally.routes.shm ?? 0) > 0 && Object.keys(r.tally.routes).length === 1),
+      ).toBe(true);
+    },
+    180_000,
+  );
+
+  it(`TCP: ${TRIALS} trials, sender or receiver SIGKILLed mid-stream`, async () => {
+    const results = await trials('tcp');
+    expectClean(results);
+    expect(
+      results.every((r) => (r.tally.routes.tcp ?? 0) > 0 && Object.keys(r.tally.routes).length === 1),
+    ).toBe(true);
+  }, 180_000);
+});

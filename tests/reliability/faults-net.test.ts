@@ -1,0 +1,75 @@
+// Network faults between two network namespaces (a partition and random packet loss with nftables, a
+// tc tbf rate limit) and etcd stopped and restarted under running nodes: the bounded CI versions of
+// scripts/reliability/faults.ts --net. Needs root, iproute2, nftables and etcd-server (scripts/tmesh-run.mjs
+// installs them in CI); skips with the reason elsewhere, never in CI.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  etcdSkipReason,
+  NetnsPair,
+  type NetScenarioResult,
+  netnsSkipReason,
+  runEtcdScenario,
+  runNetScenario,
+} from '../../scripts/reliability/faults-net.js';
+
+const netSkip = netnsSkipReason();
+const etcdSkip = etcdSkipReason();
+if (process.env.CI && (netSkip || etcdSkip))
+  throw new Error(`CI must run the network fault tests, but: ${netSkip ?? etcdSkip}`);
+if (netSkip) console.warn(`netns fault tests skipped: ${netSkip}`);
+if (etcdSkip) console.warn(`etcd fault test skipped: ${etcdSkip}`);
+
+function expectClean(r: NetScenarioResult): void {
+  console.log(
+    `${r.name}: sent ${r.tally.sent}, resolved ${r.tally.resolved}, rejected ${JSON.stringify(r.tally.rejected)}, rejected but delivered ${r.tally.rejectedButDelivered}; during the fault ${r.duringFault.resolved} resolved, ${r.duringFault.rejected} rejected (${r.ms} ms)`,
+  );
+  expect(r.problems).toEqual([]);
+  expect(r.tally).toMatchObject({ lost: 0, duplicated: 0, corrupt: 0, unreported: 0 });
+  expect(r.recovered).toBe(true);
+  expect(r.tally.sent).toBeGreaterThan(0);
+}
+
+describe.skipIf(netSkip !== undefined)('network faults between two namespaces', () => {
+  let pair: NetnsPair;
+  beforeAll(() => {
+    pair = new NetnsPair();
+    pair.setup();
+  });
+  afterAll(() => {
+    const failures = pair?.dispose() ?? [];
+    if (failures.length) console.warn(failures.join('\n'));
+  });
+
+  it('a partition (every packet on the veth dropped for 4 s), then healed', async () => {
+    const r = await runNetScenario(pair, { kind: 'partition', afterMs: 1000, holdMs: 4000 }, 7000);
+    expectClean(r);
+    // Nothing got through while the link was cut.
+    expect(r.duringFault.resolved).toBeLessThan(r.tally.resolved);
+  }, 120_000);
+
+  it('random packet loss (15% of TCP packets each way for 4 s)', async () => {
+    const r = await runNetScenario(pair, { kind: 'loss', percent: 15, afterMs: 500, holdMs: 4000 }, 6000);
+    expectClean(r);
+    // TCP carried the stream through the loss.
+    expect(r.duringFault.resolved).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a tbf rate-limited link (256 kbit/s for 4 s)', async () => {
+    const r = await runNetScenario(pair, { kind: 'tbf', rate: '256kbit', afterMs: 500, holdMs: 4000 }, 6000);
+    expectClean(r);
+    expect(r.duringFault.resolved).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe.skipIf(etcdSkip !== undefined)('etcd stopped and restarted under running nodes', () => {
+  it('SIGTERM then SIGKILL: the existing link keeps working, discovery recovers, nothing crashes', async () => {
+    const r = await runEtcdScenario();
+    console.log(
+      `etcd: sent ${r.tally.sent}, resolved ${r.tally.resolved}, rejected ${JSON.stringify(r.tally.rejected)}, rediscovered ${JSON.stringify(r.rediscovered)} (${r.ms} ms)`,
+    );
+    expect(r.problems).toEqual([]);
+    expect(r.tally).toMatchObject({ lost: 0, duplicated: 0, corrupt: 0, unreported: 0 });
+    expect(r.rediscovered).toEqual({ afterSigterm: true, afterSigkill: true });
+    expect(r.recovered).toBe(true);
+  }, 150_000);
+});
