@@ -146,11 +146,11 @@ impl Producer {
 
   fn free(&mut self, need: u64) -> bool {
     let cap = self.view.capacity as u64;
-    if cap - (self.tail - self.cached_head) >= need {
+    if room(cap, self.tail, self.cached_head) >= need {
       return true;
     }
     self.cached_head = self.view.head().load(Ordering::Acquire);
-    cap - (self.tail - self.cached_head) >= need
+    room(cap, self.tail, self.cached_head) >= need
   }
 
   /// Bytes a record of `data_len` would take at the current tail, wrap filler included.
@@ -185,7 +185,7 @@ impl Producer {
           )
         };
       }
-      self.tail += skip;
+      self.tail = self.tail.wrapping_add(skip);
     }
     let off = self.tail as usize & (cap - 1);
     // SAFETY: free() proved `size` bytes from off are unpublished and owned by the producer; off + size <= cap.
@@ -202,7 +202,7 @@ impl Producer {
       );
       std::ptr::copy_nonoverlapping(data.as_ptr(), at.add(RECORD_HEADER), data.len());
     }
-    self.tail += size;
+    self.tail = self.tail.wrapping_add(size);
     true
   }
 
@@ -302,8 +302,15 @@ impl Producer {
 
   /// Bytes published and not yet released by the consumer.
   pub fn in_flight(&self) -> u64 {
-    self.tail - self.view.head().load(Ordering::Acquire)
+    self.tail.wrapping_sub(self.view.head().load(Ordering::Acquire))
   }
+}
+
+/// Free bytes between the producer's `tail` and the consumer's `head`. Positions wrap at 2^64 (they never
+/// get there, but the head is the peer's to write): a head ahead of the tail, or behind it by more than the
+/// capacity, is corrupt and leaves no room rather than overflowing.
+fn room(cap: u64, tail: u64, head: u64) -> u64 {
+  cap.saturating_sub(tail.wrapping_sub(head))
 }
 
 /// # Safety
@@ -404,8 +411,17 @@ impl Consumer {
       }
       let cap = self.view.capacity;
       let off = self.read as usize & (cap - 1);
+      // Everything here is the producer's to write, so possibly hostile: positions wrap rather than
+      // overflow, and a tail more than a ring ahead of the reader (or behind it) is corrupt.
+      let published = self.cached_tail.wrapping_sub(self.read);
+      if published > cap as u64 {
+        return Err(ShmError::Corrupt(format!(
+          "ring tail {} is not within {cap} bytes after the reader's position {}",
+          self.cached_tail, self.read
+        )));
+      }
       if cap - off < RECORD_HEADER {
-        self.read += (cap - off) as u64;
+        self.read = self.read.wrapping_add((cap - off) as u64);
         continue;
       }
       // SAFETY: off + 32 <= cap and the record is published (read < tail, acquire-loaded).
@@ -430,14 +446,14 @@ impl Consumer {
         total: le64(REC_TOTAL),
       };
       let size = align8(RECORD_HEADER + hdr.size);
-      if off + size > cap || self.read + size as u64 > self.cached_tail {
+      if off + size > cap || size as u64 > published {
         return Err(ShmError::Corrupt(format!(
           "record at ring position {} overruns the ring",
           self.read
         )));
       }
       if hdr.flags & FLAG_PAD != 0 {
-        self.read += size as u64;
+        self.read = self.read.wrapping_add(size as u64);
         continue;
       }
       if hdr.seq != self.expect_seq {
@@ -461,7 +477,7 @@ impl Consumer {
 
   /// Step past the record just read. Space is released at once unless records are lent.
   fn consume(&mut self, h: &RecordHeader) {
-    self.read += align8(RECORD_HEADER + h.size) as u64;
+    self.read = self.read.wrapping_add(align8(RECORD_HEADER + h.size) as u64);
   }
 
   /// Release consumed space to the producer. Returns the producer's wait flags if it must be woken.
@@ -513,7 +529,15 @@ impl Consumer {
             h.total, self.max_message
           )));
         }
-        self.assembling = Some((Vec::with_capacity(h.total as usize), Self::meta_of(&h), h.total));
+        // The size is the peer's claim: a reservation the allocator refuses is an error, not an abort.
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(h.total as usize).map_err(|_| {
+          ShmError::TooLarge(format!(
+            "cannot reserve {} bytes for an incoming message",
+            h.total
+          ))
+        })?;
+        self.assembling = Some((buf, Self::meta_of(&h), h.total));
       }
       let (buf, _, total) = self.assembling.as_mut().unwrap();
       if *total != h.total || buf.len() + data.len() > *total as usize {
