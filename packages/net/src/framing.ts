@@ -5,6 +5,7 @@ import {
   type CompressionAlgorithm,
   checkPayload,
   crc32,
+  crc32Accelerator,
   DEFAULT_MAX_FRAME_SIZE,
   type DecodedMessage,
   type FixedFrameLayout,
@@ -18,10 +19,12 @@ import {
   resealFrameParts,
   SWIFT_FRAME,
   sealFrame,
+  setCrc32Accelerator,
   tmeshError,
   type WireCodec,
   type WireId,
 } from '@tmesh/core';
+import { nativeCrc32 } from '@tmesh/shm-native/checksum';
 import {
   compress,
   compressionFlag,
@@ -334,6 +337,28 @@ class UniversalWireAdapter implements WireAdapter {
 
 const adapters = new WeakMap<MessageRegistry, Map<WireId, WireAdapter>>();
 
+let crcChecked = false;
+
+/**
+ * Install the native addon's CRC-32 (crc32fast) as @tmesh/core's accelerator when the addon loads here:
+ * the frame checksum of every payload is several times cheaper (one of the largest costs of a 1 MiB
+ * message). Checked against core's CRC on known inputs first; without the addon, core's zlib CRC stays.
+ */
+export function useNativeCrc32(): string | undefined {
+  if (!crcChecked) {
+    crcChecked = true;
+    const fn = nativeCrc32();
+    if (fn && crc32Accelerator() === undefined) {
+      try {
+        setCrc32Accelerator(fn, 'crc32fast (native addon)');
+      } catch {
+        // A wrong answer from the addon: keep core's own CRC.
+      }
+    }
+  }
+  return crc32Accelerator();
+}
+
 /** The adapter of a wire for a link registry (cached). */
 export function wireAdapter(wire: WireId, registry: MessageRegistry): WireAdapter {
   let byWire = adapters.get(registry);
@@ -343,6 +368,7 @@ export function wireAdapter(wire: WireId, registry: MessageRegistry): WireAdapte
   }
   let adapter = byWire.get(wire);
   if (!adapter) {
+    useNativeCrc32();
     if (wire === 'rust') adapter = new FixedWireAdapter(RUST_FRAME, registry);
     else if (wire === 'swift') adapter = new FixedWireAdapter(SWIFT_FRAME, registry);
     else if (wire === 'universal') adapter = new UniversalWireAdapter(registry);

@@ -64,6 +64,9 @@ export declare function chTrySendMany(handle: number, messages: Array<Buffer>, m
 /** Remove stale and corrupt regions of this user; returns their names. */
 export declare function cleanupStaleRegions(): Array<string>
 
+/** CRC-32 (IEEE) of `data`, continuing from `seed` (the CRC of the bytes before it; 0 to start). */
+export declare function crc32(data: Buffer, seed: number): number
+
 /** Create a channel (the creator end); returns its handle. */
 export declare function createChannel(name: string, options?: NativeChannelOptions | undefined | null): number
 

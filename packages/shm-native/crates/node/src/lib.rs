@@ -4,6 +4,7 @@
 
 #![deny(clippy::all)]
 
+mod checksum;
 mod compress;
 
 use napi::bindgen_prelude::*;
