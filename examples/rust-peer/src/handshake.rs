@@ -2,6 +2,7 @@
 //! the universal wire, agree on version, wire and frame size from the two Hellos (the initiator's order
 //! decides), then send an Auth carrying the HMAC-SHA256 token proof, or a Close naming the refusal.
 
+use crate::compress::Algorithm;
 use crate::error::PeerError;
 use crate::messages::{Auth, Body, Close, Hello, Wire};
 use crate::wire::{encode_frame, FrameReader, MAX_FRAME_SIZE};
@@ -30,6 +31,8 @@ pub struct Identity {
   pub token: Option<String>,
   /// The server's session id, shared by every link it accepts.
   pub session_id: String,
+  /// Compression algorithms offered in the Hello (section 3.1), in this node's order of preference.
+  pub compression: Vec<Algorithm>,
 }
 
 /// What the handshake agreed on.
@@ -39,6 +42,8 @@ pub struct Agreement {
   pub wire: Wire,
   /// The agreed version.
   pub version: u32,
+  /// Compression algorithms both sides offered, in the initiator's order (section 7.2).
+  pub compressions: Vec<Algorithm>,
   /// The peer's Hello.
   pub peer: Hello,
   /// The peer's Auth (where it resumes this side's stream).
@@ -63,8 +68,8 @@ pub fn local_hello(me: &Identity) -> Hello {
     machine_id: me.machine_id.clone(),
     protocol_versions: PROTOCOL_VERSIONS.to_vec(),
     wires: WIRES.iter().map(|w| w.name().to_owned()).collect(),
-    // No compression offered: the initiator then never compresses (section 7.2 takes the common set).
-    compression: Vec::new(),
+    // What this node reads; the initiator compresses only with algorithms both sides list (section 7.2).
+    compression: me.compression.iter().map(|a| a.name().to_owned()).collect(),
     max_frame_size: MAX_FRAME_SIZE as u32,
     session_id: me.session_id.clone(),
     nonce: random_bytes::<16>().to_vec(),
@@ -101,6 +106,16 @@ pub fn agree(initiator: &Hello, acceptor: &Hello) -> Result<(u32, Wire, usize), 
   };
   let max = initiator.max_frame_size.min(acceptor.max_frame_size) as usize;
   Ok((version, wire, max))
+}
+
+/// The compression algorithms both Hellos list, in the initiator's order (unknown names are skipped).
+pub fn agree_compression(initiator: &Hello, acceptor: &Hello) -> Vec<Algorithm> {
+  initiator
+    .compression
+    .iter()
+    .filter(|c| acceptor.compression.contains(c))
+    .filter_map(|c| Algorithm::from_name(c))
+    .collect()
 }
 
 /// HMAC-SHA256(key = token, "tmesh-link-auth-v1" 0 nodeId 0 || ownNonce || peerNonce).
@@ -206,6 +221,7 @@ async fn exchange(
     }
   };
   let (version, wire, max) = agree(&peer, hello).map_err(|e| (e, true))?;
+  let compressions = agree_compression(&peer, hello);
   let proof = match me.token.as_deref().filter(|t| !t.is_empty()) {
     Some(token) => auth_proof(token, &me.node_id, &hello.nonce, &peer.nonce),
     None => Vec::new(),
@@ -226,7 +242,8 @@ async fn exchange(
   verify_proof(me.token.as_deref(), &peer, &hello.nonce, &peer_auth.proof).map_err(|e| (e, true))?;
   // The smaller of both sides' limits applies to every later frame.
   reader.switch(wire, max.min(MAX_FRAME_SIZE));
-  Ok(Agreement { wire, version, peer, peer_auth, offered_resume: resume.is_some() })
+  reader.accept(&compressions);
+  Ok(Agreement { wire, version, compressions, peer, peer_auth, offered_resume: resume.is_some() })
 }
 
 #[cfg(test)]
@@ -257,6 +274,19 @@ mod tests {
     assert_eq!(verify_proof(Some("secret"), &peer, &[0xcd; 16], &[]).unwrap_err().code, "E_AUTH");
     assert_eq!(verify_proof(None, &peer, &[0xcd; 16], &proof).unwrap_err().code, "E_AUTH");
     assert!(verify_proof(None, &peer, &[0xcd; 16], &[]).is_ok());
+  }
+
+  #[test]
+  fn compression_is_what_both_offer_in_the_initiator_order() {
+    let mut ts = hello("t", &["rust"]);
+    ts.compression = vec!["lz4".into(), "brotli".into(), "zstd".into(), "deflate".into()];
+    let mut me = hello("r", &["rust"]);
+    me.compression = vec!["zstd".into(), "deflate".into(), "lz4".into()];
+    assert_eq!(agree_compression(&ts, &me), vec![Algorithm::Lz4, Algorithm::Zstd, Algorithm::Deflate]);
+    me.compression = vec!["deflate".into()];
+    assert_eq!(agree_compression(&ts, &me), vec![Algorithm::Deflate]);
+    me.compression.clear();
+    assert!(agree_compression(&ts, &me).is_empty());
   }
 
   #[test]

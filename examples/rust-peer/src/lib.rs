@@ -2,6 +2,7 @@
 //! (and the unit tests) reach the same parsers the binary runs. The binary (`src/main.rs`) uses these
 //! modules from here; the link, session, shared-memory and runtime-record parts stay in the binary.
 
+pub mod compress;
 pub mod error;
 pub mod handshake;
 pub mod messages;

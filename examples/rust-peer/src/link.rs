@@ -2,13 +2,14 @@
 //! acknowledged cumulatively, Ping answered by Pong and sent every second, requests answered by ReplyTo +
 //! a RESPONSE frame (or an ErrorReply), Close handled, a silent peer dropped after 5 s.
 
+use crate::compress::Algorithm;
 use crate::error::PeerError;
 use crate::handshake::close_frame;
 use crate::messages::{is_numbered, Ack, Body, Close, ErrorReply, Ping, Pong, ReplyTo, Wire};
 use crate::session::{Sessions, Stream};
 use crate::shm::ShmServer;
 use crate::tally::Tally;
-use crate::wire::{encode_frame, Frame, FrameReader, FLAG_REQUEST, FLAG_RESPONSE};
+use crate::wire::{encode_frame, encode_frame_compressed, Frame, FrameReader, FLAG_REQUEST, FLAG_RESPONSE};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -58,19 +59,23 @@ impl LinkState {
   }
 
   /// Queue a numbered frame (after `prefix`, an unnumbered frame that travels with it), retained until
-  /// the peer acknowledges it.
-  fn numbered(&mut self, prefix: Option<Body>, body: Body, flags: u16) {
+  /// the peer acknowledges it; its payload is compressed with `compression` when large enough.
+  fn numbered(&mut self, prefix: Option<Body>, body: Body, flags: u16, compression: Option<Algorithm>) -> Option<Algorithm> {
     let seq = self.stream.next_seq;
     self.stream.next_seq += 1;
     let mut bytes = prefix.map(|p| encode_frame(self.wire, &p, 0, 0)).unwrap_or_default();
-    bytes.extend(encode_frame(self.wire, &body, seq as u32, flags));
+    let (frame, used) = encode_frame_compressed(self.wire, &body, seq as u32, flags, compression);
+    bytes.extend(frame);
     self.out.extend_from_slice(&bytes);
     self.stream.retained.push_back((seq, bytes));
+    used
   }
 
-  fn reply(&mut self, request: u64, body: Body) {
+  /// Answer request `request`; a request that came compressed is answered in kind (section 3.1: the
+  /// algorithm is one the link agreed on, since the reader refused any other).
+  fn reply(&mut self, request: u64, body: Body, compression: Option<Algorithm>) -> Option<Algorithm> {
     // ReplyTo immediately before the RESPONSE frame, written and retransmitted together (section 7.6).
-    self.numbered(Some(Body::ReplyTo(ReplyTo { request })), body, FLAG_RESPONSE);
+    self.numbered(Some(Body::ReplyTo(ReplyTo { request })), body, FLAG_RESPONSE, compression)
   }
 
   fn ack_if_due(&mut self) {
@@ -194,23 +199,30 @@ async fn on_frame(
   if frame.flags & FLAG_RESPONSE != 0 {
     return Ok(None); // no request of this node is waiting for it
   }
+  if let Some(a) = frame.compression {
+    ctx.tally.compressed_in(a);
+  }
   if frame.flags & FLAG_REQUEST != 0 {
     let request = expected;
-    match frame.body {
+    let kind = frame.compression;
+    let used = match frame.body {
       Body::FileChunk(chunk) => {
         let metrics = ctx.tally.answer(&chunk);
-        st.reply(request, Body::Metrics(metrics));
+        st.reply(request, Body::Metrics(metrics), kind)
       }
-      Body::Echo(echo) => st.reply(request, Body::Echo(echo)),
+      Body::Echo(echo) => st.reply(request, Body::Echo(echo), kind),
       Body::ShmOffer(offer) => {
         let answer = ctx.shm.offer(offer).await;
-        st.reply(request, Body::ShmAnswer(answer));
+        st.reply(request, Body::ShmAnswer(answer), kind)
       }
       other => {
         let message = format!("{} has no request handler for message type {}", ctx.node_id, other.id());
         let reply = ErrorReply { request, code: "E_UNKNOWN_MESSAGE_TYPE".into(), message };
-        st.numbered(None, Body::ErrorReply(reply), FLAG_RESPONSE);
+        st.numbered(None, Body::ErrorReply(reply), FLAG_RESPONSE, None)
       }
+    };
+    if let Some(a) = used {
+      ctx.tally.compressed_out(a);
     }
     return Ok(None);
   }
@@ -219,3 +231,4 @@ async fn on_frame(
   }
   Ok(None)
 }
+

@@ -3,7 +3,7 @@
 //! (section 8.1), opens shared-memory channels offered to it (section 8.2), counts every FileChunk it
 //! receives and answers FileChunk requests with a Metrics report.
 //!
-//! Usage: tmesh-rust-peer --id <id> --runtime-dir <dir> [--host 127.0.0.1] [--port 0] [--machine-id <id>] [--token <t>]
+//! Usage: tmesh-rust-peer --id <id> --runtime-dir <dir> [--host 127.0.0.1] [--port 0] [--machine-id <id>] [--token <t>] [--compression zstd,lz4,deflate|none]
 
 mod link;
 mod record;
@@ -12,7 +12,7 @@ mod shm;
 mod tally;
 
 // The frame and handshake layers live in the library target (src/lib.rs) so the fuzz targets reach them.
-use tmesh_rust_peer::{error, handshake, messages, wire};
+use tmesh_rust_peer::{compress, error, handshake, messages, wire};
 
 use handshake::Identity;
 use link::{LinkEnd, NodeContext};
@@ -40,16 +40,25 @@ struct Args {
   port: u16,
   machine_id: Option<String>,
   token: Option<String>,
+  compression: Vec<compress::Algorithm>,
 }
 
 fn usage(problem: &str) -> ! {
   eprintln!("tmesh-rust-peer: {problem}");
-  eprintln!("usage: tmesh-rust-peer --id <id> --runtime-dir <dir> [--host 127.0.0.1] [--port 0] [--machine-id <id>] [--token <t>]");
+  eprintln!("usage: tmesh-rust-peer --id <id> --runtime-dir <dir> [--host 127.0.0.1] [--port 0] [--machine-id <id>] [--token <t>] [--compression zstd,lz4,deflate|none]");
   std::process::exit(2);
 }
 
 fn parse_args() -> Args {
-  let mut args = Args { id: String::new(), runtime_dir: PathBuf::new(), host: "127.0.0.1".into(), port: 0, machine_id: None, token: None };
+  let mut args = Args {
+    id: String::new(),
+    runtime_dir: PathBuf::new(),
+    host: "127.0.0.1".into(),
+    port: 0,
+    machine_id: None,
+    token: None,
+    compression: compress::OFFERED.to_vec(),
+  };
   let mut it = std::env::args().skip(1);
   while let Some(flag) = it.next() {
     let mut value = || it.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
@@ -60,6 +69,17 @@ fn parse_args() -> Args {
       "--port" => args.port = value().parse().unwrap_or_else(|_| usage("--port must be a number 0..65535")),
       "--machine-id" => args.machine_id = Some(value()),
       "--token" => args.token = Some(value()),
+      "--compression" => {
+        let list = value();
+        args.compression = if list == "none" {
+          Vec::new()
+        } else {
+          list
+            .split(',')
+            .map(|n| compress::Algorithm::from_name(n).unwrap_or_else(|| usage(&format!("unknown compression {n}"))))
+            .collect()
+        };
+      }
       other => usage(&format!("unknown argument {other}")),
     }
   }
@@ -175,6 +195,7 @@ async fn main() {
     machine_id: machine_id.clone(),
     token: args.token.clone(),
     session_id: session.iter().map(|b| format!("{b:02x}")).collect(),
+    compression: args.compression.clone(),
   });
   let tally = Arc::new(Tally::new(&args.id));
   let ctx = Arc::new(NodeContext {

@@ -1,6 +1,7 @@
 //! What the node counts: every FileChunk received (count, bytes, running CRC-32 of the data fields),
 //! whatever carried it, and the Metrics report a FileChunk request is answered with.
 
+use crate::compress::{Algorithm, OFFERED};
 use crate::messages::{FileChunk, Metrics};
 use crate::wire::now_ms;
 use std::collections::BTreeMap;
@@ -14,6 +15,9 @@ struct Counts {
   count: u64,
   bytes: u64,
   crc: crc32fast::Hasher,
+  /// Frames received and sent compressed, by algorithm (index: flag value - 1).
+  compressed_in: [u64; 3],
+  compressed_out: [u64; 3],
 }
 
 /// Counters shared by every link and shared-memory channel of the node.
@@ -36,6 +40,16 @@ impl Tally {
     c.crc.update(&chunk.data);
   }
 
+  /// Count one frame received with its payload compressed by `a`.
+  pub fn compressed_in(&self, a: Algorithm) {
+    self.counts.lock().unwrap_or_else(|p| p.into_inner()).compressed_in[a.flag() as usize - 1] += 1;
+  }
+
+  /// Count one frame sent with its payload compressed by `a`.
+  pub fn compressed_out(&self, a: Algorithm) {
+    self.counts.lock().unwrap_or_else(|p| p.into_inner()).compressed_out[a.flag() as usize - 1] += 1;
+  }
+
   /// Answer a FileChunk request: count it (unless its path is "report"), then report.
   pub fn answer(&self, request: &FileChunk) -> Metrics {
     if request.path != REPORT_PATH {
@@ -44,14 +58,20 @@ impl Tally {
     self.report()
   }
 
-  /// The counters as a Metrics message: counters "count", "bytes", "crc".
+  /// The counters as a Metrics message: counters "count", "bytes", "crc", and per algorithm the
+  /// compressed frames received and sent ("zstd.in", "zstd.out", "lz4.in", ...).
   pub fn report(&self) -> Metrics {
     let c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-    let counters = BTreeMap::from([
+    let mut counters = BTreeMap::from([
       ("count".to_owned(), c.count),
       ("bytes".to_owned(), c.bytes),
       ("crc".to_owned(), u64::from(c.crc.clone().finalize())),
     ]);
+    for a in OFFERED {
+      let i = a.flag() as usize - 1;
+      counters.insert(format!("{}.in", a.name()), c.compressed_in[i]);
+      counters.insert(format!("{}.out", a.name()), c.compressed_out[i]);
+    }
     Metrics { node: self.node.clone(), at: now_ms(), throughput: 0.0, latency_micros: 0.0, counters }
   }
 }

@@ -2,6 +2,7 @@
 //! varint-length-delimited protobuf envelopes (section 5). `FrameReader` splits a stream into decoded
 //! frames with the receiver checks of those sections, in their order, before anything is allocated.
 
+use crate::compress::{self, Algorithm};
 use crate::error::PeerError;
 use crate::messages::{id_of, name_of, Body, Envelope, Wire};
 use prost::Message as _;
@@ -34,11 +35,37 @@ pub struct Frame {
   pub sequence: u32,
   /// The message.
   pub body: Body,
+  /// The algorithm its payload was compressed with (section 3.1), if any.
+  pub compression: Option<Algorithm>,
 }
 
 /// Encode one complete frame of `body` in `wire`.
 pub fn encode_frame(wire: Wire, body: &Body, sequence: u32, flags: u16) -> Vec<u8> {
+  encode_payload(wire, body, body.encode(wire), sequence, flags)
+}
+
+/// Encode one frame of `body` with its payload compressed by `algorithm` when the payload is at least
+/// `compress::THRESHOLD` bytes and compression shrinks it (flags bits 0-2 then name the algorithm).
+/// Returns the frame and the algorithm it was compressed with.
+pub fn encode_frame_compressed(
+  wire: Wire,
+  body: &Body,
+  sequence: u32,
+  flags: u16,
+  algorithm: Option<Algorithm>,
+) -> (Vec<u8>, Option<Algorithm>) {
   let payload = body.encode(wire);
+  if let Some(a) = algorithm.filter(|_| payload.len() >= compress::THRESHOLD) {
+    let packed = compress::compress(a, &payload);
+    if packed.len() < payload.len() {
+      return (encode_payload(wire, body, packed, sequence, (flags & !COMPRESSION_MASK) | a.flag()), Some(a));
+    }
+  }
+  (encode_payload(wire, body, payload, sequence, flags), None)
+}
+
+/// A frame of `body`'s type carrying `payload` as it is (compressed when `flags` say so).
+fn encode_payload(wire: Wire, body: &Body, payload: Vec<u8>, sequence: u32, flags: u16) -> Vec<u8> {
   let checksum = crc32fast::hash(&payload);
   match wire {
     Wire::Rust => {
@@ -60,6 +87,7 @@ pub fn encode_frame(wire: Wire, body: &Body, sequence: u32, flags: u16) -> Vec<u
         version: 1,
         message_type: u32::from(body.id()),
         flags: u32::from(flags),
+        compression: u32::from(flags & COMPRESSION_MASK),
         sequence,
         timestamp: now_ms(),
         type_name: name_of(body.id()).unwrap_or_default().to_owned(),
@@ -76,6 +104,8 @@ pub fn encode_frame(wire: Wire, body: &Body, sequence: u32, flags: u16) -> Vec<u
 pub struct FrameReader {
   wire: Wire,
   max: usize,
+  /// Compression algorithms the link agreed on; any other is refused (E_COMPRESSION).
+  accepted: Vec<Algorithm>,
   buf: Vec<u8>,
   pos: usize,
 }
@@ -83,7 +113,12 @@ pub struct FrameReader {
 impl FrameReader {
   /// A reader of `wire` frames no larger than `max` bytes (length prefix or header included).
   pub fn new(wire: Wire, max: usize) -> FrameReader {
-    FrameReader { wire, max, buf: Vec::new(), pos: 0 }
+    FrameReader { wire, max, accepted: Vec::new(), buf: Vec::new(), pos: 0 }
+  }
+
+  /// Accept payloads compressed with these algorithms from now on (what the handshake agreed on).
+  pub fn accept(&mut self, algorithms: &[Algorithm]) {
+    self.accepted = algorithms.to_vec();
   }
 
   /// The same bytes read as another wire from now on (after the handshake), with another size limit.
@@ -108,11 +143,11 @@ impl FrameReader {
   pub fn next_frame(&mut self) -> Result<Option<Frame>, PeerError> {
     let rest = &self.buf[self.pos..];
     let (used, frame) = match self.wire {
-      Wire::Rust => match read_rust(rest, self.max)? {
+      Wire::Rust => match read_rust(rest, self.max, &self.accepted)? {
         Some(x) => x,
         None => return Ok(None),
       },
-      Wire::Universal => match read_universal(rest, self.max)? {
+      Wire::Universal => match read_universal(rest, self.max, &self.accepted)? {
         Some(x) => x,
         None => return Ok(None),
       },
@@ -122,7 +157,7 @@ impl FrameReader {
   }
 }
 
-fn read_rust(b: &[u8], max: usize) -> Result<Option<(usize, Frame)>, PeerError> {
+fn read_rust(b: &[u8], max: usize, accepted: &[Algorithm]) -> Result<Option<(usize, Frame)>, PeerError> {
   if b.len() < RUST_HEADER {
     return Ok(None);
   }
@@ -156,14 +191,16 @@ fn read_rust(b: &[u8], max: usize) -> Result<Option<(usize, Frame)>, PeerError> 
       format!("frame type {id} seq {sequence}: payload CRC-32 0x{actual:08x}, header says 0x{checksum:08x}"),
     ));
   }
-  if flags & COMPRESSION_MASK != 0 {
-    return Err(PeerError::new("E_COMPRESSION", "compressed frame, but this node negotiates no compression"));
-  }
-  let body = Body::decode(Wire::Rust, id, payload)?;
-  Ok(Some((RUST_HEADER + size, Frame { flags, sequence, body })))
+  let compression = Algorithm::from_flag(flags);
+  let body = if flags & COMPRESSION_MASK != 0 {
+    Body::decode(Wire::Rust, id, &compress::decompress(flags, payload, max, accepted)?)?
+  } else {
+    Body::decode(Wire::Rust, id, payload)?
+  };
+  Ok(Some((RUST_HEADER + size, Frame { flags, sequence, body, compression })))
 }
 
-fn read_universal(b: &[u8], max: usize) -> Result<Option<(usize, Frame)>, PeerError> {
+fn read_universal(b: &[u8], max: usize, accepted: &[Algorithm]) -> Result<Option<(usize, Frame)>, PeerError> {
   let mut length: u64 = 0;
   let mut prefix = 0;
   loop {
@@ -207,9 +244,6 @@ fn read_universal(b: &[u8], max: usize) -> Result<Option<(usize, Frame)>, PeerEr
   if env.flags > 0xffff || env.compression != env.flags & u32::from(COMPRESSION_MASK) {
     return Err(PeerError::new("E_DECODE", "envelope compression disagrees with its flags"));
   }
-  if env.compression != 0 {
-    return Err(PeerError::new("E_COMPRESSION", "compressed envelope, but this node negotiates no compression"));
-  }
   let id = if env.type_name.is_empty() {
     u8::try_from(env.message_type).ok()
   } else {
@@ -226,8 +260,14 @@ fn read_universal(b: &[u8], max: usize) -> Result<Option<(usize, Frame)>, PeerEr
       format!("envelope type {:?} / id {} is not a valid type", env.type_name, env.message_type),
     ));
   };
-  let body = Body::decode(Wire::Universal, id, &env.payload)?;
-  Ok(Some((total, Frame { flags: env.flags as u16, sequence: env.sequence, body })))
+  let flags = env.flags as u16;
+  let body = if env.compression != 0 {
+    Body::decode(Wire::Universal, id, &compress::decompress(flags, &env.payload, max, accepted)?)?
+  } else {
+    Body::decode(Wire::Universal, id, &env.payload)?
+  };
+  let compression = Algorithm::from_flag(flags);
+  Ok(Some((total, Frame { flags, sequence: env.sequence, body, compression })))
 }
 
 #[cfg(test)]
@@ -262,6 +302,38 @@ mod tests {
   #[test]
   fn universal_frames_roundtrip() {
     roundtrip(Wire::Universal);
+  }
+
+  #[test]
+  fn compressed_frames_read_back_and_unnegotiated_ones_are_refused() {
+    let chunk = FileChunk { path: "p".into(), offset: 1, sequence: 2, last: false, data: b"abcdefgh".repeat(2000) };
+    let body = Body::FileChunk(chunk.clone());
+    for wire in [Wire::Rust, Wire::Universal] {
+      for a in crate::compress::OFFERED {
+        let (bytes, used) = encode_frame_compressed(wire, &body, 1, FLAG_REQUEST, Some(a));
+        assert_eq!(used, Some(a));
+        assert!(bytes.len() < 2000);
+        let mut r = FrameReader::new(wire, MAX_FRAME_SIZE);
+        r.accept(&[a]);
+        r.push(&bytes);
+        let f = r.next_frame().unwrap().unwrap();
+        assert_eq!((f.flags, f.compression), (FLAG_REQUEST | a.flag(), Some(a)));
+        assert!(matches!(f.body, Body::FileChunk(c) if c == chunk));
+        let mut r = FrameReader::new(wire, MAX_FRAME_SIZE);
+        r.accept(&crate::compress::OFFERED.into_iter().filter(|&o| o != a).collect::<Vec<_>>());
+        r.push(&bytes);
+        assert_eq!(r.next_frame().unwrap_err().code, "E_COMPRESSION");
+        // The frame limit bounds the decompressed payload too.
+        let mut r = FrameReader::new(wire, bytes.len() + 10);
+        r.accept(&[a]);
+        r.push(&bytes);
+        assert_eq!(r.next_frame().unwrap_err().code, "E_COMPRESSION");
+      }
+      // Small payloads stay plain.
+      let (bytes, used) = encode_frame_compressed(wire, &Body::Ping(Ping { id: 1 }), 0, 0, Some(crate::compress::Algorithm::Zstd));
+      assert_eq!(used, None);
+      assert_eq!(bytes, encode_frame(wire, &Body::Ping(Ping { id: 1 }), 0, 0));
+    }
   }
 
   #[test]
