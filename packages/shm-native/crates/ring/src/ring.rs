@@ -338,6 +338,10 @@ struct RecordHeader {
   total: u64,
 }
 
+/// Most bytes reserved up front for a fragmented message; beyond it the buffer grows as fragments arrive,
+/// so a first fragment claiming a huge total (up to the configured maximum) costs no more than this.
+const RESERVE_AHEAD: usize = 64 << 20;
+
 /// The reading half of a ring. Only one may exist per ring.
 pub struct Consumer {
   view: RingView,
@@ -529,9 +533,11 @@ impl Consumer {
             h.total, self.max_message
           )));
         }
-        // The size is the peer's claim: a reservation the allocator refuses is an error, not an abort.
+        // The size is the peer's claim: reserve at most RESERVE_AHEAD now (the buffer grows with the
+        // fragments that really arrive), and a reservation the allocator refuses is an error, not an abort.
         let mut buf = Vec::new();
-        buf.try_reserve_exact(h.total as usize).map_err(|_| {
+        let ahead = (h.total as usize).min(RESERVE_AHEAD);
+        buf.try_reserve_exact(ahead).map_err(|_| {
           ShmError::TooLarge(format!(
             "cannot reserve {} bytes for an incoming message",
             h.total
