@@ -38,7 +38,8 @@ fn send(p: &mut Producer, msg: &[u8]) -> bool {
 
 #[test]
 fn a_head_ahead_of_the_tail_leaves_the_producer_no_room() {
-  // Found by ring_produce: `cap - (tail - head)` overflowed when the consumer's head passed the tail.
+  // Found by the ring_produce target's hostile seed: `cap - (tail - head)` overflowed (a panic in debug
+  // builds, a bogus amount of room in release) when the consumer's head passed the tail.
   let mut mem = Mem::new(4096);
   let view = mem.view();
   view.head().store(16, Ordering::Release);
@@ -84,8 +85,9 @@ fn a_tail_behind_the_head_is_corrupt() {
 
 #[test]
 fn positions_wrap_at_two_to_the_64() {
-  // Found by ring_produce with a start position near u64::MAX: `tail += size` overflowed. Positions are
-  // modulo 2^64 on both sides, so a ring that gets there keeps working.
+  // A peer may write a position near u64::MAX (found reviewing the arithmetic ring_produce exercises):
+  // `tail += size` overflowed. Positions are modulo 2^64 on both sides, so a ring that gets there keeps
+  // working.
   let mut mem = Mem::new(4096);
   let view = mem.view();
   let start = u64::MAX - 100;
@@ -103,9 +105,10 @@ fn positions_wrap_at_two_to_the_64() {
 }
 
 #[test]
-fn a_fragment_claiming_an_unallocatable_size_is_too_large_not_an_abort() {
-  // Found by ring_consume with max_message = usize::MAX: Vec::with_capacity(total) panicked on a lying
-  // fragment header (capacity overflow) instead of failing the receive.
+fn a_fragment_claiming_a_huge_size_fails_without_reserving_it() {
+  // Found by ring_consume with max_message = usize::MAX: Vec::with_capacity(total) on a lying fragment
+  // header aborted the process (capacity overflow, or the allocator refusing 2^56 bytes). Now at most 64 MiB
+  // is reserved up front, and the next fragment, which states the true total, fails the message.
   let mut mem = Mem::new(4096);
   let view = mem.view();
   let mut p = Producer::new(view);
@@ -117,5 +120,8 @@ fn a_fragment_claiming_an_unallocatable_size_is_too_large_not_an_abort() {
   mem.data()[REC_TOTAL..REC_TOTAL + 8].copy_from_slice(&(1u64 << 63).to_le_bytes());
   let mut c = Consumer::new(mem.view(), usize::MAX);
   let e = c.try_recv().unwrap_err();
-  assert_eq!(e.code(), "E_FRAME_TOO_LARGE", "{e}");
+  assert_eq!(e.code(), "E_SHM_CORRUPT", "{e}");
+  // Within the configured maximum, the same lie is refused before anything is reserved.
+  let mut c = Consumer::new(mem.view(), 1 << 20);
+  assert_eq!(c.try_recv().unwrap_err().code(), "E_FRAME_TOO_LARGE");
 }
