@@ -549,11 +549,20 @@ export function createTransportFactory(options: TransportOptions = {}): Transpor
 
     apply(transport: PeerTransport, change: ConfigChange): void {
       if (transport instanceof NetTransport) {
-        transport.link.applyConfig({
+        const link = transport.link;
+        link.applyConfig({
           batchDelayMs: change.config.batchDelayMs,
-          compression: change.config.compression === 'none' ? 'off' : change.config.compression,
           requestTimeoutMs: change.config.timeoutMs,
         });
+        // The optimizer names an algorithm or 'best'/'fast'; one the link did not negotiate gives way to
+        // the best one it did (off when the peer reads no compression).
+        const compression = change.config.compression === 'none' ? 'off' : change.config.compression;
+        try {
+          link.applyConfig({ compression });
+        } catch (error) {
+          if (!isTmeshError(error, 'E_NOT_SUPPORTED')) throw error;
+          link.applyConfig({ compression: 'best' });
+        }
       } else if (transport instanceof ShmTransport) {
         transport.channel.idle = change.config.shmIdle;
       }

@@ -5,6 +5,7 @@ export { strategyLabel, TransmissionRecorder, TransportMonitor } from './monitor
 export type {
   ConfigChange,
   HysteresisOptions,
+  OptimizerCompression,
   OptimizerContext,
   OptimizerOptions,
   OptimizerThresholds,

@@ -76,14 +76,14 @@ describe('AdaptiveOptimizer', () => {
       batchDelayMs: 0,
       connectTimeoutMs: 2000,
       timeoutMs: 2000,
-      compression: 'deflate',
+      compression: 'best',
       compressionLevel: 6,
       shmIdle: 'adaptive',
     });
     expect(changes[0]!.reasons).toEqual([
       'bandwidth 1.19 MiB/s -> buffer 64 KiB',
       'rto 0.8 ms -> timeout 2000 ms',
-      'bandwidth 1.19 MiB/s < 10.00 MiB/s, ratio 0.30 -> deflate level 6',
+      'bandwidth 1.19 MiB/s < 10.00 MiB/s, ratio 0.30 -> best compression, deflate level 6',
     ]);
     feed('node-b', slow, 10);
     expect(changes).toHaveLength(1);
@@ -94,10 +94,25 @@ describe('AdaptiveOptimizer', () => {
     const { optimizer, feed } = setup();
     feed('p', { bandwidthBytesPerSec: 5 * MiB }, 3);
     expect(optimizer.configFor('p')).toMatchObject({
-      compression: 'deflate',
+      compression: 'best',
       compressionLevel: 1,
       bufferSize: 64 * 1024,
     });
+  });
+
+  it('turns on the algorithm its options name for a slow link, and refuses an unknown one', () => {
+    for (const compression of ['zstd', 'lz4', 'deflate', 'fast'] as const) {
+      const optimizer = new AdaptiveOptimizer({ compression, hysteresis: { minHoldMs: 0 } });
+      for (let i = 0; i < 3; i++) optimizer.update('p', { bandwidthBytesPerSec: 1e6, compressionRatio: 0.3 });
+      expect(optimizer.configFor('p').compression).toBe(compression);
+    }
+    let thrown: unknown;
+    try {
+      new AdaptiveOptimizer({ compression: 'brotli' as 'zstd' });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isTmeshError(thrown, 'E_INVALID_ARGUMENT')).toBe(true);
   });
 
   it('keeps compression off on a fast link, for incompressible payloads and on the same machine', () => {
@@ -124,11 +139,11 @@ describe('AdaptiveOptimizer', () => {
     expect(optimizer.configFor('p').compression).toBe('none');
     // Once it really drops, compression comes on; hovering just above 10 MiB/s keeps it on.
     feed('p', { bandwidthBytesPerSec: 4 * MiB }, 3);
-    expect(optimizer.configFor('p').compression).toBe('deflate');
+    expect(optimizer.configFor('p').compression).toBe('best');
     const on = changes.length;
     for (let i = 0; i < 40; i++) feed('p', { bandwidthBytesPerSec: (i % 2 === 0 ? 9.5 : 11.5) * MiB });
     expect(changes.length).toBe(on);
-    expect(optimizer.configFor('p').compression).toBe('deflate');
+    expect(optimizer.configFor('p').compression).toBe('best');
   });
 
   it('does not flap when measurements swing widely every update', () => {
@@ -195,7 +210,7 @@ describe('AdaptiveOptimizer', () => {
     }
     expect(isTmeshError(thrown, 'E_INTERNAL')).toBe(true);
     expect(changes).toHaveLength(1);
-    expect(optimizer.configFor('p').compression).toBe('deflate');
+    expect(optimizer.configFor('p').compression).toBe('best');
     off();
     feed('p', { bandwidthBytesPerSec: 500 * MiB }, 3);
     expect(changes).toHaveLength(2);
@@ -226,7 +241,7 @@ describe('AdaptiveOptimizer', () => {
       const deadline = Date.now() + 2000;
       while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       expect(isTmeshError(errors[0], 'E_INTERNAL')).toBe(true);
-      expect(optimizer.configFor('a').compression).toBe('deflate');
+      expect(optimizer.configFor('a').compression).toBe('best');
     } finally {
       stop();
       monitor.close();
@@ -244,7 +259,7 @@ describe('AdaptiveOptimizer', () => {
       const change = await seen;
       expect(change.peer).toBe('slow-peer');
       expect(change.config).toMatchObject({
-        compression: 'deflate',
+        compression: 'best',
         compressionLevel: 6,
         bufferSize: 64 * 1024,
       });

@@ -18,13 +18,21 @@ export interface TransportConfig {
    * A large transfer gets `size / bandwidth` on top.
    */
   timeoutMs: number;
-  /** Payload compression (frame flag bits 0-2); 'none' on fast or same-machine links. */
-  compression: CompressionAlgorithm;
-  /** zlib level when compression is 'deflate' (1 fast .. 9 small), 0 when off. */
+  /**
+   * Payload compression: 'none' on fast or same-machine links; on a slow one, what
+   * `OptimizerOptions.compression` names: an algorithm, or 'best' / 'fast', which the link resolves
+   * among the algorithms both ends negotiated (@tmesh/net `pickCompression`: 'best' is zstd, then deflate,
+   * then lz4; 'fast' is lz4, then zstd, then deflate).
+   */
+  compression: OptimizerCompression;
+  /** zlib level when the link ends up on 'deflate' (1 fast .. 9 small), 0 when off. */
   compressionLevel: number;
   /** Idle strategy of a shared-memory receiver. */
   shmIdle: IdleStrategy;
 }
+
+/** What the optimizer turns on for a slow link: an algorithm, or the link's best / fastest negotiated one. */
+export type OptimizerCompression = CompressionAlgorithm | 'best' | 'fast';
 
 /** The config before anything is measured (the seed's `TransportConfig::default()`). */
 export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze({
@@ -98,6 +106,8 @@ export interface OptimizerOptions {
   hysteresis?: Partial<HysteresisOptions>;
   /** Clock in ms (default `performance.now()`). */
   now?: () => number;
+  /** What a slow link gets (default 'best': zstd where both ends have it, else deflate). */
+  compression?: Exclude<OptimizerCompression, 'none'>;
 }
 
 /** What the optimizer knows besides the measurements. */
@@ -111,7 +121,7 @@ export interface ConfigChange {
   peer: string;
   config: TransportConfig;
   previous: TransportConfig;
-  /** One sentence per changed field, e.g. "bandwidth 1.19 MiB/s < 8.00 MiB/s -> deflate level 6". */
+  /** One sentence per changed field, e.g. "bandwidth 1.19 MiB/s < 10.00 MiB/s -> best compression, deflate level 6". */
   reasons: string[];
 }
 
@@ -173,6 +183,7 @@ export class AdaptiveOptimizer {
   private readonly thresholds: OptimizerThresholds;
   private readonly hysteresis: HysteresisOptions;
   private readonly now: () => number;
+  private readonly compression: Exclude<OptimizerCompression, 'none'>;
   private readonly peers = new Map<string, PeerTuning>();
   private readonly listeners = new Set<(change: ConfigChange) => void>();
 
@@ -180,6 +191,13 @@ export class AdaptiveOptimizer {
     this.thresholds = { ...DEFAULT_OPTIMIZER_THRESHOLDS, ...options.thresholds };
     this.hysteresis = { band: 0.2, confirmations: 3, minHoldMs: 2000, ...options.hysteresis };
     this.now = options.now ?? (() => performance.now());
+    this.compression = options.compression ?? 'best';
+    if (!['best', 'fast', 'zstd', 'lz4', 'deflate'].includes(this.compression)) {
+      throw tmeshError(
+        'E_INVALID_ARGUMENT',
+        `AdaptiveOptimizer: compression must be best, fast, zstd, lz4 or deflate, got ${String(this.compression)}`,
+      );
+    }
     const { band, confirmations, minHoldMs } = this.hysteresis;
     if (
       !(band >= 0 && band < 1) ||
@@ -347,11 +365,11 @@ export class AdaptiveOptimizer {
       );
       const compressible = tiers.compressible ?? true;
       if (low === 0 && compressible) {
-        config.compression = 'deflate';
+        config.compression = this.compression;
         config.compressionLevel = tiers.level === 0 ? th.slowLinkLevel : th.fastLinkLevel;
         reasons.set(
           'compression',
-          `bandwidth ${rate(bandwidth)} < ${rate(th.lowBandwidthBytesPerSec)}${ratio === undefined ? '' : `, ratio ${ratio.toFixed(2)}`} -> deflate level ${config.compressionLevel}`,
+          `bandwidth ${rate(bandwidth)} < ${rate(th.lowBandwidthBytesPerSec)}${ratio === undefined ? '' : `, ratio ${ratio.toFixed(2)}`} -> ${this.compression} compression, deflate level ${config.compressionLevel}`,
         );
       } else {
         config.compression = 'none';

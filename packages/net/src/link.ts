@@ -1374,8 +1374,9 @@ export class LinkImpl extends EventEmitter implements Link {
           : choice === 'off'
             ? undefined
             : choice;
-      if (choice === 'off' || choice === 'none') this.#compressionOn = false;
-      else if (algorithm !== undefined && this.#compressions.includes(algorithm)) {
+      // 'best' / 'fast' with nothing negotiated (a peer that reads no compression) turn it off.
+      if (choice === 'off' || choice === 'none' || algorithm === undefined) this.#compressionOn = false;
+      else if (this.#compressions.includes(algorithm)) {
         this.#compression = algorithm;
         this.#compressionOn = true;
       } else {
