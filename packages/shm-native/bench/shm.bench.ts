@@ -3,7 +3,7 @@
 // The script re-runs itself as the peer process (`--peer ...`).
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -174,7 +174,7 @@ async function shmStream(
   size: number,
   count: number,
   idle: IdleStrategy,
-  lend: boolean,
+  receive: 'copy' | 'lend' | 'into',
 ): Promise<[number, number]> {
   const ch = ShmChannel.create(shmName('s'), { capacity: 8 << 20, idle });
   const p = startPeer(['shm', 'stream', ch.name, idle, String(size), String(count)]);
@@ -182,8 +182,14 @@ async function shmStream(
   let got = 0;
   let bytes = 0;
   let t0 = 0n;
+  const into = Buffer.alloc(size);
   while (got < count) {
-    if (lend) {
+    if (receive === 'into') {
+      const m = await ch.recvInto(into);
+      if (got === 0) t0 = process.hrtime.bigint();
+      bytes += m.data.length;
+      got++;
+    } else if (receive === 'lend') {
       const m = await ch.lend();
       if (got === 0) t0 = process.hrtime.bigint();
       bytes += m.data.length;
@@ -277,7 +283,12 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
   console.log(`# @tmesh/shm-native benchmark, ${new Date().toISOString()}, node ${process.version}`);
+  console.log(`# load average (1/5/15 min) at the start: ${load()}`);
   console.log(
     `# ${ROUNDS} interleaved rounds: every transport runs once per round, so load from other processes`,
   );
@@ -310,16 +321,26 @@ async function main(): Promise<void> {
   const small = QUICK ? 1_000_000 : 3_000_000;
   const mid = QUICK ? 200_000 : 500_000;
   const streamRows: [string, 'msgs' | 'bytes', () => Promise<[number, number]>][] = [
-    ["64 B (M msgs/s), shm 'park'", 'msgs', () => shmStream(64, small, 'park', false)],
-    ["64 B (M msgs/s), shm 'spin'", 'msgs', () => shmStream(64, small, 'spin', false)],
+    ["64 B (M msgs/s), shm 'park'", 'msgs', () => shmStream(64, small, 'park', 'copy')],
+    ["64 B (M msgs/s), shm 'spin'", 'msgs', () => shmStream(64, small, 'spin', 'copy')],
     ['64 B (M msgs/s), Unix', 'msgs', () => socketStream('unix', 64, small)],
     ['64 B (M msgs/s), TCP', 'msgs', () => socketStream('tcp', 64, small)],
-    ["4 KiB (GB/s), shm 'park'", 'bytes', () => shmStream(4096, mid, 'park', false)],
+    ["4 KiB (GB/s), shm 'park'", 'bytes', () => shmStream(4096, mid, 'park', 'copy')],
     ['4 KiB (GB/s), Unix', 'bytes', () => socketStream('unix', 4096, mid)],
     ['4 KiB (GB/s), TCP', 'bytes', () => socketStream('tcp', 4096, mid)],
-    ["1 MiB (GB/s), shm 'park'", 'bytes', () => shmStream(1 << 20, big, 'park', false)],
-    ["1 MiB (GB/s), shm 'park', lending receive", 'bytes', () => shmStream(1 << 20, big, 'park', true)],
-    ["1 MiB (GB/s), shm 'spin'", 'bytes', () => shmStream(1 << 20, big, 'spin', false)],
+    ["1 MiB (GB/s), shm 'park'", 'bytes', () => shmStream(1 << 20, big, 'park', 'copy')],
+    [
+      "1 MiB (GB/s), shm 'park', receive into a reused buffer",
+      'bytes',
+      () => shmStream(1 << 20, big, 'park', 'into'),
+    ],
+    ["1 MiB (GB/s), shm 'park', lending receive", 'bytes', () => shmStream(1 << 20, big, 'park', 'lend')],
+    ["1 MiB (GB/s), shm 'spin'", 'bytes', () => shmStream(1 << 20, big, 'spin', 'copy')],
+    [
+      "1 MiB (GB/s), shm 'spin', receive into a reused buffer",
+      'bytes',
+      () => shmStream(1 << 20, big, 'spin', 'into'),
+    ],
     ['1 MiB (GB/s), Unix', 'bytes', () => socketStream('unix', 1 << 20, big)],
     ['1 MiB (GB/s), TCP', 'bytes', () => socketStream('tcp', 1 << 20, big)],
   ];
@@ -339,17 +360,31 @@ async function main(): Promise<void> {
   line("64 B (M msgs/s), 'spin'", "64 B (M msgs/s), shm 'spin'", '64 B (M msgs/s)');
   line("4 KiB (GB/s), 'park'", "4 KiB (GB/s), shm 'park'", '4 KiB (GB/s)');
   line("1 MiB (GB/s), 'park'", "1 MiB (GB/s), shm 'park'", '1 MiB (GB/s)');
+  line(
+    "1 MiB (GB/s), 'park', into a reused buffer",
+    "1 MiB (GB/s), shm 'park', receive into a reused buffer",
+    '1 MiB (GB/s)',
+  );
   line("1 MiB (GB/s), 'park', lending receive", "1 MiB (GB/s), shm 'park', lending receive", '1 MiB (GB/s)');
   line("1 MiB (GB/s), 'spin'", "1 MiB (GB/s), shm 'spin'", '1 MiB (GB/s)');
+  line(
+    "1 MiB (GB/s), 'spin', into a reused buffer",
+    "1 MiB (GB/s), shm 'spin', receive into a reused buffer",
+    '1 MiB (GB/s)',
+  );
   console.log('\nPer-round rates:');
   for (const [name] of streamRows) console.log(`- ${name}: ${rates[name]!.map((x) => fmt(x)).join(', ')}`);
   console.log(
     '\nshm: 8 MiB rings; small messages sent with trySendMany (256 per call), received with recvBatch;',
   );
   console.log(
-    '1 MiB received with recv (one copy into a new Buffer) or lend (no copy). Sockets: length-prefixed',
+    '1 MiB received with recv (one copy into a new Buffer), recvInto (one copy into one reused Buffer)',
   );
-  console.log('records, senders copy small ones into 64 KiB writes, receivers delimit every record.');
+  console.log(
+    'or lend (no copy). Sockets: length-prefixed records, senders copy small ones into 64 KiB writes,',
+  );
+  console.log('receivers delimit every record.');
+  console.log(`Load average (1/5/15 min) at the end: ${load()}.`);
 }
 
 if (process.argv[2] === '--peer') {

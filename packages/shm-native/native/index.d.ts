@@ -55,6 +55,12 @@ export declare function chTryRecv(handle: number, meta: Uint32Array): Buffer | n
  */
 export declare function chTryRecvBatch(handle: number, maxMessages: number, maxBytes: number): Buffer | null
 
+/**
+ * The next message copied into `dst` (see `tryRecvInto`): returns `dst` when it fit (its length in
+ * meta[5]), a new Buffer when the message is larger than `dst`, or null when nothing is waiting.
+ */
+export declare function chTryRecvInto(handle: number, dst: Buffer, meta: Uint32Array): Buffer | null
+
 /** Send the whole message now, or return false (full) without writing anything. */
 export declare function chTrySend(handle: number, data: Buffer, messageType: number, flags: number): boolean
 

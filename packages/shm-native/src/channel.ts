@@ -276,6 +276,40 @@ export class ShmChannel {
     );
   }
 
+  /**
+   * The next message if one is complete, copied into `buf` instead of a new Buffer: `data` is a view of
+   * `buf`'s first bytes. No allocation, so a receiver that reuses one buffer avoids the page faults of
+   * fresh memory (what limits `tryRecv` for large messages). A message larger than `buf` is not refused:
+   * it comes in a new Buffer (`data.buffer !== buf.buffer`). `data` stays valid until `buf` is written
+   * again, e.g. by the next receive into it.
+   */
+  tryRecvInto(buf: Uint8Array): ShmMessage | undefined {
+    this.#check();
+    checkInto(buf);
+    const r = this.#takeInto(buf);
+    return r === EMPTY ? undefined : (r as ShmMessage);
+  }
+
+  /**
+   * Wait for the next message and copy it into `buf` (see `tryRecvInto`). `buf` belongs to the channel
+   * until the promise settles: do not pass it to two receives at once.
+   */
+  recvInto(buf: Uint8Array, options: ShmRecvOptions = {}): Promise<ShmMessage> {
+    try {
+      checkInto(buf);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const turn = () => {
+      if (this.idle === 'spin') native(() => this.#native.spinUntilData(20));
+      return this.#takeInto(buf);
+    };
+    return this.#wait(turn, options, () => {
+      this.#spinFirst();
+      return this.#takeInto(buf);
+    });
+  }
+
   /** Up to `max` messages that are already complete, in one native call (data are views into one buffer). */
   tryRecvBatch(max = 4096): ShmMessage[] {
     this.#check();
@@ -359,6 +393,14 @@ export class ShmChannel {
       spinMicros > 0 ? this.#native.recvSpin(this.#meta, spinMicros) : this.#native.tryRecv(this.#meta),
     );
     return data === null ? EMPTY : this.#meta2msg(data);
+  }
+
+  #takeInto(buf: Uint8Array): unknown {
+    const r = native(() => this.#native.tryRecvInto(buf, this.#meta));
+    if (r === null) return EMPTY;
+    return this.#meta2msg(
+      r === buf ? Buffer.from(buf.buffer, buf.byteOffset, this.#meta[5]!) : (r as Buffer),
+    );
   }
 
   #takeBatch(max: number): unknown {
@@ -557,6 +599,11 @@ export class ShmChannel {
     this.#failure = e;
     this.#rejectAll(e);
   }
+}
+
+function checkInto(buf: unknown): void {
+  if (!(buf instanceof Uint8Array))
+    throw tmeshError('E_INVALID_ARGUMENT', 'the receive buffer must be a Buffer or Uint8Array');
 }
 
 function nativeOptions(o: ShmChannelOptions) {

@@ -19,6 +19,7 @@ export interface NativeChannel {
   trySend(data: Uint8Array, messageType: number, flags: number): boolean;
   trySendMany(messages: readonly Uint8Array[], messageType: number, flags: number): number;
   tryRecv(meta: Uint32Array): Buffer | null;
+  tryRecvInto(dst: Uint8Array, meta: Uint32Array): Uint8Array | null;
   recvSpin(meta: Uint32Array, budgetUs: number): Buffer | null;
   tryRecvBatch(maxMessages: number, maxBytes: number): Buffer | null;
   tryLend(meta: Uint32Array): Buffer | null;
@@ -54,6 +55,7 @@ interface RawBinding {
   chTrySend(h: number, data: Uint8Array, messageType: number, flags: number): boolean;
   chTrySendMany(h: number, messages: readonly Uint8Array[], messageType: number, flags: number): number;
   chTryRecv(h: number, meta: Uint32Array): Buffer | null;
+  chTryRecvInto(h: number, dst: Uint8Array, meta: Uint32Array): Uint8Array | null;
   chRecvSpin(h: number, meta: Uint32Array, budgetUs: number): Buffer | null;
   chTryRecvBatch(h: number, maxMessages: number, maxBytes: number): Buffer | null;
   chTryLend(h: number, meta: Uint32Array): Buffer | null;
@@ -86,6 +88,7 @@ function bind(raw: RawBinding, h: number): NativeChannel {
     trySend: (d, t, f) => raw.chTrySend(h, d, t, f),
     trySendMany: (m, t, f) => raw.chTrySendMany(h, m, t, f),
     tryRecv: (m) => raw.chTryRecv(h, m),
+    tryRecvInto: (d, m) => raw.chTryRecvInto(h, d, m),
     recvSpin: (m, b) => raw.chRecvSpin(h, m, b),
     tryRecvBatch: (n, b) => raw.chTryRecvBatch(h, n, b),
     tryLend: (m) => raw.chTryLend(h, m),

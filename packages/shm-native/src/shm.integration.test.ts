@@ -74,6 +74,17 @@ function create(tag: string, capacity: number): ShmChannel {
   return ch;
 }
 
+/** tryRecvInto, polling until a message is there (bounded: 30 s). */
+async function tryInto(ch: ShmChannel, buf: Uint8Array) {
+  const until = performance.now() + 30_000;
+  for (;;) {
+    const m = ch.tryRecvInto(buf);
+    if (m) return m;
+    if (performance.now() > until) throw new Error('nothing arrived in 30 s');
+    await new Promise((res) => setImmediate(res));
+  }
+}
+
 function leftovers(name: string): string[] {
   return readdirSync('/dev/shm').filter((f) => f.startsWith(`tmesh-${name}`));
 }
@@ -113,6 +124,41 @@ describe('two Node processes over shared memory', () => {
     expect(checkMessage(7, size, m.data)).toBe('');
     expect(await peer.next()).toEqual({ done: size });
   }, 90_000);
+
+  it('receives into a reused buffer: whole records and reassembled fragments land in it, larger ones come fresh', async () => {
+    // 128 KiB ring: messages above ~64 KiB are fragmented. The 96 KiB buffer takes records and the
+    // smaller fragmented messages; those above 96 KiB arrive in new Buffers, nothing lost or torn.
+    const ch = create('into', 128 << 10);
+    const count = 20_000;
+    const peer = startPeer(['produce', ch.name, String(count), '42']);
+    expect(await peer.next()).toEqual({ ready: true });
+    const buf = Buffer.alloc(96 << 10);
+    const maxFragment = (64 << 10) - 32;
+    const r = new Xorshift(42);
+    const seen = { record: 0, fragmentedInto: 0, fresh: 0 };
+    for (let seq = 0; seq < count; seq++) {
+      const size = nextSize(r);
+      const m = seq % 2 === 0 ? await ch.recvInto(buf, { timeout: 30_000 }) : tryInto(ch, buf);
+      const err = checkMessage(seq, size, (await m).data);
+      if (err) throw new Error(err);
+      const { data, sequence, type } = await m;
+      expect(sequence).toBe(seq);
+      expect(type).toBe(1);
+      if (size <= buf.length) {
+        expect(data.buffer, `message ${seq} of ${size} bytes`).toBe(buf.buffer);
+        expect(data.byteOffset).toBe(buf.byteOffset);
+        if (size > maxFragment) seen.fragmentedInto++;
+        else seen.record++;
+      } else {
+        expect(data.buffer).not.toBe(buf.buffer);
+        seen.fresh++;
+      }
+    }
+    expect(await peer.next()).toEqual({ done: count });
+    expect(seen.record).toBeGreaterThan(count / 2);
+    expect(seen.fragmentedInto).toBeGreaterThan(0);
+    expect(seen.fresh).toBeGreaterThan(0);
+  }, 120_000);
 
   it('keeps a fast producer within 2x the ring size of RSS growth when the consumer is slow', async () => {
     const capacity = 16 << 20;
@@ -310,6 +356,37 @@ describe('region safety', () => {
     // Only the opener died: the region is still live (its creator is us).
     expect(cleanupStaleRegions()).not.toContain(ch.name);
     expect(ch.peerState()).toBe('gone');
+  });
+
+  it('receives into a Uint8Array view at an offset, an empty buffer, and refuses a non-byte buffer', async () => {
+    const ch = create('intoview', 1 << 16);
+    const other = ShmChannel.open(ch.name);
+    channels.push(other);
+    const ab = new ArrayBuffer(64);
+    const view = new Uint8Array(ab, 8, 16);
+    new Uint8Array(ab).fill(0xee);
+    other.trySend(Buffer.from('0123456789'), { type: 9, flags: 3 });
+    other.trySend(Buffer.alloc(0), { type: 1 });
+    other.trySend(Buffer.from('not into an empty buffer'), { type: 2 });
+    const a = await ch.recvInto(view);
+    expect(a.data.buffer).toBe(ab);
+    expect(a.data.byteOffset).toBe(8);
+    expect(a.data.toString()).toBe('0123456789');
+    expect([a.type, a.flags, a.sequence]).toEqual([9, 3, 0]);
+    // Bytes outside the message's length stay untouched, before and after the view too.
+    expect([...new Uint8Array(ab, 0, 8), ...new Uint8Array(ab, 18, 46)].every((b) => b === 0xee)).toBe(true);
+    const empty = new Uint8Array(0);
+    const b = ch.tryRecvInto(empty);
+    expect(b?.data.length).toBe(0);
+    expect(b?.type).toBe(1);
+    const c = ch.tryRecvInto(empty);
+    expect(c?.data.toString()).toBe('not into an empty buffer');
+    expect(c?.data.buffer).not.toBe(empty.buffer);
+    expect(ch.tryRecvInto(view)).toBeUndefined();
+    expect(() => ch.tryRecvInto([] as unknown as Uint8Array)).toThrow(/E_INVALID_ARGUMENT/);
+    await expect(ch.recvInto('x' as unknown as Uint8Array)).rejects.toMatchObject({
+      code: 'E_INVALID_ARGUMENT',
+    });
   });
 
   it('lends a message in place until it is released', async () => {

@@ -12,7 +12,7 @@ use napi_derive::napi;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tmesh_shm::region::Mapping;
-use tmesh_shm::{Channel, ChannelOptions, Lend, MessageMeta, PeerState, ShmError};
+use tmesh_shm::{Channel, ChannelOptions, Lend, MessageMeta, Payload, PeerState, ShmError};
 
 fn js_err(e: ShmError) -> Error {
   Error::new(Status::GenericFailure, format!("{}: {}", e.code(), e.message()))
@@ -157,6 +157,16 @@ fn copy_to_buffer<'e>(env: &'e Env, d: &[u8]) -> Result<BufferSlice<'e>> {
   BufferSlice::copy_from(env, d)
 }
 
+/// A received message as a new Buffer: one copy out of the ring, or none at all for a fragmented
+/// message, whose reassembly buffer becomes the Buffer's memory (it was copied out of the ring once
+/// already; copying it again cost a second pass over every byte).
+fn payload_to_buffer<'e>(env: &'e Env, d: Payload<'_>) -> Result<BufferSlice<'e>> {
+  match d {
+    Payload::InRing(s) => copy_to_buffer(env, s),
+    Payload::Assembled(v) => BufferSlice::from_data(env, v),
+  }
+}
+
 impl NativeChannel {
   /// The per-channel token, 32 hex digits.
   fn token(&self) -> String {
@@ -230,9 +240,9 @@ impl NativeChannel {
     let mut m0 = MessageMeta::default();
     let got = self
       .inner
-      .try_recv_with(|d, m| {
+      .try_recv_payload_with(|d, m| {
         m0 = m;
-        copy_to_buffer(env, d)
+        payload_to_buffer(env, d)
       })
       .map_err(js_err)?;
     match got {
@@ -241,6 +251,46 @@ impl NativeChannel {
         Ok(Some(b?))
       }
       None => Ok(None),
+    }
+  }
+
+  /// The next message copied into the caller's `dst` (meta written to `meta`, its length to meta[5]):
+  /// returns `dst` itself when the message fit, a new Buffer holding it when it is larger than `dst`,
+  /// or null when nothing is waiting. No allocation when it fits: the caller reuses `dst`.
+  fn try_recv_into<'e>(
+    &mut self,
+    env: &'e Env,
+    mut dst: BufferSlice<'e>,
+    mut meta: Uint32ArraySlice,
+  ) -> Result<Option<BufferSlice<'e>>> {
+    let mut m0 = MessageMeta::default();
+    let mut len = 0usize;
+    let got = self
+      .inner
+      .try_recv_payload_with(|d, m| {
+        m0 = m;
+        let s = d.as_slice();
+        len = s.len();
+        if s.len() > dst.len() {
+          return payload_to_buffer(env, d).map(Some);
+        }
+        // SAFETY: both ranges are valid for `len` bytes (the ring record was checked by the consumer,
+        // `dst` holds at least `len`); `copy` tolerates overlap, should the caller pass a lent view.
+        unsafe { std::ptr::copy(s.as_ptr(), dst.as_mut_ptr(), s.len()) };
+        Ok(None)
+      })
+      .map_err(js_err)?;
+    match got {
+      None => Ok(None),
+      Some(fresh) => {
+        write_meta(&mut meta, &m0);
+        // SAFETY: see write_meta.
+        unsafe { meta.as_mut()[5] = len as u32 };
+        Ok(Some(match fresh? {
+          Some(b) => b,
+          None => dst,
+        }))
+      }
     }
   }
 
@@ -404,6 +454,18 @@ pub fn ch_try_send_many(
 #[napi]
 pub fn ch_try_recv<'e>(env: &'e Env, handle: u32, meta: Uint32ArraySlice) -> Result<Option<BufferSlice<'e>>> {
   with(handle, |c| c.try_recv(env, meta))
+}
+
+/// The next message copied into `dst` (see `tryRecvInto`): returns `dst` when it fit (its length in
+/// meta[5]), a new Buffer when the message is larger than `dst`, or null when nothing is waiting.
+#[napi]
+pub fn ch_try_recv_into<'e>(
+  env: &'e Env,
+  handle: u32,
+  dst: BufferSlice<'e>,
+  meta: Uint32ArraySlice,
+) -> Result<Option<BufferSlice<'e>>> {
+  with(handle, |c| c.try_recv_into(env, dst, meta))
 }
 
 /// Busy-poll for up to `budget_us` microseconds for the next message; null if none came.

@@ -5,7 +5,7 @@ use crate::error::{Result, ShmError};
 use crate::layout::*;
 use crate::platform;
 use crate::region::{self, Mapping};
-use crate::ring::{Consumer, Lend, Message, MessageMeta, Producer, RingView};
+use crate::ring::{Consumer, Lend, Message, MessageMeta, Payload, Producer, RingView};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -501,16 +501,25 @@ impl Channel {
   /// The next message if one is complete. E_CLOSED or E_PEER_GONE once the peer is closed or gone and
   /// every complete message was delivered; a half-received fragmented message is dropped, never delivered.
   pub fn try_recv(&mut self) -> Result<Option<Message>> {
-    self.try_recv_with(|d, meta| Message {
-      data: d.to_vec(),
+    self.try_recv_payload_with(|d, meta| Message {
+      data: d.into_vec(),
       meta,
     })
   }
 
   /// Like `try_recv`, copying the data once into whatever `alloc` builds.
   pub fn try_recv_with<B>(&mut self, alloc: impl FnOnce(&[u8], MessageMeta) -> B) -> Result<Option<B>> {
+    self.try_recv_payload_with(|d, meta| alloc(d.as_slice(), meta))
+  }
+
+  /// Like `try_recv_with`, but a fragmented message comes as the buffer it was reassembled into
+  /// (`Payload::Assembled`), which the sink may keep: one copy in all, never two.
+  pub fn try_recv_payload_with<B>(
+    &mut self,
+    sink: impl FnOnce(Payload<'_>, MessageMeta) -> B,
+  ) -> Result<Option<B>> {
     self.check_open()?;
-    let got = self.consumer.recv_with(alloc)?;
+    let got = self.consumer.recv_payload_with(sink)?;
     let w = self.consumer.release_consumed();
     self.wake(w, false);
     match got {

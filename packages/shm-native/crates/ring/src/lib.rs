@@ -24,4 +24,4 @@ pub mod ring;
 
 pub use channel::{cleanup_stale, list_regions, Channel, ChannelOptions, PeerState, RegionInfo, Role};
 pub use error::{Result, ShmError};
-pub use ring::{Lend, LentRecord, Message, MessageMeta};
+pub use ring::{Lend, LentRecord, Message, MessageMeta, Payload};

@@ -97,6 +97,34 @@ pub struct Message {
   pub meta: MessageMeta,
 }
 
+/// The bytes of a message as the consumer hands them to a sink: in place in the ring (a message that fit
+/// one record), or the buffer its fragments were reassembled into, given away so no second copy is made.
+#[derive(Debug)]
+pub enum Payload<'a> {
+  /// The record data inside the ring; valid only during the sink call.
+  InRing(&'a [u8]),
+  /// A fragmented message, reassembled; the sink owns it.
+  Assembled(Vec<u8>),
+}
+
+impl Payload<'_> {
+  /// The bytes, wherever they are.
+  pub fn as_slice(&self) -> &[u8] {
+    match self {
+      Payload::InRing(d) => d,
+      Payload::Assembled(v) => v,
+    }
+  }
+
+  /// The bytes as an owned Vec: a copy for `InRing`, the reassembly buffer itself for `Assembled`.
+  pub fn into_vec(self) -> Vec<u8> {
+    match self {
+      Payload::InRing(d) => d.to_vec(),
+      Payload::Assembled(v) => v,
+    }
+  }
+}
+
 /// A record the consumer may read in place until it releases it.
 #[derive(Debug, Clone, Copy)]
 pub struct LentRecord {
@@ -505,9 +533,9 @@ impl Consumer {
     0
   }
 
-  /// Read the next complete message with `sink(data_pieces, meta)`; the pieces are the record data in
-  /// place (one piece) or the reassembled message. Does not release space (call `release_consumed`).
-  fn next_with<R>(&mut self, sink: impl FnOnce(&[u8], MessageMeta) -> R) -> Result<Option<R>> {
+  /// Read the next complete message with `sink(payload, meta)`: the record data in place, or the
+  /// reassembled message handed over. Does not release space (call `release_consumed`).
+  fn next_with<R>(&mut self, sink: impl FnOnce(Payload<'_>, MessageMeta) -> R) -> Result<Option<R>> {
     loop {
       let Some((h, at)) = self.next_header()? else {
         return Ok(None);
@@ -521,7 +549,7 @@ impl Consumer {
           ));
         }
         let meta = Self::meta_of(&h);
-        let r = sink(data, meta);
+        let r = sink(Payload::InRing(data), meta);
         self.consume(&h);
         self.expect_seq = self.expect_seq.wrapping_add(1);
         return Ok(Some(r));
@@ -561,7 +589,7 @@ impl Consumer {
           ));
         }
         self.expect_seq = self.expect_seq.wrapping_add(1);
-        return Ok(Some(sink(&buf, meta)));
+        return Ok(Some(sink(Payload::Assembled(buf), meta)));
       }
     }
   }
@@ -569,7 +597,7 @@ impl Consumer {
   /// Copy out the next complete message, if any. Releases its space.
   pub fn try_recv(&mut self) -> Result<Option<(Message, u32)>> {
     let r = self.next_with(|d, meta| Message {
-      data: d.to_vec(),
+      data: d.into_vec(),
       meta,
     })?;
     // Fragments consumed while assembling free their space even when no message is complete yet.
@@ -580,7 +608,16 @@ impl Consumer {
   /// Copy out the next message into a buffer made by `alloc(len)` (so a binding can allocate its own
   /// buffer type and copy once). Does not release space.
   pub fn recv_with<B>(&mut self, alloc: impl FnOnce(&[u8], MessageMeta) -> B) -> Result<Option<B>> {
-    self.next_with(alloc)
+    self.next_with(|d, meta| alloc(d.as_slice(), meta))
+  }
+
+  /// Like `recv_with`, but a reassembled fragmented message is handed over (`Payload::Assembled`) rather
+  /// than lent, so the sink can keep it without copying it again. Does not release space.
+  pub fn recv_payload_with<B>(
+    &mut self,
+    sink: impl FnOnce(Payload<'_>, MessageMeta) -> B,
+  ) -> Result<Option<B>> {
+    self.next_with(sink)
   }
 
   /// Append up to `max_messages` messages (and about `max_bytes`) to `out`, each as a 24-byte entry
@@ -590,6 +627,7 @@ impl Consumer {
     let mut n = 0;
     while n < max_messages && (n == 0 || out.len() < max_bytes) {
       let got = self.next_with(|d, m| {
+        let d = d.as_slice();
         let mut e = [0u8; 24];
         e[0..4].copy_from_slice(&(d.len() as u32).to_le_bytes());
         e[4] = m.message_type;

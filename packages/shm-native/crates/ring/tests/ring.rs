@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tmesh_shm::layout::*;
-use tmesh_shm::ring::{Consumer, Lend, MessageMeta, Producer, RingView};
+use tmesh_shm::ring::{Consumer, Lend, MessageMeta, Payload, Producer, RingView};
 
 struct Mem {
   buf: Vec<u64>,
@@ -165,6 +165,54 @@ fn messages_larger_than_the_ring_are_fragmented_and_reassembled() {
   p.write_partial(b"x", &mut off, meta(2)).unwrap();
   let _ = p.publish();
   assert_eq!(c.try_recv().unwrap().unwrap().0.meta.sequence, 1);
+}
+
+#[test]
+fn a_whole_record_is_lent_to_the_sink_and_a_fragmented_message_is_handed_over() {
+  let mem = Mem::new(8192);
+  let mut p = Producer::new(mem.view());
+  let mut c = Consumer::new(mem.view(), 1 << 20);
+  let small = payload(3, 1000);
+  let mut off = 0;
+  assert!(p.write_partial(&small, &mut off, meta(4)).unwrap());
+  let _ = p.publish();
+  // The data is read in place from the ring, inside the data area of the view.
+  let ring = mem.buf.as_ptr() as usize + 256..mem.buf.as_ptr() as usize + 256 + 8192;
+  let got = c
+    .recv_payload_with(|d, m| match d {
+      Payload::InRing(s) => {
+        assert!(ring.contains(&(s.as_ptr() as usize)));
+        (s.to_vec(), m)
+      }
+      Payload::Assembled(_) => panic!("a message of one record was reassembled"),
+    })
+    .unwrap()
+    .unwrap();
+  assert_eq!(got.0, small);
+  assert_eq!(got.1.message_type, 4);
+  let _ = c.release_consumed();
+  // Larger than one record: fragments, reassembled once; the sink gets that very buffer.
+  let big = payload(4, 30_000);
+  let mut off = 0;
+  let mut got = None;
+  for _ in 0..1000 {
+    let _ = p.write_partial(&big, &mut off, meta(5)).unwrap();
+    let _ = p.publish();
+    got = c
+      .recv_payload_with(|d, m| match d {
+        Payload::Assembled(v) => (v, m),
+        Payload::InRing(_) => panic!("a fragmented message was lent in place"),
+      })
+      .unwrap();
+    let _ = c.release_consumed();
+    if got.is_some() {
+      break;
+    }
+  }
+  let (v, m) = got.expect("the fragmented message completed");
+  assert_eq!(v, big);
+  assert_eq!(v.capacity(), big.len(), "reassembled into one exact allocation");
+  assert_eq!((m.message_type, m.sequence), (5, 1));
 }
 
 #[test]
