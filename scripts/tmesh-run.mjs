@@ -56,6 +56,7 @@ function systemDeps() {
     ['etcd', 'etcd-server'],
     ['openssl', 'openssl'],
     ['chromium', 'chromium'],
+    ['zstd', 'zstd'], // the reference zstd CLI checks the addon's zstd frames (shm-native compress test)
   ].filter(([cmd]) => !has('sh', ['-c', `command -v ${cmd}`]));
   if (missing.length > 0 && isRoot && has('sh', ['-c', 'command -v apt-get'])) {
     const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
