@@ -220,7 +220,8 @@ fn read_universal(b: &[u8], max: usize, accepted: &[Algorithm]) -> Result<Option
       return Err(PeerError::new("E_VARINT_OVERFLOW", "envelope length varint longer than 10 bytes"));
     }
   }
-  let total = prefix as u64 + length;
+  // The length is the peer's: a 10-byte varint near 2^64 must not wrap past the limit check.
+  let total = (prefix as u64).saturating_add(length);
   if total > max as u64 {
     return Err(PeerError::new("E_FRAME_TOO_LARGE", format!("frame of {total} bytes exceeds the limit of {max}")));
   }
@@ -357,6 +358,21 @@ mod tests {
     let mut bad = frame.clone();
     *bad.last_mut().unwrap() ^= 1;
     assert_eq!(check(&bad, MAX_FRAME_SIZE), "E_CHECKSUM");
+  }
+
+  #[test]
+  fn a_length_prefix_near_2_pow_64_is_too_large_not_an_overflow() {
+    // Found by fuzz/ (universal_frame, handshake): prefix + length overflowed, a panic in debug builds and
+    // in release a wrapped total that passed the limit check and then sliced out of bounds.
+    for bytes in [&[0xfb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0][..], &[0xff; 9][..]] {
+      let mut bytes = bytes.to_vec();
+      if bytes.len() == 9 {
+        bytes.push(0x01);
+      }
+      let mut r = FrameReader::new(Wire::Universal, MAX_FRAME_SIZE);
+      r.push(&bytes);
+      assert_eq!(r.next_frame().unwrap_err().code, "E_FRAME_TOO_LARGE");
+    }
   }
 
   #[test]
