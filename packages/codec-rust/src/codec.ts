@@ -2,6 +2,7 @@ import type {
   DecodedMessage,
   FrameDecoderOptions,
   FrameHeader,
+  FrameMeta,
   MessageDecoder,
   MessageRegistry,
   MessageType,
@@ -44,6 +45,17 @@ function checkCompression(header: FrameHeader): void {
       `rust frame seq ${header.sequence}: compression ${algorithm} is applied by the link layer, not by the codec; decompress before decoding`,
     );
   }
+}
+
+/** One header-fields object reused by every encode (sealFrame reads it synchronously): no allocation. */
+const META: FrameMeta = { messageType: 0, flags: 0, sequence: 0, timestamp: undefined };
+
+function meta(type: MessageType<any>, options: WireEncodeOptions): FrameMeta {
+  META.messageType = type.id;
+  META.flags = options.flags ?? 0;
+  META.sequence = options.sequence ?? 0;
+  META.timestamp = options.timestamp;
+  return META;
 }
 
 class RustCodec implements WireCodec {
@@ -110,12 +122,7 @@ class RustCodec implements WireCodec {
       const end = codec.encodeInto(w, value, w.start + HEADER);
       this.#tooLarge(type, end - w.start);
       const frame = w.take(end);
-      sealFrame(RUST_FRAME, frame, {
-        messageType: type.id,
-        flags: options.flags ?? 0,
-        sequence: options.sequence ?? 0,
-        timestamp: options.timestamp ?? Date.now(),
-      });
+      sealFrame(RUST_FRAME, frame, meta(type, options));
       return frame;
     } finally {
       releaseWriter(w);
@@ -134,12 +141,7 @@ class RustCodec implements WireCodec {
       this.#tooLarge(type, size);
       const head = w.take(end);
       const parts = refs.length === 0 ? [head] : gatherParts(head, refs);
-      return sealFrameParts(RUST_FRAME, parts, {
-        messageType: type.id,
-        flags: options.flags ?? 0,
-        sequence: options.sequence ?? 0,
-        timestamp: options.timestamp ?? Date.now(),
-      });
+      return sealFrameParts(RUST_FRAME, parts, meta(type, options));
     } finally {
       w.gather = false;
       if (w.refs.length > 0) w.refs = [];

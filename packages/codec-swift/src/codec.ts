@@ -3,6 +3,7 @@
 import type {
   DecodedMessage,
   FrameDecoderOptions,
+  FrameMeta,
   MessageDecoder,
   MessageRegistry,
   MessageType,
@@ -62,6 +63,16 @@ export function createSwiftCodec(registry: MessageRegistry, options: SwiftCodecO
     return entry;
   };
 
+  // One header-fields object reused by every encode (sealFrame reads it synchronously): no allocation.
+  const META: FrameMeta = { messageType: 0, flags: 0, sequence: 0, timestamp: undefined };
+  const meta = (messageType: number, flags: number, encodeOptions: WireEncodeOptions): FrameMeta => {
+    META.messageType = messageType;
+    META.flags = flags;
+    META.sequence = encodeOptions.sequence ?? 0;
+    META.timestamp = encodeOptions.timestamp;
+    return META;
+  };
+
   const checkEncode = (type: MessageType<any>, encodeOptions: WireEncodeOptions): number => {
     const registered = registry.byId(type?.id);
     if (registered !== (type as MessageType<unknown>) && registered.schema !== type.schema) {
@@ -102,23 +113,17 @@ export function createSwiftCodec(registry: MessageRegistry, options: SwiftCodecO
       const flags = checkEncode(type, encodeOptions);
       const { codec } = codecFor(type.id);
       const frame = codec.encodeWithReserve(value, SWIFT_FRAME.headerSize);
-      return sealFrame(SWIFT_FRAME, frame, {
-        messageType: type.id,
-        flags,
-        sequence: encodeOptions.sequence ?? 0,
-        timestamp: encodeOptions.timestamp ?? Date.now(),
-      });
+      return sealFrame(SWIFT_FRAME, frame, meta(type.id, flags, encodeOptions));
     },
     encodeParts<T>(type: MessageType<T>, value: T, encodeOptions: WireEncodeOptions = {}): Uint8Array[] {
       const flags = checkEncode(type, encodeOptions);
       const { codec } = codecFor(type.id);
       const { head, refs } = codec.encodeGather(value, SWIFT_FRAME.headerSize);
-      return sealFrameParts(SWIFT_FRAME, refs.length === 0 ? [head] : gatherParts(head, refs), {
-        messageType: type.id,
-        flags,
-        sequence: encodeOptions.sequence ?? 0,
-        timestamp: encodeOptions.timestamp ?? Date.now(),
-      });
+      return sealFrameParts(
+        SWIFT_FRAME,
+        refs.length === 0 ? [head] : gatherParts(head, refs),
+        meta(type.id, flags, encodeOptions),
+      );
     },
     decode(frame: Uint8Array, decodeOptions?: { copy?: boolean }): DecodedMessage {
       if (!(frame instanceof Uint8Array))

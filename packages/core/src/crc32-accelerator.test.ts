@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CRC32_NATIVE_THRESHOLD, crc32, crc32Accelerator, crc32Js, setCrc32Accelerator } from './crc32.js';
+import {
+  CRC32_NATIVE_THRESHOLD,
+  crc32,
+  crc32Accelerator,
+  crc32Js,
+  crc32Range,
+  setCrc32Accelerator,
+} from './crc32.js';
 import { isTmeshError } from './errors.js';
 
 afterEach(() => setCrc32Accelerator(undefined));
@@ -61,5 +68,20 @@ describe('CRC-32 accelerator', () => {
     setCrc32Accelerator(undefined);
     expect(crc32Accelerator()).toBeUndefined();
     expect(crc32(data(1000))).toBe(crc32Js(data(1000)));
+  });
+
+  it('crc32Range equals crc32 of the subarray, below and above the threshold, with seeds', () => {
+    const d = data(3000);
+    for (const [start, end] of [
+      [0, 0],
+      [5, 6],
+      [3, 3 + CRC32_NATIVE_THRESHOLD - 1],
+      [3, 3 + CRC32_NATIVE_THRESHOLD],
+      [17, 2999],
+      [0, 3000],
+    ] as [number, number][]) {
+      expect(crc32Range(d, start, end)).toBe(crc32Js(d.subarray(start, end)));
+      expect(crc32Range(d, start, end, 0x12345678)).toBe(crc32Js(d.subarray(start, end), 0x12345678));
+    }
   });
 });

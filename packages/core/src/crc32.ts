@@ -25,11 +25,15 @@ function buildTable(): Int32Array {
 
 /** CRC-32 (IEEE, as zlib and Rust `crc32fast` compute it) in pure JavaScript, slicing by 8. */
 export function crc32Js(data: Uint8Array, seed = 0): number {
+  return crc32JsRange(data, 0, data.length, seed);
+}
+
+function crc32JsRange(data: Uint8Array, start: number, end: number, seed: number): number {
   const t = table ?? (table = buildTable());
   let crc = ~seed;
-  let i = 0;
-  const n = data.length;
-  const end8 = n - (n & 7);
+  let i = start;
+  const n = end;
+  const end8 = n - ((n - start) & 7);
   while (i < end8) {
     const a = (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)) ^ crc;
     crc =
@@ -104,6 +108,15 @@ export function setCrc32Accelerator(fn: Crc32Function | undefined, name = 'accel
 /** The name of the installed accelerator (see {@link setCrc32Accelerator}), or undefined. */
 export function crc32Accelerator(): string | undefined {
   return acceleratorName;
+}
+
+/**
+ * CRC-32 of `data[start, end)`: {@link crc32} without a subarray view for short ranges (the payload
+ * of a small frame, checksummed once per message).
+ */
+export function crc32Range(data: Uint8Array, start: number, end: number, seed = 0): number {
+  if (end - start < CRC32_NATIVE_THRESHOLD) return crc32JsRange(data, start, end, seed);
+  return crc32(data.subarray(start, end), seed);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { crc32 } from './crc32.js';
+import { crc32, crc32Range } from './crc32.js';
 import { tmeshError } from './errors.js';
 import type { WireId } from './node.js';
 
@@ -80,7 +80,8 @@ function u16ok(v: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= 0xffff;
 }
 
-function checkMeta(layout: FixedFrameLayout, payloadSize: number, meta: FrameMeta): Required<FrameMeta> {
+/** Check the header fields; returns the timestamp to write (Date.now() when meta has none). */
+function checkMeta(layout: FixedFrameLayout, payloadSize: number, meta: FrameMeta): number {
   if (payloadSize < 0 || payloadSize > 0xffffffff) {
     throw tmeshError('E_INVALID_ARGUMENT', `${layout.wire} frame: payload size ${payloadSize} out of range`);
   }
@@ -98,26 +99,29 @@ function checkMeta(layout: FixedFrameLayout, payloadSize: number, meta: FrameMet
       `${layout.wire} frame: timestamp ${timestamp} must be a non-negative safe integer (ms)`,
     );
   }
-  return { messageType, flags, sequence, timestamp };
+  return timestamp;
 }
 
+/** Write a header whose fields were checked by checkMeta (no object is allocated per frame). */
 function writeHeader(
   layout: FixedFrameLayout,
   frame: Uint8Array,
   payloadSize: number,
   checksum: number,
-  m: Required<FrameMeta>,
+  meta: FrameMeta,
+  timestamp: number,
 ): void {
+  const flags = meta.flags ?? 0;
   // Plain byte stores: cheaper than a DataView per frame on small messages.
   writeU32(frame, 0, layout.magic);
   frame[4] = layout.version;
-  frame[5] = m.messageType;
-  frame[6] = m.flags & 0xff;
-  frame[7] = m.flags >>> 8;
+  frame[5] = meta.messageType;
+  frame[6] = flags & 0xff;
+  frame[7] = flags >>> 8;
   writeU32(frame, 8, payloadSize);
-  writeU32(frame, 12, m.sequence);
-  writeU32(frame, 16, m.timestamp % 0x100000000);
-  writeU32(frame, 20, Math.floor(m.timestamp / 0x100000000));
+  writeU32(frame, 12, meta.sequence ?? 0);
+  writeU32(frame, 16, timestamp % 0x100000000);
+  writeU32(frame, 20, Math.floor(timestamp / 0x100000000));
   writeU32(frame, 24, checksum);
   for (let i = 28; i < layout.headerSize; i++) frame[i] = 0;
 }
@@ -128,8 +132,15 @@ function writeHeader(
  */
 export function sealFrame(layout: FixedFrameLayout, frame: Uint8Array, meta: FrameMeta): Uint8Array {
   const payloadSize = frame.length - layout.headerSize;
-  const m = checkMeta(layout, payloadSize, meta);
-  writeHeader(layout, frame, payloadSize, crc32(frame.subarray(layout.headerSize)), m);
+  const timestamp = checkMeta(layout, payloadSize, meta);
+  writeHeader(
+    layout,
+    frame,
+    payloadSize,
+    crc32Range(frame, layout.headerSize, frame.length),
+    meta,
+    timestamp,
+  );
   return frame;
 }
 
@@ -167,7 +178,7 @@ export function partsChecksum(headerSize: number, parts: readonly Uint8Array[]):
       skip -= part.length;
       continue;
     }
-    crc = crc32(skip > 0 ? part.subarray(skip) : part, crc);
+    crc = skip > 0 ? crc32Range(part, skip, part.length, crc) : crc32(part, crc);
     skip = 0;
   }
   return crc;
@@ -189,8 +200,8 @@ export function sealFrameParts(layout: FixedFrameLayout, parts: Uint8Array[], me
   let total = 0;
   for (const part of parts) total += part.length;
   const payloadSize = total - layout.headerSize;
-  const m = checkMeta(layout, payloadSize, meta);
-  writeHeader(layout, first, payloadSize, partsChecksum(layout.headerSize, parts), m);
+  const timestamp = checkMeta(layout, payloadSize, meta);
+  writeHeader(layout, first, payloadSize, partsChecksum(layout.headerSize, parts), meta, timestamp);
   return parts;
 }
 

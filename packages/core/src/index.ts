@@ -6,6 +6,7 @@ export {
   crc32Accelerator,
   crc32Implementation,
   crc32Js,
+  crc32Range,
   setCrc32Accelerator,
 } from './crc32.js';
 export type { TmeshErrorCode, TmeshErrorOptions } from './errors.js';
