@@ -387,12 +387,12 @@ impl Channel {
       } else {
         self.producer_futex_of_peer()
       };
-      platform::wake(v);
+      self.map.wake(v);
     }
     if flags & WAIT_BELL != 0 {
       if self.peer_bell < 0 {
         let path = region::bell_path(&self.name, self.role == Role::Opener);
-        self.peer_bell = region::open_bell(&path, libc::O_WRONLY).unwrap_or(-1);
+        self.peer_bell = region::open_peer_bell(&path).unwrap_or(-1);
       }
       if self.peer_bell >= 0 {
         region::ring_bell(self.peer_bell);
@@ -486,7 +486,7 @@ impl Channel {
       return Ok(());
     }
     let slice = wait_slice(deadline, &self.name)?;
-    platform::wait(self.producer.view().space_futex(), word_seq, slice);
+    self.map.wait(self.producer.view().space_futex(), word_seq, slice);
     self
       .producer
       .view()
@@ -591,7 +591,7 @@ impl Channel {
         continue;
       }
       let slice = wait_slice(deadline, &self.name)?;
-      platform::wait(self.consumer.view().data_futex(), seq, slice);
+      self.map.wait(self.consumer.view().data_futex(), seq, slice);
       self
         .consumer
         .view()
@@ -717,40 +717,11 @@ pub struct RegionInfo {
   pub status: String,
 }
 
-fn region_names() -> Vec<String> {
-  let mut names = Vec::new();
-  let Ok(dir) = std::fs::read_dir(region::bell_dir()) else {
-    return names;
-  };
-  for e in dir.flatten() {
-    let f = e.file_name().to_string_lossy().into_owned();
-    let Some(rest) = f.strip_prefix(region::NAME_PREFIX) else {
-      continue;
-    };
-    let name = if cfg!(target_os = "linux") {
-      if rest.contains(".bell-") {
-        continue;
-      }
-      rest.to_owned()
-    } else {
-      match rest.strip_suffix(".bell-c") {
-        Some(n) => n.to_owned(),
-        None => continue,
-      }
-    };
-    if region::validate_name(&name).is_ok() && !names.contains(&name) {
-      names.push(name);
-    }
-  }
-  names.sort();
-  names
-}
-
-/// Every tmesh region on this machine (Linux: /dev/shm; elsewhere: found through the creators' doorbells),
-/// with the liveness of both ends. For `tmesh doctor`.
+/// Every tmesh region on this machine (Linux: /dev/shm; macOS: found through the creators' doorbells;
+/// Windows: none, see `region::list_names`), with the liveness of both ends. For `tmesh doctor`.
 pub fn list_regions() -> Vec<RegionInfo> {
   let stale_ms = ChannelOptions::default().stale_after_ms;
-  region_names()
+  region::list_names()
     .into_iter()
     .map(|name| match region::open_region(&name) {
       Ok(map) => {

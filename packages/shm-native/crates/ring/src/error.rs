@@ -81,6 +81,7 @@ impl ShmError {
   }
 
   /// Map an errno from a region or doorbell syscall to the closest error, naming what failed.
+  #[cfg_attr(windows, allow(dead_code))] // Windows maps its own error codes (platform/windows.rs)
   pub(crate) fn from_errno(what: &str, errno: i32) -> ShmError {
     let text = std::io::Error::from_raw_os_error(errno).to_string();
     let msg = format!("{what}: {text}");
@@ -93,6 +94,7 @@ impl ShmError {
     }
   }
 
+  #[cfg_attr(windows, allow(dead_code))]
   pub(crate) fn last_os(what: &str) -> ShmError {
     ShmError::from_errno(what, std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
   }

@@ -1,89 +1,66 @@
-//! The OS-specific parts behind one small interface: sleeping on and waking a shared u32 word, process
-//! liveness, clocks and randomness.
+//! The OS-specific parts of tmesh-shm behind one module boundary. Everything above this module
+//! (region.rs, channel.rs, ring.rs) is portable; every system call lives below it.
 //!
-//! Linux: a real futex (not FUTEX_PRIVATE: the word lives in a shared mapping).
-//! macOS and other Unix: no cross-process futex is public API, so `wait` polls the word with a short
-//! sleep backoff (50 us up to 1 ms) and `wake` does nothing; compiled by cfg, untested in this repo.
+//! | | Linux (`linux.rs` + `unix.rs`) | macOS, other Unix (`macos.rs` + `unix.rs`) | Windows (`windows.rs`) |
+//! |---|---|---|---|
+//! | region | `shm_open(O_CREAT\|O_EXCL, 0600)`, `ftruncate` once, `mmap` | same | `CreateFileMappingW` on the paging file, `Local\tmesh-<name>`, DACL for the current user only |
+//! | owner check | `fstat`: our uid, mode 0600 | same | owner SID is ours and every allow ACE names our SID |
+//! | unlink | `shm_unlink` if still the same device/inode | same | nothing to do: the object goes with its last handle |
+//! | sleep / wake | futex on the shared word | poll the word, 50 us to 1 ms backoff; wake is a no-op | named auto-reset events, one per wait word |
+//! | liveness | `kill(pid, 0)` + zombie check in `/proc` | `kill(pid, 0)` | `OpenProcess` + `GetExitCodeProcess` (`STILL_ACTIVE`) |
+//! | event-loop doorbell | FIFO in `/dev/shm` | FIFO in `/tmp` | none: a Node end polls (no fd to hand to libuv) |
+//!
+//! Each implementation provides the same items, checked by compiling for all three targets in CI
+//! (`scripts/tmesh-run.mjs`):
+//!
+//! - `Object::create(os_name, size)` (`Err(Exists)` if the name is taken), `Object::open(os_name)`
+//!   (with the owner check), `Object::size`, `Object::id`, `Object::map(len) -> View`;
+//! - `View::ptr`, `View::len` (unmapped on drop; on Windows the view also keeps the object's name alive);
+//! - `unlink(os_name, Option<id>)`, `exists(os_name)`, `list_names()`;
+//! - `Waiters::open(os_name)`, `Waiters::wait(slot, word, expected, timeout)`, `Waiters::wake(slot, word)`:
+//!   futex semantics (sleep while `*word == expected`, spurious returns allowed) for the `SLOTS` wait
+//!   words of a region;
+//! - doorbells for event loops: `HAS_BELLS`, `bell_dir`, `create_bell`, `open_peer_bell`, `ring_bell`,
+//!   `close_fd`;
+//! - `monotonic_ms` (one clock for every process of the machine), `pid_alive`, `my_pid`, `random_token`.
 
-use std::sync::atomic::AtomicU32;
-#[cfg(not(target_os = "linux"))]
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
-/// Sleep while `*word == expected`, at most `timeout`. Spurious returns are allowed.
+/// Wait words per region: the space and data words of ring 0 and ring 1 (see `region::wait_slot`).
+pub const SLOTS: usize = 4;
+
+#[cfg(unix)]
+mod unix;
+
 #[cfg(target_os = "linux")]
-pub fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
-  let ts = libc::timespec {
-    tv_sec: timeout.as_secs() as libc::time_t,
-    tv_nsec: timeout.subsec_nanos() as _,
-  };
-  // SAFETY: word is a valid, aligned u32 for the duration of the call; FUTEX_WAIT only reads it.
-  unsafe {
-    libc::syscall(
-      libc::SYS_futex,
-      word.as_ptr(),
-      libc::FUTEX_WAIT,
-      expected,
-      &ts as *const libc::timespec,
-    );
-  }
-}
-
-/// Wake every thread sleeping in `wait` on `word`, in any process.
+mod linux;
 #[cfg(target_os = "linux")]
-pub fn wake(word: &AtomicU32) {
-  // SAFETY: FUTEX_WAKE takes the address only as a key.
-  unsafe {
-    libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX);
-  }
-}
+pub use linux::*;
 
-/// Poll `word` with a growing sleep until it changes or `timeout` passes.
-#[cfg(not(target_os = "linux"))]
-pub fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
-  let deadline = std::time::Instant::now() + timeout;
+#[cfg(all(unix, not(target_os = "linux")))]
+mod macos;
+#[cfg(all(unix, not(target_os = "linux")))]
+pub use macos::*;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::*;
+
+#[cfg(not(any(unix, windows)))]
+compile_error!("tmesh-shm supports Linux, macOS (and other Unix with POSIX shm) and Windows");
+
+/// Poll `word` with a growing sleep (50 us doubling up to 1 ms) until it differs from `expected` or
+/// `timeout` passes. The portable fallback where no cross-process sleep on an address exists.
+#[allow(dead_code)] // used by macos.rs and as windows.rs's fallback; compiled everywhere to keep it tested
+pub fn poll_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
+  let deadline = Instant::now() + timeout;
   let mut nap = Duration::from_micros(50);
-  while word.load(Ordering::Acquire) == expected && std::time::Instant::now() < deadline {
+  while word.load(Ordering::Acquire) == expected && Instant::now() < deadline {
     std::thread::sleep(nap);
     nap = (nap * 2).min(Duration::from_millis(1));
   }
-}
-
-/// No-op: waiters poll (see `wait`).
-#[cfg(not(target_os = "linux"))]
-pub fn wake(_word: &AtomicU32) {}
-
-/// Milliseconds of CLOCK_MONOTONIC: the same clock in every process of the machine.
-pub fn monotonic_ms() -> u64 {
-  let mut ts = libc::timespec {
-    tv_sec: 0,
-    tv_nsec: 0,
-  };
-  // SAFETY: ts is a valid out-pointer.
-  unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-  ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
-}
-
-/// True unless the process is known to be dead: no such pid, or (Linux) a zombie waiting to be reaped.
-pub fn pid_alive(pid: u32) -> bool {
-  if pid == 0 || pid > i32::MAX as u32 {
-    return false;
-  }
-  // SAFETY: signal 0 only checks existence and permission.
-  let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-  if r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
-    return false;
-  }
-  #[cfg(target_os = "linux")]
-  {
-    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-      // The state letter follows the last ')' (the command name may contain spaces and parentheses).
-      if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r.trim_start()) {
-        return !matches!(rest.chars().next(), Some('Z') | Some('X') | Some('x'));
-      }
-    }
-  }
-  true
 }
 
 /// This process's id.
@@ -91,17 +68,10 @@ pub fn my_pid() -> u32 {
   std::process::id()
 }
 
-/// 16 random bytes from the OS.
-pub fn random_token() -> [u8; 16] {
-  use std::io::Read;
-  let mut t = [0u8; 16];
-  if std::fs::File::open("/dev/urandom")
-    .and_then(|mut f| f.read_exact(&mut t))
-    .is_ok()
-  {
-    return t;
-  }
-  // Fallback that is unique, not secret: the token guards against mix-ups; OS permissions guard access.
+/// A unique (not secret) token when the OS gives no random bytes: the token guards against mix-ups;
+/// OS permissions guard access.
+#[allow(dead_code)]
+fn fallback_token() -> [u8; 16] {
   let n = std::time::SystemTime::now()
     .duration_since(std::time::UNIX_EPOCH)
     .unwrap_or_default()
