@@ -13,6 +13,8 @@ import { ShmChannel } from '../src/index.js';
 const self = fileURLToPath(import.meta.url);
 const QUICK = process.env.BENCH_QUICK === '1';
 const RTT_ROUNDS = QUICK ? 2_000 : 20_000;
+/** BENCH_ONLY='1 MiB' (say): only the stream rows whose name starts with it, no round trips. */
+const ONLY = process.env.BENCH_ONLY;
 
 // ---------------------------------------------------------------- peer process
 async function peer(args: string[]): Promise<void> {
@@ -169,52 +171,66 @@ async function socketRtt(kind: 'unix' | 'tcp'): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
-/** One-way stream: returns [messages per second, bytes per second] measured at the receiver. */
+/**
+ * Rates of a one-way stream measured at the receiver: messages and bytes per second of wall time, then
+ * per second of the receiver's CPU time (user + system), which moves far less with the machine's load.
+ */
+type Rates = [msgsPerSec: number, bytesPerSec: number, msgsPerCpuSec: number, bytesPerCpuSec: number];
+
+/** CPU seconds (user + system) this process used since `since`. */
+function cpuSecs(since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1e6;
+}
+
+/** One-way stream: rates measured at the receiver (see Rates). */
 async function shmStream(
   size: number,
   count: number,
   idle: IdleStrategy,
   receive: 'copy' | 'lend' | 'into',
-): Promise<[number, number]> {
+): Promise<Rates> {
   const ch = ShmChannel.create(shmName('s'), { capacity: 8 << 20, idle });
   const p = startPeer(['shm', 'stream', ch.name, idle, String(size), String(count)]);
   await p.ready;
   let got = 0;
   let bytes = 0;
   let t0 = 0n;
+  let cpu0 = process.cpuUsage();
   const into = Buffer.alloc(size);
   while (got < count) {
     if (receive === 'into') {
       const m = await ch.recvInto(into);
-      if (got === 0) t0 = process.hrtime.bigint();
+      if (got === 0) [t0, cpu0] = [process.hrtime.bigint(), process.cpuUsage()];
       bytes += m.data.length;
       got++;
     } else if (receive === 'lend') {
       const m = await ch.lend();
-      if (got === 0) t0 = process.hrtime.bigint();
+      if (got === 0) [t0, cpu0] = [process.hrtime.bigint(), process.cpuUsage()];
       bytes += m.data.length;
       m.release();
       got++;
     } else if (size <= 4096) {
       const batch = await ch.recvBatch();
-      if (got === 0) t0 = process.hrtime.bigint();
+      if (got === 0) [t0, cpu0] = [process.hrtime.bigint(), process.cpuUsage()];
       for (const m of batch) bytes += m.data.length;
       got += batch.length;
     } else {
       const m = await ch.recv();
-      if (got === 0) t0 = process.hrtime.bigint();
+      if (got === 0) [t0, cpu0] = [process.hrtime.bigint(), process.cpuUsage()];
       bytes += m.data.length;
       got++;
     }
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = cpuSecs(cpu0);
   ch.trySend(Buffer.alloc(1));
   await new Promise((res) => p.proc.once('exit', res));
   ch.close();
-  return [(got - 1) / secs, (bytes - size) / secs];
+  return [(got - 1) / secs, (bytes - size) / secs, (got - 1) / cpu, (bytes - size) / cpu];
 }
 
-async function socketStream(kind: 'unix' | 'tcp', size: number, count: number): Promise<[number, number]> {
+async function socketStream(kind: 'unix' | 'tcp', size: number, count: number): Promise<Rates> {
   const { server, target } = await listen(kind);
   const conn = new Promise<net.Socket>((res) => server.once('connection', res));
   const p = startPeer([kind, 'stream', target, '-', String(size), String(count)]);
@@ -228,9 +244,10 @@ async function socketStream(kind: 'unix' | 'tcp', size: number, count: number): 
   const hdr = Buffer.alloc(4);
   let hfill = 0; // header bytes of the next record seen so far
   let t0 = 0n;
+  let cpu0 = process.cpuUsage();
   await new Promise<void>((resolve) => {
     sock.on('data', (d: Buffer) => {
-      if (bytes === 0) t0 = process.hrtime.bigint();
+      if (bytes === 0) [t0, cpu0] = [process.hrtime.bigint(), process.cpuUsage()];
       bytes += d.length;
       // Walk the length prefixes so every message is really delimited, as a receiver must.
       let at = 0;
@@ -265,10 +282,11 @@ async function socketStream(kind: 'unix' | 'tcp', size: number, count: number): 
   if (msgs !== count || (size < 65536 && !sink))
     throw new Error(`socket baseline delimited ${msgs} messages, expected ${count}`);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = cpuSecs(cpu0);
   sock.destroy();
   server.close();
   await new Promise((res) => p.proc.once('exit', res));
-  return [count / secs, (count * size) / secs];
+  return [count / secs, (count * size) / secs, count / cpu, (count * size) / cpu];
 }
 
 function fmt(n: number, digits = 2): string {
@@ -293,6 +311,12 @@ async function main(): Promise<void> {
     `# ${ROUNDS} interleaved rounds: every transport runs once per round, so load from other processes`,
   );
   console.log('# hits all of them alike; RTT percentiles pool the samples of all rounds, rates are medians.');
+  if (!ONLY) await rttTable();
+  await streamTable();
+  console.log(`Load average (1/5/15 min) at the end: ${load()}.`);
+}
+
+async function rttTable(): Promise<void> {
   console.log('\n## 64 B ping-pong round trip (us), two processes\n');
   console.log('| transport | p50 | p99 | Unix p50 / this p50 |');
   console.log('|---|---|---|---|');
@@ -313,14 +337,16 @@ async function main(): Promise<void> {
     const t = rtt[name]!;
     console.log(`| ${name} | ${fmt(pct(t, 0.5))} | ${fmt(pct(t, 0.99))} | ${fmt(u50 / pct(t, 0.5))}x |`);
   }
+}
 
+async function streamTable(): Promise<void> {
   console.log('\n## One-way streams, two processes (receiver-side rate, median of rounds)\n');
   console.log('| message | shm | Unix socket | TCP loopback | shm / Unix | shm / TCP |');
   console.log('|---|---|---|---|---|---|');
   const big = QUICK ? 1000 : 4000;
   const small = QUICK ? 1_000_000 : 3_000_000;
   const mid = QUICK ? 200_000 : 500_000;
-  const streamRows: [string, 'msgs' | 'bytes', () => Promise<[number, number]>][] = [
+  const allStreamRows: [string, 'msgs' | 'bytes', () => Promise<Rates>][] = [
     ["64 B (M msgs/s), shm 'park'", 'msgs', () => shmStream(64, small, 'park', 'copy')],
     ["64 B (M msgs/s), shm 'spin'", 'msgs', () => shmStream(64, small, 'spin', 'copy')],
     ['64 B (M msgs/s), Unix', 'msgs', () => socketStream('unix', 64, small)],
@@ -344,15 +370,19 @@ async function main(): Promise<void> {
     ['1 MiB (GB/s), Unix', 'bytes', () => socketStream('unix', 1 << 20, big)],
     ['1 MiB (GB/s), TCP', 'bytes', () => socketStream('tcp', 1 << 20, big)],
   ];
+  const streamRows = allStreamRows.filter(([name]) => !ONLY || name.startsWith(ONLY));
   const rates: Record<string, number[]> = {};
+  const cpuRates: Record<string, number[]> = {};
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, unit, run] of streamRows) {
       const res = await run();
       rates[name] = [...(rates[name] ?? []), unit === 'msgs' ? res[0] / 1e6 : res[1] / 1e9];
+      cpuRates[name] = [...(cpuRates[name] ?? []), unit === 'msgs' ? res[2] / 1e6 : res[3] / 1e9];
     }
   }
   const m = (k: string) => median(rates[k]!);
   const line = (label: string, shm: string, size: string) => {
+    if (!rates[shm]) return;
     const [ps, pu, pt] = [m(shm), m(`${size}, Unix`), m(`${size}, TCP`)];
     console.log(`| ${label} | ${fmt(ps)} | ${fmt(pu)} | ${fmt(pt)} | ${fmt(ps / pu)}x | ${fmt(ps / pt)}x |`);
   };
@@ -375,6 +405,11 @@ async function main(): Promise<void> {
   console.log('\nPer-round rates:');
   for (const [name] of streamRows) console.log(`- ${name}: ${rates[name]!.map((x) => fmt(x)).join(', ')}`);
   console.log(
+    "\nPer receiver CPU-second (the same unit per second of the receiving process's user + system time,",
+  );
+  console.log('median of rounds; what one receiving core would do, little moved by load):');
+  for (const [name] of streamRows) console.log(`- ${name}: ${fmt(median(cpuRates[name]!))}`);
+  console.log(
     '\nshm: 8 MiB rings; small messages sent with trySendMany (256 per call), received with recvBatch;',
   );
   console.log(
@@ -384,7 +419,6 @@ async function main(): Promise<void> {
     'or lend (no copy). Sockets: length-prefixed records, senders copy small ones into 64 KiB writes,',
   );
   console.log('receivers delimit every record.');
-  console.log(`Load average (1/5/15 min) at the end: ${load()}.`);
 }
 
 if (process.argv[2] === '--peer') {
