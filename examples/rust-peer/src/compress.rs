@@ -1,4 +1,4 @@
-//! Payload compression (docs/PROTOCOL.md section 3.1), written from the document with the crates it
+//! Payload compression (docs/PROTOCOL.md section 7.9), written from the document with the crates it
 //! names: deflate is raw RFC 1951 (`flate2`), zstd is one frame with its content size (`zstd`), lz4 is
 //! the u32 LE decompressed size then one LZ4 block (`lz4_flex`). Decompression never produces more than
 //! the frame limit: zstd and lz4 declare their size, checked before the output is allocated; deflate is

@@ -31,7 +31,7 @@ pub struct Identity {
   pub token: Option<String>,
   /// The server's session id, shared by every link it accepts.
   pub session_id: String,
-  /// Compression algorithms offered in the Hello (section 3.1), in this node's order of preference.
+  /// Compression algorithms offered in the Hello (section 7.9), in this node's order of preference.
   pub compression: Vec<Algorithm>,
 }
 

@@ -71,7 +71,7 @@ impl LinkState {
     used
   }
 
-  /// Answer request `request`; a request that came compressed is answered in kind (section 3.1: the
+  /// Answer request `request`; a request that came compressed is answered in kind (section 7.9: the
   /// algorithm is one the link agreed on, since the reader refused any other).
   fn reply(&mut self, request: u64, body: Body, compression: Option<Algorithm>) -> Option<Algorithm> {
     // ReplyTo immediately before the RESPONSE frame, written and retransmitted together (section 7.6).

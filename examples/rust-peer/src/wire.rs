@@ -35,7 +35,7 @@ pub struct Frame {
   pub sequence: u32,
   /// The message.
   pub body: Body,
-  /// The algorithm its payload was compressed with (section 3.1), if any.
+  /// The algorithm its payload was compressed with (section 7.9), if any.
   pub compression: Option<Algorithm>,
 }
 

@@ -32,7 +32,7 @@ export const UNIVERSAL_VERSION = PROTOCOL_VERSION;
 
 /**
  * How envelope payloads are compressed, by the flag value of the algorithm (1 deflate, 2 zstd, 3 lz4;
- * docs/PROTOCOL.md section 3.1). The default knows deflate only; @tmesh/net passes hooks that add zstd
+ * docs/PROTOCOL.md section 7.9). The default knows deflate only; @tmesh/net passes hooks that add zstd
  * and lz4 from the native addon (this package cannot depend on it: both are layer 1).
  */
 export interface EnvelopeCompression {

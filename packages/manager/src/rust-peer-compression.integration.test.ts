@@ -12,7 +12,7 @@ import { managerControl } from './control.js';
 import { createNode, type TmeshNode } from './node.js';
 
 // zstd, lz4 and deflate between a TypeScript node and the Rust peer (examples/rust-peer), which
-// implements docs/PROTOCOL.md section 3.1 on its own with the `zstd`, `lz4_flex` and `flate2` crates:
+// implements docs/PROTOCOL.md section 7.9 on its own with the `zstd`, `lz4_flex` and `flate2` crates:
 // the TypeScript side compresses FileChunks and an Echo, the peer decompresses, counts (count, bytes,
 // CRC-32 of the data) and answers the Echo compressed with the same algorithm, which the TypeScript side
 // reads. The peer's report counts the compressed frames it received and sent per algorithm.

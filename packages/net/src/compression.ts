@@ -9,7 +9,7 @@ import {
 } from '@tmesh/shm-native/compress';
 
 /**
- * Payload compression of network frames (docs/PROTOCOL.md section 3.1): deflate (raw RFC 1951, what Rust
+ * Payload compression of network frames (docs/PROTOCOL.md section 7.9): deflate (raw RFC 1951, what Rust
  * `flate2::DeflateEncoder` writes) from `node:zlib` everywhere; zstd (one frame with its content size)
  * and lz4 (u32 LE size + one LZ4 block) from the native addon (`@tmesh/shm-native/compress`, the same
  * `zstd` and `lz4_flex` crates the Rust peer uses), offered only when the addon loads here.

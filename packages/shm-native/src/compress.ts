@@ -1,6 +1,6 @@
 /**
  * zstd and lz4 payload compression from the native addon (crates/node/src/compress.rs), with the exact
- * bytes of docs/PROTOCOL.md section 3.1 that the Rust peer writes with the same crates. Import it as
+ * bytes of docs/PROTOCOL.md section 7.9 that the Rust peer writes with the same crates. Import it as
  * `@tmesh/shm-native/compress`; when the addon cannot load here, `compressionAvailable()` says why and
  * every function throws E_NATIVE_UNAVAILABLE (callers fall back to deflate from `node:zlib`).
  */

@@ -1,4 +1,4 @@
-//! Payload compression for network frames (docs/PROTOCOL.md section 3.1): zstd and lz4 with the exact
+//! Payload compression for network frames (docs/PROTOCOL.md section 7.9): zstd and lz4 with the exact
 //! bytes the Rust peer writes and reads with the same crates. Decompression never allocates more than
 //! the caller's limit: both formats carry the decompressed size up front, which is checked before the
 //! output buffer is allocated, and the output must then have exactly that size.
