@@ -1,7 +1,8 @@
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { type Endpoint, tmeshError, type WireId } from '@tmesh/core';
-import { linkRegistry } from './control.js';
+import { type Endpoint, type TmeshError, tmeshError, type WireId } from '@tmesh/core';
+import { control, linkRegistry } from './control.js';
+import { codecFor } from './framing.js';
 import { type HandshakeParams, handshake, type ResumePoint } from './handshake.js';
 import { type Link, LinkImpl, localHello, newSessionId } from './link.js';
 import type { ResolvedLinkOptions } from './options.js';
@@ -29,6 +30,8 @@ export class Acceptor {
   readonly #onLink: (link: Link) => void;
   readonly #bySession = new Map<string, LinkImpl>();
   readonly #handshaking = new Set<Duplex>();
+  /** Handshakes past the peer's Hello that will create a new link (counted against maxConnections). */
+  #reserved = 0;
   #closed = false;
 
   constructor(
@@ -58,12 +61,25 @@ export class Acceptor {
       stream.destroy();
       return;
     }
+    if (this.#handshaking.size >= this.#opts.maxHandshakes) {
+      this.#refuse(
+        stream,
+        tmeshError(
+          'E_CONNECTION',
+          `${this.#handshaking.size} connections are handshaking (limit maxHandshakes ${this.#opts.maxHandshakes}): refused`,
+          { details: { reason: 'maxHandshakes' } },
+        ),
+        remote,
+      );
+      return;
+    }
     let existing: LinkImpl | undefined;
+    let reserved = false;
     let mine: ResumePoint = { resumeSession: '', resumeReceived: 0 };
     const params: HandshakeParams = {
       role: 'acceptor',
       hello: localHello(this.#opts, this.sessionId, this.#wires),
-      token: this.#opts.auth?.token,
+      auth: this.#opts.auth,
       registry: linkRegistry(this.#opts.registry),
       timeoutMs: this.#opts.handshakeTimeoutMs,
       peerCertificateNames,
@@ -81,6 +97,16 @@ export class Acceptor {
             `peer ${peer.nodeId} already holds ${live} links (limit ${this.#opts.maxLinksPerPeer})`,
           );
         }
+        const held = this.links().length + this.#reserved;
+        if (held >= this.#opts.maxConnections) {
+          throw tmeshError(
+            'E_CONNECTION',
+            `server holds ${held} links (limit maxConnections ${this.#opts.maxConnections}): ${peer.nodeId} refused`,
+            { details: { reason: 'maxConnections' } },
+          );
+        }
+        this.#reserved++;
+        reserved = true;
         mine = { resumeSession: '', resumeReceived: 0 };
         return mine;
       },
@@ -94,6 +120,7 @@ export class Acceptor {
       return;
     } finally {
       this.#handshaking.delete(stream);
+      if (reserved) this.#reserved--;
     }
     if (this.#closed) {
       stream.destroy();
@@ -113,6 +140,25 @@ export class Acceptor {
     });
     this.#emitter.emit('link', link);
     this.#onLink(link);
+  }
+
+  /** Turn a stream away before its handshake: a Close frame with the reason, then hang up. */
+  #refuse(stream: Duplex, error: TmeshError, remote: string): void {
+    stream.on('error', () => {});
+    try {
+      // write then end: a gRPC server call's end() takes metadata, not a last chunk.
+      stream.write(
+        codecFor('universal', linkRegistry(this.#opts.registry)).encode(control.Close, {
+          code: error.code,
+          message: error.message,
+        }),
+      );
+      stream.end();
+      setTimeout(() => stream.destroy(), 1000).unref();
+    } catch {
+      stream.destroy();
+    }
+    this.#emitter.emit('handshakeError', error, remote);
   }
 
   /** Refuse new streams, cut handshakes in progress, close every link gracefully. */

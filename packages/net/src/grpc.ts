@@ -36,6 +36,7 @@ function checkGrpcEndpoint(endpoint: Endpoint, opts: ResolvedLinkOptions): GrpcE
       `listenGrpc/connectGrpc take a grpc endpoint, got ${String(endpoint?.kind)}`,
     );
   }
+  if (opts.tlsPsk) throw tmeshError('E_NOT_SUPPORTED', 'gRPC takes TLS with certificates only, not tls.psk');
   if (endpoint.tls && !opts.tls)
     throw tmeshError('E_INVALID_ARGUMENT', 'endpoint asks for TLS but options.tls is missing');
   return endpoint;

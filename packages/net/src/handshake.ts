@@ -9,7 +9,7 @@ import {
 } from '@tmesh/core';
 import { type AuthValue, control, type HelloValue } from './control.js';
 import { codecFor, universalFrameLength } from './framing.js';
-import { type Agreement, authProof, negotiate, verifyProof } from './negotiate.js';
+import { type Agreement, type LinkAuth, negotiate, ownProof, verifyPeerProof } from './negotiate.js';
 
 /** Largest handshake frame (Hello, Auth, Close) accepted before the wire is agreed. */
 export const MAX_HANDSHAKE_FRAME = 64 * 1024;
@@ -24,7 +24,10 @@ export interface ResumePoint {
 export interface HandshakeParams {
   role: 'initiator' | 'acceptor';
   hello: HelloValue;
-  token: string | undefined;
+  /** Token or per-node keys (undefined: no auth). */
+  auth?: LinkAuth | undefined;
+  /** Shorthand for `auth: { token }` (used when `auth` is absent). */
+  token?: string | undefined;
   registry: MessageRegistry;
   timeoutMs: number;
   /**
@@ -74,6 +77,7 @@ function remoteCode(code: string): TmeshErrorCode {
  */
 export function handshake(stream: Duplex, params: HandshakeParams): Promise<HandshakeResult> {
   const codec = codecFor('universal', params.registry);
+  const auth = params.auth ?? (params.token ? { token: params.token } : undefined);
   return new Promise<HandshakeResult>((resolve, reject) => {
     let buffered: Buffer = Buffer.alloc(0);
     let peer: HelloValue | undefined;
@@ -166,13 +170,11 @@ export function handshake(stream: Duplex, params: HandshakeParams): Promise<Hand
         if (names && !names.includes(peer.nodeId)) {
           throw tmeshError(
             'E_AUTH',
-            `peer certificate names [${names.join(', ')}] do not include its node id ${peer.nodeId}`,
+            `peer's TLS identity (certificate names or PSK identity) [${names.join(', ')}] does not include its node id ${peer.nodeId}`,
           );
         }
         const resume = params.onPeerHello(peer, agreement);
-        const proof = params.token
-          ? authProof(params.token, params.hello.nodeId, params.hello.nonce, peer.nonce)
-          : Buffer.alloc(0);
+        const proof = ownProof(auth, params.role, params.hello, peer);
         stream.write(
           codec.encode(control.Auth, {
             proof,
@@ -187,14 +189,14 @@ export function handshake(stream: Duplex, params: HandshakeParams): Promise<Hand
           details: { reason: 'malformed' },
         });
       }
-      const auth = msg.value as AuthValue;
-      verifyProof(params.token, peer, params.hello.nonce, auth.proof);
+      const peerAuth = msg.value as AuthValue;
+      verifyPeerProof(auth, params.role, params.hello, peer, peerAuth.proof);
       settled = true;
       cleanup();
       resolve({
         peer,
         agreement: agreement!,
-        peerAuth: auth,
+        peerAuth,
         leftover: buffered.length > 0 ? buffered : undefined,
       });
       return true;

@@ -21,8 +21,8 @@ export type {
   RequestHandler,
   SendOptions,
 } from './link.js';
-export type { Agreement } from './negotiate.js';
+export type { Agreement, LinkAuth, LinkSecret } from './negotiate.js';
 export { negotiate } from './negotiate.js';
-export type { LinkOptions, LinkTlsOptions } from './options.js';
+export type { LinkOptions, LinkTlsCertificates, LinkTlsOptions, LinkTlsPsk } from './options.js';
 export type { ConnectOptions } from './socket.js';
 export { connect, listen } from './socket.js';

@@ -369,7 +369,7 @@ export class LinkImpl extends EventEmitter implements Link {
     return {
       role: this.role,
       hello: localHello(this.#opts, this.sessionId, this.#wires),
-      token: this.#opts.auth?.token,
+      auth: this.#opts.auth,
       registry: this.#registry,
       timeoutMs: this.#opts.handshakeTimeoutMs,
       peerCertificateNames,

@@ -93,3 +93,158 @@ export function verifyProof(
     throw tmeshError('E_AUTH', `peer ${peer.nodeId} sent a wrong token proof`);
   }
 }
+
+/** A secret: a string (its UTF-8 bytes) or raw bytes. */
+export type LinkSecret = string | Uint8Array;
+
+/**
+ * How a link proves who it is in the handshake. Either one `token` shared by every node (it proves
+ * membership, not identity), or per-node keys: `key` is this node's own secret, used when it connects;
+ * `keys` holds the secrets of the nodes allowed to connect here, by node id. With keys, a peer can only
+ * claim the node id whose key it holds.
+ */
+export interface LinkAuth {
+  token?: string;
+  key?: LinkSecret;
+  keys?: Record<string, LinkSecret>;
+}
+
+const KEY_LABEL = 'tmesh-link-key-v1';
+/** Bounds of a per-node key in bytes: at least 128 bits of secret; TLS-PSK takes at most 64 bytes here. */
+export const KEY_MIN_BYTES = 16;
+export const KEY_MAX_BYTES = 64;
+
+/** The bytes of a secret, or E_INVALID_ARGUMENT when it is not 16..64 bytes. */
+export function secretBytes(name: string, secret: LinkSecret): Buffer {
+  const bytes =
+    typeof secret === 'string'
+      ? Buffer.from(secret, 'utf8')
+      : secret instanceof Uint8Array
+        ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength)
+        : undefined;
+  if (!bytes || bytes.length < KEY_MIN_BYTES || bytes.length > KEY_MAX_BYTES) {
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      `${name} must be a string or bytes of ${KEY_MIN_BYTES}..${KEY_MAX_BYTES} bytes, got ${bytes ? `${bytes.length} bytes` : typeof secret}`,
+    );
+  }
+  return bytes;
+}
+
+/** Check a LinkAuth: a token or keys, not both; keys of the right size. Throws E_INVALID_ARGUMENT. */
+export function checkAuth(auth: LinkAuth | undefined): LinkAuth | undefined {
+  if (auth === undefined) return undefined;
+  if (typeof auth !== 'object' || auth === null)
+    throw tmeshError('E_INVALID_ARGUMENT', 'options.auth must be an object');
+  const keyed = auth.key !== undefined || auth.keys !== undefined;
+  if (keyed && auth.token !== undefined && auth.token !== '') {
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      'options.auth takes a shared token or per-node keys (key, keys), not both',
+    );
+  }
+  if (auth.token !== undefined && typeof auth.token !== 'string')
+    throw tmeshError('E_INVALID_ARGUMENT', 'auth.token must be a string');
+  if (auth.key !== undefined) secretBytes('auth.key', auth.key);
+  if (auth.keys !== undefined) {
+    if (typeof auth.keys !== 'object' || auth.keys === null)
+      throw tmeshError('E_INVALID_ARGUMENT', 'auth.keys must map node ids to secrets');
+    for (const [id, secret] of Object.entries(auth.keys))
+      secretBytes(`auth.keys[${JSON.stringify(id)}]`, secret);
+  }
+  return auth;
+}
+
+function keyed(auth: LinkAuth | undefined): boolean {
+  return auth !== undefined && (auth.key !== undefined || auth.keys !== undefined);
+}
+
+/**
+ * HMAC-SHA256(key, label 0 role 0 senderId 0 receiverId 0 senderNonce receiverNonce): binds the sender's
+ * node id, the receiver's, the sender's role and both fresh nonces, so a proof can be neither replayed
+ * nor reflected nor reused under another node id.
+ */
+export function keyProof(
+  key: LinkSecret,
+  role: 'initiator' | 'acceptor',
+  senderId: string,
+  receiverId: string,
+  senderNonce: Uint8Array,
+  receiverNonce: Uint8Array,
+): Buffer {
+  return createHmac('sha256', secretBytes('key', key))
+    .update(`${KEY_LABEL}\0${role}\0${senderId}\0${receiverId}\0`)
+    .update(senderNonce)
+    .update(receiverNonce)
+    .digest();
+}
+
+/**
+ * The key that authenticates this connection with per-node keys: the connecting side's own `key`; on
+ * the accepting side the key registered for the peer's node id. Throws E_AUTH when there is none (an
+ * unknown node id is refused before this side sends its Auth).
+ */
+function linkKey(auth: LinkAuth, role: 'initiator' | 'acceptor', peer: HelloValue): LinkSecret {
+  if (role === 'initiator') {
+    if (auth.key === undefined)
+      throw tmeshError(
+        'E_AUTH',
+        'per-node keys are configured but this side has no auth.key to connect with',
+      );
+    return auth.key;
+  }
+  const key = auth.keys && Object.hasOwn(auth.keys, peer.nodeId) ? auth.keys[peer.nodeId] : undefined;
+  if (key === undefined)
+    throw tmeshError('E_AUTH', `node id ${peer.nodeId} has no key here: refused`, {
+      details: { nodeId: peer.nodeId },
+    });
+  return key;
+}
+
+/** The proof this side puts in its Auth (empty without auth). Throws E_AUTH for an unknown peer id. */
+export function ownProof(
+  auth: LinkAuth | undefined,
+  role: 'initiator' | 'acceptor',
+  self: HelloValue,
+  peer: HelloValue,
+): Buffer {
+  if (keyed(auth)) {
+    const key = linkKey(auth!, role, peer);
+    return keyProof(key, role, self.nodeId, peer.nodeId, self.nonce, peer.nonce);
+  }
+  return auth?.token ? authProof(auth.token, self.nodeId, self.nonce, peer.nonce) : Buffer.alloc(0);
+}
+
+/** Check the proof in the peer's Auth against this side's auth (token or per-node keys). Throws E_AUTH. */
+export function verifyPeerProof(
+  auth: LinkAuth | undefined,
+  role: 'initiator' | 'acceptor',
+  self: HelloValue,
+  peer: HelloValue,
+  proof: Uint8Array,
+): void {
+  if (!keyed(auth)) {
+    verifyProof(auth?.token, peer, self.nonce, proof);
+    return;
+  }
+  if (proof.length === 0) {
+    throw tmeshError('E_AUTH', `peer ${peer.nodeId} sent no key proof; this side requires one`);
+  }
+  const peerRole = role === 'initiator' ? 'acceptor' : 'initiator';
+  const expected = keyProof(
+    linkKey(auth!, role, peer),
+    peerRole,
+    peer.nodeId,
+    self.nodeId,
+    peer.nonce,
+    self.nonce,
+  );
+  if (proof.length !== expected.length || !timingSafeEqual(proof, expected)) {
+    throw tmeshError(
+      'E_AUTH',
+      role === 'acceptor'
+        ? `peer claiming node id ${peer.nodeId} sent a wrong key proof`
+        : `peer ${peer.nodeId} does not hold this node's key (wrong key proof)`,
+    );
+  }
+}

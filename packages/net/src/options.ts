@@ -8,13 +8,26 @@ import {
   type WireId,
 } from '@tmesh/core';
 import { SUPPORTED_COMPRESSION } from './compression.js';
+import { checkAuth, type LinkAuth, type LinkSecret, secretBytes } from './negotiate.js';
 
 /** TLS 1.3 material: this side's certificate and key, and the CA that signs peers' certificates. */
-export interface LinkTlsOptions {
+export interface LinkTlsCertificates {
   cert: string | Buffer;
   key: string | Buffer;
   ca: string | Buffer;
 }
+
+/**
+ * TLS 1.3 with pre-shared keys instead of certificates (sockets only, not gRPC). The PSK identity is the
+ * node id: a connecting node offers its own `key` under its id; an accepting node looks the identity up
+ * in `keys` and requires the Hello node id to equal it. A node that does both gives both.
+ */
+export interface LinkTlsPsk {
+  psk: { key?: LinkSecret; keys?: Record<string, LinkSecret> };
+}
+
+/** TLS 1.3: mutual certificates, or pre-shared keys bound to node ids. */
+export type LinkTlsOptions = LinkTlsCertificates | LinkTlsPsk;
 
 /** Options shared by listen and connect (both transports). */
 export interface LinkOptions {
@@ -24,9 +37,15 @@ export interface LinkOptions {
   registry: MessageRegistry;
   /** Wires this side accepts, in preference order (default `self.wires`). */
   wires?: WireId[];
-  /** Shared-secret HMAC challenge (when not relying on TLS client certificates alone). */
-  auth?: { token?: string };
-  /** Mutual TLS 1.3: the peer's certificate CN or a SAN must equal its Hello node id. */
+  /**
+   * HMAC challenge in the handshake: a `token` shared by all nodes, or per-node keys (`key` to connect
+   * with, `keys` of the nodes allowed in, by id) that bind each peer to its node id.
+   */
+  auth?: LinkAuth;
+  /**
+   * TLS 1.3 (never lower): mutual certificates (the peer's certificate CN or a SAN must equal its Hello
+   * node id) or pre-shared keys (the PSK identity must equal its Hello node id).
+   */
   tls?: LinkTlsOptions;
   /** Compression algorithms offered; when given, this side compresses frames above the threshold. */
   compression?: CompressionAlgorithm[];
@@ -50,6 +69,10 @@ export interface LinkOptions {
   resumeWindowMs?: number;
   /** Most live links one peer node id may hold on a server (default 16). */
   maxLinksPerPeer?: number;
+  /** Most links (live or awaiting resumption) one server holds, all peers together (default 1024). */
+  maxConnections?: number;
+  /** Most connections one server handshakes at once, i.e. not yet authenticated (default 64). */
+  maxHandshakes?: number;
   /** Protocol versions offered (default [PROTOCOL_VERSION]); for tests of version negotiation. */
   protocolVersions?: number[];
 }
@@ -59,8 +82,11 @@ export interface ResolvedLinkOptions {
   self: NodeInfo;
   registry: MessageRegistry;
   wires: WireId[];
-  auth: { token?: string } | undefined;
-  tls: LinkTlsOptions | undefined;
+  auth: LinkAuth | undefined;
+  /** Certificate TLS, when configured. */
+  tls: LinkTlsCertificates | undefined;
+  /** TLS with pre-shared keys, when configured. */
+  tlsPsk: LinkTlsPsk['psk'] | undefined;
   compressionOffered: CompressionAlgorithm[];
   compressionApply: boolean;
   compressionThreshold: number;
@@ -74,7 +100,40 @@ export interface ResolvedLinkOptions {
   requestTimeoutMs: number;
   resumeWindowMs: number;
   maxLinksPerPeer: number;
+  maxConnections: number;
+  maxHandshakes: number;
   protocolVersions: number[];
+}
+
+function checkTls(tls: LinkTlsOptions | undefined): Pick<ResolvedLinkOptions, 'tls' | 'tlsPsk'> {
+  if (tls === undefined) return { tls: undefined, tlsPsk: undefined };
+  if (typeof tls !== 'object' || tls === null)
+    throw tmeshError('E_INVALID_ARGUMENT', 'options.tls must be an object');
+  if ('psk' in tls && tls.psk !== undefined) {
+    const t = tls as LinkTlsPsk & Partial<LinkTlsCertificates>;
+    if (t.cert !== undefined || t.key !== undefined || t.ca !== undefined)
+      throw tmeshError(
+        'E_INVALID_ARGUMENT',
+        'options.tls takes certificates (cert, key, ca) or psk, not both',
+      );
+    const { key, keys } = t.psk;
+    if (key === undefined && keys === undefined)
+      throw tmeshError('E_INVALID_ARGUMENT', 'tls.psk needs a key (to connect) or keys (to accept), or both');
+    if (key !== undefined) secretBytes('tls.psk.key', key);
+    for (const [id, secret] of Object.entries(keys ?? {})) {
+      if (Buffer.byteLength(id) > 128)
+        throw tmeshError(
+          'E_INVALID_ARGUMENT',
+          `tls.psk.keys: node id ${id.slice(0, 40)}... exceeds the 128-byte PSK identity`,
+        );
+      secretBytes(`tls.psk.keys[${JSON.stringify(id)}]`, secret);
+    }
+    return { tls: undefined, tlsPsk: t.psk };
+  }
+  const c = tls as LinkTlsCertificates;
+  if (!c.cert || !c.key || !c.ca)
+    throw tmeshError('E_INVALID_ARGUMENT', 'options.tls needs cert, key and ca (or psk)');
+  return { tls: c, tlsPsk: undefined };
 }
 
 function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
@@ -130,8 +189,8 @@ export function resolveOptions(options: LinkOptions): ResolvedLinkOptions {
     self: options.self,
     registry: options.registry,
     wires: [...wires],
-    auth: options.auth,
-    tls: options.tls,
+    auth: checkAuth(options.auth),
+    ...checkTls(options.tls),
     compressionOffered: offered,
     compressionApply: options.compression !== undefined && offered.length > 0,
     compressionThreshold: positive('compressionThreshold', options.compressionThreshold, 4096, true),
@@ -145,6 +204,8 @@ export function resolveOptions(options: LinkOptions): ResolvedLinkOptions {
     requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, 30000),
     resumeWindowMs: positive('resumeWindowMs', options.resumeWindowMs, 10000),
     maxLinksPerPeer: positive('maxLinksPerPeer', options.maxLinksPerPeer, 16),
+    maxConnections: positive('maxConnections', options.maxConnections, 1024),
+    maxHandshakes: positive('maxHandshakes', options.maxHandshakes, 64),
     protocolVersions: options.protocolVersions ?? options.self.protocolVersions ?? [PROTOCOL_VERSION],
   };
 }

@@ -34,19 +34,28 @@ function checkEndpoint(endpoint: Endpoint, opts: ResolvedLinkOptions): asserts e
       `listen/connect take a tcp or unix endpoint (grpc: listenGrpc/connectGrpc), got ${String(endpoint?.kind)}`,
     );
   }
-  if (endpoint.kind === 'tcp' && endpoint.tls && !opts.tls) {
+  if (endpoint.kind === 'tcp' && endpoint.tls && !opts.tls && !opts.tlsPsk) {
     throw tmeshError(
       'E_INVALID_ARGUMENT',
-      'endpoint asks for TLS but options.tls (cert, key, ca) is missing',
+      'endpoint asks for TLS but options.tls (cert, key, ca or psk) is missing',
     );
   }
 }
 
+/** TLS 1.3 suites whose hash is SHA-256, the hash OpenSSL's PSK callbacks (used by node:tls) assume. */
+const PSK_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256';
+
 function tlsBase(
   opts: ResolvedLinkOptions,
 ): tls.SecureContextOptions & { minVersion: 'TLSv1.3'; maxVersion: 'TLSv1.3' } {
+  if (opts.tlsPsk) return { ciphers: PSK_SUITES, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
   const t = opts.tls!;
   return { cert: t.cert, key: t.key, ca: t.ca, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
+}
+
+/** A PSK as node:tls takes it. */
+function pskBuffer(secret: string | Uint8Array): Buffer {
+  return typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
 }
 
 function open(
@@ -55,13 +64,20 @@ function open(
 ): Promise<{ stream: Duplex; names: string[] | undefined }> {
   return new Promise((resolve, reject) => {
     const where = endpoint.kind === 'unix' ? `unix:${endpoint.path}` : `${endpoint.host}:${endpoint.port}`;
-    if (endpoint.kind === 'tcp' && opts.tls) {
+    if (endpoint.kind === 'tcp' && (opts.tls || opts.tlsPsk)) {
+      const psk = opts.tlsPsk;
+      if (psk && psk.key === undefined) {
+        reject(tmeshError('E_INVALID_ARGUMENT', 'tls.psk.key is needed to connect (keys only accept)'));
+        return;
+      }
       const socket = tls.connect({
         ...tlsBase(opts),
         host: endpoint.host,
         port: endpoint.port,
         // Identity is the node id, checked against the peer's Hello; not the host name dialled.
         checkServerIdentity: () => undefined,
+        // PSK: the identity offered is this node's id; the server proves it holds the same key.
+        ...(psk ? { pskCallback: () => ({ identity: opts.self.id, psk: pskBuffer(psk.key!) }) } : {}),
       });
       socket.setNoDelay(true);
       socket.once('secureConnect', () => {
@@ -76,7 +92,10 @@ function open(
           );
           return;
         }
-        resolve({ stream: socket, names: certificateNames(socket.getPeerCertificate()) });
+        resolve({
+          stream: socket,
+          names: psk ? undefined : certificateNames(socket.getPeerCertificate()),
+        });
       });
       const onError = (e: Error): void => reject(socketError(e, `connect ${where}`));
       socket.once('error', onError);
@@ -163,7 +182,7 @@ export async function listen(
     throw tmeshError('E_INVALID_ARGUMENT', 'listen needs an onLink callback');
   const emitter = new EventEmitter();
   let serverRef: SocketLinkServer | undefined;
-  const useTls = endpoint.kind === 'tcp' && opts.tls !== undefined;
+  const useTls = endpoint.kind === 'tcp' && (opts.tls !== undefined || opts.tlsPsk !== undefined);
   const acceptor = new Acceptor(opts, opts.wires, emitter, options.onLink);
   const onStream = (stream: Duplex, names: string[] | undefined, remote: string): void => {
     void acceptor.accept(stream, names, remote);
@@ -172,11 +191,34 @@ export async function listen(
   if (useTls) {
     // Certificates are checked here rather than by rejectUnauthorized, so the refused peer is told why
     // (a Close frame with E_AUTH over the TLS channel) instead of seeing a bare hang-up.
-    const tserver = tls.createServer({ ...tlsBase(opts), requestCert: true, rejectUnauthorized: false });
+    // With PSK, the identity the key was found under is remembered per socket: the Hello must carry it.
+    const psk = opts.tlsPsk;
+    const pskIdentities = new WeakMap<tls.TLSSocket, string>();
+    const keys = psk?.keys ?? {};
+    const tserver = tls.createServer({
+      ...tlsBase(opts),
+      // An unauthenticated peer may hold a connection for the handshake time at most, TLS included.
+      handshakeTimeout: opts.handshakeTimeoutMs,
+      ...(psk
+        ? {
+            pskCallback: (socket: tls.TLSSocket, identity: string) => {
+              if (!Object.hasOwn(keys, identity)) return null;
+              pskIdentities.set(socket, identity);
+              return pskBuffer(keys[identity]!);
+            },
+          }
+        : { requestCert: true, rejectUnauthorized: false }),
+    });
     const closeCodec = codecFor('universal', linkRegistry(opts.registry));
     tserver.on('secureConnection', (socket: tls.TLSSocket) => {
       socket.setNoDelay(true);
       const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+      if (psk) {
+        // No identity means no PSK was used (e.g. a resumed session): the Hello can match nothing.
+        const identity = pskIdentities.get(socket);
+        onStream(socket, identity === undefined ? [] : [identity], remote);
+        return;
+      }
       if (!socket.authorized) {
         const error = tmeshError(
           'E_AUTH',
@@ -191,6 +233,8 @@ export async function listen(
       onStream(socket, certificateNames(socket.getPeerCertificate()), remote);
     });
     tserver.on('tlsClientError', (error, socket) => {
+      // With a listener here node:tls leaves the socket open (a silent peer would stay): close it.
+      socket.destroy();
       serverRef?.emit(
         'handshakeError',
         socketError(error, 'TLS handshake'),
