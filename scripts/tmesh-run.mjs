@@ -84,6 +84,19 @@ function build() {
   pnpm(['exec', 'turbo', 'run', 'build', '--output-logs=errors-only'], 'build packages and the native addon');
 }
 
+// The bounded fuzz smoke (RELIABILITY.md, "Fuzzing"): every cargo-fuzz target in fuzz/ for a few seconds,
+// starting from the committed corpus and regression inputs (the TypeScript fuzzers ran in vitest above).
+// The script installs the nightly toolchain and cargo-fuzz when missing. TMESH_FUZZ_SECONDS=0 skips it.
+function fuzzSmoke() {
+  const seconds = process.env.TMESH_FUZZ_SECONDS ?? '8';
+  if (seconds === '0') return;
+  run(
+    'sh',
+    ['-c', `TMESH_FUZZ_RUNS=0 bash scripts/fuzz-long.sh ${Number(seconds)}`],
+    `fuzz smoke (${seconds} s per target)`,
+  );
+}
+
 switch (job) {
   case 'demo':
     systemDeps();
@@ -99,6 +112,7 @@ switch (job) {
     pnpm(['exec', 'turbo', 'run', 'typecheck', '--output-logs=errors-only'], 'typecheck');
     pnpm(['exec', 'vitest', 'run', ...rest], 'vitest');
     run('cargo', ['test', '--workspace', '--release', '--quiet'], 'cargo test');
+    fuzzSmoke();
     pnpm(['exec', 'turbo', 'run', 'publint', '--output-logs=errors-only'], 'publint on every packed package');
     break;
   default:
