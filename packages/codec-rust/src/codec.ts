@@ -50,11 +50,16 @@ function checkCompression(header: FrameHeader): void {
 /** One header-fields object reused by every encode (sealFrame reads it synchronously): no allocation. */
 const META: FrameMeta = { messageType: 0, flags: 0, sequence: 0, timestamp: undefined };
 
-function meta(type: MessageType<any>, options: WireEncodeOptions): FrameMeta {
+function meta(
+  type: MessageType<any>,
+  flags: number,
+  sequence: number,
+  timestamp: number | undefined,
+): FrameMeta {
   META.messageType = type.id;
-  META.flags = options.flags ?? 0;
-  META.sequence = options.sequence ?? 0;
-  META.timestamp = options.timestamp;
+  META.flags = flags;
+  META.sequence = sequence;
+  META.timestamp = timestamp;
   return META;
 }
 
@@ -116,13 +121,15 @@ class RustCodec implements WireCodec {
 
   encode<T>(type: MessageType<T>, value: T, options: WireEncodeOptions = {}): Uint8Array {
     const codec = this.#check(type, options);
+    // Read before the value is encoded (a getter may encode again with other options).
+    const { flags = 0, sequence = 0, timestamp } = options;
     const w = acquireWriter();
     try {
       // The header is written last (it holds the payload's size and CRC); the payload goes after it.
       const end = codec.encodeInto(w, value, w.start + HEADER);
       this.#tooLarge(type, end - w.start);
       const frame = w.take(end);
-      sealFrame(RUST_FRAME, frame, meta(type, options));
+      sealFrame(RUST_FRAME, frame, meta(type, flags, sequence, timestamp));
       return frame;
     } finally {
       releaseWriter(w);
@@ -131,6 +138,8 @@ class RustCodec implements WireCodec {
 
   encodeParts<T>(type: MessageType<T>, value: T, options: WireEncodeOptions = {}): Uint8Array[] {
     const codec = this.#check(type, options);
+    // Read before the value is encoded (a getter may encode again with other options).
+    const { flags = 0, sequence = 0, timestamp } = options;
     const w = acquireWriter();
     w.gather = true;
     try {
@@ -141,7 +150,7 @@ class RustCodec implements WireCodec {
       this.#tooLarge(type, size);
       const head = w.take(end);
       const parts = refs.length === 0 ? [head] : gatherParts(head, refs);
-      return sealFrameParts(RUST_FRAME, parts, meta(type, options));
+      return sealFrameParts(RUST_FRAME, parts, meta(type, flags, sequence, timestamp));
     } finally {
       w.gather = false;
       if (w.refs.length > 0) w.refs = [];

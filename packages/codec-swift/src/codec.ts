@@ -65,11 +65,16 @@ export function createSwiftCodec(registry: MessageRegistry, options: SwiftCodecO
 
   // One header-fields object reused by every encode (sealFrame reads it synchronously): no allocation.
   const META: FrameMeta = { messageType: 0, flags: 0, sequence: 0, timestamp: undefined };
-  const meta = (messageType: number, flags: number, encodeOptions: WireEncodeOptions): FrameMeta => {
+  const meta = (
+    messageType: number,
+    flags: number,
+    sequence: number,
+    timestamp: number | undefined,
+  ): FrameMeta => {
     META.messageType = messageType;
     META.flags = flags;
-    META.sequence = encodeOptions.sequence ?? 0;
-    META.timestamp = encodeOptions.timestamp;
+    META.sequence = sequence;
+    META.timestamp = timestamp;
     return META;
   };
 
@@ -111,18 +116,22 @@ export function createSwiftCodec(registry: MessageRegistry, options: SwiftCodecO
     },
     encode<T>(type: MessageType<T>, value: T, encodeOptions: WireEncodeOptions = {}): Uint8Array {
       const flags = checkEncode(type, encodeOptions);
+      // Read before the value is encoded (a getter may encode again with other options).
+      const { sequence = 0, timestamp } = encodeOptions;
       const { codec } = codecFor(type.id);
       const frame = codec.encodeWithReserve(value, SWIFT_FRAME.headerSize);
-      return sealFrame(SWIFT_FRAME, frame, meta(type.id, flags, encodeOptions));
+      return sealFrame(SWIFT_FRAME, frame, meta(type.id, flags, sequence, timestamp));
     },
     encodeParts<T>(type: MessageType<T>, value: T, encodeOptions: WireEncodeOptions = {}): Uint8Array[] {
       const flags = checkEncode(type, encodeOptions);
+      // Read before the value is encoded (a getter may encode again with other options).
+      const { sequence = 0, timestamp } = encodeOptions;
       const { codec } = codecFor(type.id);
       const { head, refs } = codec.encodeGather(value, SWIFT_FRAME.headerSize);
       return sealFrameParts(
         SWIFT_FRAME,
         refs.length === 0 ? [head] : gatherParts(head, refs),
-        meta(type.id, flags, encodeOptions),
+        meta(type.id, flags, sequence, timestamp),
       );
     },
     decode(frame: Uint8Array, decodeOptions?: { copy?: boolean }): DecodedMessage {

@@ -105,12 +105,21 @@ class FixedWireAdapter implements WireAdapter {
   }
 
   encode<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array {
-    return this.#codec.encode(type, value, { sequence, flags });
+    return this.#codec.encode(type, value, this.#options(sequence, flags));
   }
 
   encodeParts<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array | Uint8Array[] {
-    const parts = this.#codec.encodeParts!(type, value, { sequence, flags });
+    const parts = this.#codec.encodeParts!(type, value, this.#options(sequence, flags));
     return parts.length === 1 ? parts[0]! : parts;
+  }
+
+  /** One options object for every encode (the codecs read it before encoding the value). */
+  readonly #encodeOptions = { sequence: 0, flags: 0 };
+
+  #options(sequence: number, flags: number): { sequence: number; flags: number } {
+    this.#encodeOptions.sequence = sequence;
+    this.#encodeOptions.flags = flags;
+    return this.#encodeOptions;
   }
 
   reseal(parts: Uint8Array[]): void {

@@ -100,15 +100,20 @@ export interface Link extends EventEmitter {
   close(): Promise<void>;
 }
 
-interface Entry {
-  seq: number;
-  prefix: Uint8Array | undefined;
-  /** The frame, or its parts (a gather encode that kept big bytes fields as the caller's arrays). */
-  frame: Uint8Array | Uint8Array[];
-  bytes: number;
-  typeName: string;
+/** The frame of a retained message, or its parts (a gather encode kept big bytes fields as the caller's arrays). */
+type RetainedFrame = Uint8Array | Uint8Array[];
+
+/** Callbacks of a message sent with delivery 'acked' or as a request. */
+interface Settle {
   onAck: (() => void) | undefined;
   onFail: ((error: TmeshError) => void) | undefined;
+}
+
+function frameBytes(frame: RetainedFrame): number {
+  if (!Array.isArray(frame)) return frame.length;
+  let n = 0;
+  for (const part of frame) n += part.length;
+  return n;
 }
 
 interface Waiter {
@@ -241,8 +246,16 @@ export class LinkImpl extends EventEmitter implements Link {
 
   // sending
   #nextSeq = 1;
-  #retained: Entry[] = [];
+  // The unacknowledged numbered frames, oldest first, in parallel arrays with no object per message:
+  // sequence numbers are consecutive, so index i holds sequence #retainedBase + i (live from
+  // #retainedHead on). The rare extras live in maps keyed by sequence: the ReplyTo frame written before
+  // a response, the callbacks of 'acked' sends and requests.
+  #retained: RetainedFrame[] = [];
+  #retainedTypes: MessageType<any>[] = [];
   #retainedHead = 0;
+  #retainedBase = 1;
+  #prefixes = new Map<number, Uint8Array>();
+  #settles = new Map<number, Settle>();
   #queuedBytes = 0;
   #waiters: Waiter[] = [];
   #out: Uint8Array[] = [];
@@ -419,9 +432,7 @@ export class LinkImpl extends EventEmitter implements Link {
       this.#nextSeq = 1;
       this.#received = 0;
       this.#ackSent = 0;
-      this.#retained = [];
-      this.#retainedHead = 0;
-      this.#queuedBytes = 0;
+      this.#clearRetained();
     } else {
       this.#release(Number(peerAuth.resumeReceived));
     }
@@ -449,14 +460,15 @@ export class LinkImpl extends EventEmitter implements Link {
     stream.on('close', this.#onStreamClose);
     // Retransmit what the peer has not acknowledged (everything, on a fresh stream nothing is left).
     for (let i = this.#retainedHead; i < this.#retained.length; i++) {
-      const e = this.#retained[i]!;
-      if (e.prefix) this.#push(e.prefix);
+      const frame = this.#retained[i]!;
+      const prefix = this.#prefixes.size > 0 ? this.#prefixes.get(this.#retainedBase + i) : undefined;
+      if (prefix) this.#push(prefix);
       // A referenced array its owner changed after sending goes out as it is now, with a checksum
       // that matches it (rather than one the peer would reject, again on every reconnect).
-      if (!Array.isArray(e.frame)) this.#push(e.frame);
+      if (!Array.isArray(frame)) this.#push(frame);
       else {
-        this.#adapter!.reseal(e.frame);
-        this.#pushParts(e.frame);
+        this.#adapter!.reseal(frame);
+        this.#pushParts(frame);
       }
     }
     if (this.#received > this.#ackSent) this.#scheduleFlush();
@@ -515,7 +527,7 @@ export class LinkImpl extends EventEmitter implements Link {
     if (!this.#compressing()) {
       // No compression: a gather encode, so big bytes fields are written from the caller's arrays.
       const frame = adapter.encodeParts(type, value, wireSeq, flags);
-      return this.#retain(seq, frame, prefix, type.name, onAck, onFail);
+      return this.#retain(seq, frame, prefix, type, onAck, onFail);
     }
     let frame = adapter.encode(type, value, wireSeq, flags);
     if (this.#compressionOn && this.#compression !== 'none' && frame.length >= this.#compressionThreshold) {
@@ -525,7 +537,7 @@ export class LinkImpl extends EventEmitter implements Link {
         frame = packed;
       }
     }
-    return this.#retain(seq, frame, prefix, type.name, onAck, onFail);
+    return this.#retain(seq, frame, prefix, type, onAck, onFail);
   }
 
   #compressing(): boolean {
@@ -535,17 +547,21 @@ export class LinkImpl extends EventEmitter implements Link {
   /** Keep an encoded frame for retransmission until acknowledged, and write it if connected. */
   #retain(
     seq: number,
-    frame: Uint8Array | Uint8Array[],
+    frame: RetainedFrame,
     prefix: Uint8Array | undefined,
-    typeName: string,
+    type: MessageType<any>,
     onAck: (() => void) | undefined,
     onFail: ((e: TmeshError) => void) | undefined,
   ): number {
     this.#nextSeq = seq + 1;
-    let bytes = prefix?.length ?? 0;
-    if (Array.isArray(frame)) for (const part of frame) bytes += part.length;
-    else bytes += frame.length;
-    this.#retained.push({ seq, prefix, frame, bytes, typeName, onAck, onFail });
+    this.#retained.push(frame);
+    this.#retainedTypes.push(type);
+    let bytes = Array.isArray(frame) ? frameBytes(frame) : frame.length;
+    if (prefix) {
+      this.#prefixes.set(seq, prefix);
+      bytes += prefix.length;
+    }
+    if (onAck || onFail) this.#settles.set(seq, { onAck, onFail });
     this.#queuedBytes += bytes;
     this.#messagesOut++;
     if (this.#state === 'open' || (this.#state === 'closing' && this.#stream)) {
@@ -890,32 +906,73 @@ export class LinkImpl extends EventEmitter implements Link {
     if (this.#out.length > 0 || this.#received > this.#ackSent) this.#flush();
   };
 
+  /** Forget every retained message (a new session: nothing is retransmitted). */
+  #clearRetained(): void {
+    this.#retained = [];
+    this.#retainedTypes = [];
+    this.#retainedHead = 0;
+    this.#retainedBase = this.#nextSeq;
+    this.#prefixes.clear();
+    this.#settles.clear();
+    this.#queuedBytes = 0;
+  }
+
   /** Drop acknowledged entries up to `upTo` (inclusive). */
   #release(upTo: number): void {
     const r = this.#retained;
+    const types = this.#retainedTypes;
+    const base = this.#retainedBase;
     let h = this.#retainedHead;
-    while (h < r.length && r[h]!.seq <= upTo) {
-      const e = r[h]!;
-      this.#queuedBytes -= e.bytes;
-      r[h] = undefined as unknown as Entry;
+    const stop = Math.min(r.length, upTo - base + 1);
+    const extras = this.#prefixes.size > 0 || this.#settles.size > 0;
+    let settled: Settle[] | undefined;
+    while (h < stop) {
+      const frame = r[h]!;
+      this.#queuedBytes -= Array.isArray(frame) ? frameBytes(frame) : frame.length;
+      r[h] = undefined as unknown as RetainedFrame;
+      types[h] = undefined as unknown as MessageType<any>;
+      if (extras) {
+        const seq = base + h;
+        const prefix = this.#prefixes.get(seq);
+        if (prefix) {
+          this.#queuedBytes -= prefix.length;
+          this.#prefixes.delete(seq);
+        }
+        const settle = this.#settles.get(seq);
+        if (settle) {
+          this.#settles.delete(seq);
+          (settled ??= []).push(settle);
+        }
+      }
       h++;
-      e.onAck?.();
     }
     if (h === r.length) {
       this.#retained = [];
+      this.#retainedTypes = [];
       this.#retainedHead = 0;
+      this.#retainedBase = base + h;
     } else if (h > 4096 && h * 2 > r.length) {
       this.#retained = r.slice(h);
+      this.#retainedTypes = types.slice(h);
       this.#retainedHead = 0;
+      this.#retainedBase = base + h;
     } else {
       this.#retainedHead = h;
     }
+    if (settled) for (const s of settled) s.onAck?.();
     if (this.#flushWaiters.length > 0) this.#checkFlushWaiters();
     if (this.#waiters.length > 0) this.#admitWaiters();
   }
 
+  /** The sequence of the oldest unacknowledged message (#nextSeq when there is none). */
+  #oldestRetained(): number {
+    return this.#retainedHead < this.#retained.length
+      ? this.#retainedBase + this.#retainedHead
+      : this.#nextSeq;
+  }
+
   #checkFlushWaiters(): void {
-    const oldest = this.#retained[this.#retainedHead]?.seq ?? this.#nextSeq;
+    const oldest = this.#oldestRetained();
     this.#flushWaiters = this.#flushWaiters.filter((w) => {
       if (w.upTo >= oldest) return true;
       if (w.failed) w.reject(w.failed);
@@ -931,10 +988,10 @@ export class LinkImpl extends EventEmitter implements Link {
       this.#checkFlushWaiters();
       return;
     }
-    const entries = this.#retained.slice(this.#retainedHead);
-    this.#retained = [];
-    this.#retainedHead = 0;
-    this.#queuedBytes = 0;
+    const first = this.#retainedBase + this.#retainedHead;
+    const types = this.#retainedTypes.slice(this.#retainedHead);
+    const settles = [...this.#settles.values()];
+    this.#clearRetained();
     const error = tmeshError(
       code,
       `${count} unacknowledged message(s) to ${this.#peerHello?.nodeId ?? '?'}: ${message}`,
@@ -942,14 +999,14 @@ export class LinkImpl extends EventEmitter implements Link {
         details: {
           delivery: 'unknown',
           count,
-          firstSequence: entries[0]!.seq,
-          lastSequence: entries[entries.length - 1]!.seq,
-          messages: entries.map((e) => ({ sequence: e.seq, type: e.typeName })),
+          firstSequence: first,
+          lastSequence: first + count - 1,
+          messages: types.map((type, i) => ({ sequence: first + i, type: type.name })),
         },
       },
     );
-    for (const w of this.#flushWaiters) if (w.upTo >= entries[0]!.seq) w.failed ??= error;
-    for (const e of entries) e.onFail?.(error);
+    for (const w of this.#flushWaiters) if (w.upTo >= first) w.failed ??= error;
+    for (const settle of settles) settle.onFail?.(error);
     this.#checkFlushWaiters();
     // Emitted after the caller's state change is complete (a listener may send again right away).
     if (this.listenerCount('undelivered') > 0) queueMicrotask(() => this.emit('undelivered', error));
@@ -963,7 +1020,7 @@ export class LinkImpl extends EventEmitter implements Link {
 
   flush(): Promise<void> {
     const upTo = this.#nextSeq - 1;
-    const oldest = this.#retained[this.#retainedHead]?.seq ?? this.#nextSeq;
+    const oldest = this.#oldestRetained();
     if (upTo < oldest) return RESOLVED;
     return new Promise((resolve, reject) => this.#flushWaiters.push({ upTo, resolve, reject }));
   }
