@@ -20,6 +20,11 @@ fn shm_exists(name: &str) -> bool {
   region::region_exists(name)
 }
 
+/// Held by the tests that leave a stale region behind and by the one that removes every stale region
+/// of this user (`cleanup_stale`), which would otherwise delete the others' regions mid-test.
+#[cfg(unix)]
+static STALE_REGIONS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn opts() -> ChannelOptions {
   ChannelOptions {
     capacity: 1 << 16,
@@ -212,6 +217,7 @@ fn a_region_of_another_user_or_with_a_wide_mode_is_refused() {
 #[cfg(unix)]
 #[test]
 fn a_region_whose_creator_died_is_reclaimed_on_open_and_on_create() {
+  let _serial = STALE_REGIONS.lock().unwrap_or_else(|e| e.into_inner());
   let name = uniq("stale");
   let a = Channel::create(&name, &opts()).unwrap();
   // Pretend the creator died: a pid above pid_max cannot exist.
@@ -239,6 +245,7 @@ fn a_region_whose_creator_died_is_reclaimed_on_open_and_on_create() {
 #[cfg(unix)] // Windows cannot list named mappings
 #[test]
 fn cleanup_removes_stale_regions_only() {
+  let _serial = STALE_REGIONS.lock().unwrap_or_else(|e| e.into_inner());
   let live = uniq("live");
   let dead = uniq("dead");
   let _l = Channel::create(&live, &opts()).unwrap();
