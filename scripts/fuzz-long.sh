@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz for real (RELIABILITY.md, "Fuzzing"): every cargo-fuzz target in fuzz/ for SECONDS each, then the
-# TypeScript property fuzzers (*.fuzz.test.ts) with TMESH_FUZZ_RUNS inputs per property. Prints, per
+# TypeScript property fuzzers (*.fuzz.test.ts) with TMESH_FUZZ_RUNS inputs per property and the codecs'
+# generated-frame fuzzers (packages/codec-*/fuzz/fuzz.ts) with as many frames. Prints, per
 # target, the inputs tried, coverage and crashes; writes nothing into the repository (new corpus units and
 # crash inputs go under target/fuzz-work/, which git ignores: copy a crash into fuzz/regressions/<target>/
 # once it is fixed). Exit status 1 if any target crashed or any property failed.
@@ -75,5 +76,13 @@ if [ "$TS_RUNS" != 0 ]; then
   grep -E '✓|×|FAIL|Tests  |Test Files|Counterexample' "${WORK}/ts.log"
   echo "TypeScript fuzzers: ${#files[@]} files, $(($(date +%s) - start)) s, exit $status (log: ${WORK}/ts.log)"
   [ "$status" -ne 0 ] && failed=1
+  # The codecs' own generated-frame fuzzers (BENCHMARKS.md), with the same count and seed 1.
+  for codec in rust swift universal; do
+    echo "codec-$codec: npx tsx packages/codec-$codec/fuzz/fuzz.ts $TS_RUNS 1"
+    npx tsx "packages/codec-$codec/fuzz/fuzz.ts" "$TS_RUNS" 1 >"$WORK/codec-$codec.log" 2>&1
+    status=$?
+    head -c 600 "$WORK/codec-$codec.log" | head -3
+    [ "$status" -ne 0 ] && { failed=1; echo "  codec-$codec fuzzer failed (exit $status): $WORK/codec-$codec.log"; }
+  done
 fi
 exit $failed
