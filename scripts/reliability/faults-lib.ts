@@ -81,6 +81,10 @@ export class PeerProcess {
       `${this.config.role} ${this.config.id}: no "${key}" line within ${ms} ms (exit ${this.proc.exitCode ?? this.proc.signalCode}); stderr: ${this.stderr.slice(-2000)}`,
     );
   }
+  /** Tell a sender to end its stream now. */
+  finish(): void {
+    this.proc.stdin!.write('finish\n');
+  }
   /** Tell a sender to start its recovery probe once its stream is done. */
   probe(): void {
     this.proc.stdin!.write('probe\n');
@@ -117,6 +121,8 @@ export interface SenderLog {
   sent: Map<number, { crc: number; size: number }>;
   ok: Map<number, string>;
   err: Map<number, string>;
+  /** Messages the sending node reported as undelivered after their `send` resolved ('U' lines). */
+  undeliveredReported: number;
 }
 
 function readLines(path: string): { lines: string[]; torn: number } {
@@ -128,13 +134,14 @@ function readLines(path: string): { lines: string[]; torn: number } {
 }
 
 export function readSenderLog(path: string): SenderLog {
-  const out: SenderLog = { sent: new Map(), ok: new Map(), err: new Map() };
+  const out: SenderLog = { sent: new Map(), ok: new Map(), err: new Map(), undeliveredReported: 0 };
   for (const line of readLines(path).lines) {
     const [kind, seq, a, b] = line.split(' ');
     const s = Number(seq);
     if (kind === 'S') out.sent.set(s, { crc: Number(a), size: Number(b) });
     else if (kind === 'OK') out.ok.set(s, a!);
     else if (kind === 'ERR') out.err.set(s, a!);
+    else if (kind === 'U') out.undeliveredReported += s;
   }
   return out;
 }
@@ -179,6 +186,8 @@ export interface Tally {
   unreported: number;
   /** Routes the replies came over. */
   routes: Record<string, number>;
+  /** Messages senders' nodes reported undelivered after accepting them (NodeEvent 'undelivered'). */
+  reportedUndelivered: number;
 }
 
 export function emptyTally(): Tally {
@@ -194,6 +203,7 @@ export function emptyTally(): Tally {
     corrupt: 0,
     unreported: 0,
     routes: {},
+    reportedUndelivered: 0,
   };
 }
 
@@ -208,6 +218,7 @@ export function addTally(into: Tally, t: Tally): Tally {
     'duplicated',
     'corrupt',
     'unreported',
+    'reportedUndelivered',
   ] as const)
     into[k] += t[k];
   for (const [code, n] of Object.entries(t.rejected)) into.rejected[code] = (into.rejected[code] ?? 0) + n;
@@ -241,6 +252,7 @@ export function check(
   for (const { log, killed } of senders) {
     const instance = log.instance;
     if (!instance) continue;
+    tally.reportedUndelivered += log.undeliveredReported;
     for (const [seq, { crc }] of log.sent) {
       tally.sent++;
       const key = `${instance} ${seq}`;
@@ -297,6 +309,15 @@ export function regionsOf(pids: number[]): string[] {
   }
 }
 
+/** Doorbell FIFOs in /dev/shm whose region is gone (a region's bells must go with it). */
+export function orphanBells(): string[] {
+  if (!existsSync('/dev/shm')) return [];
+  const files = new Set(readdirSync('/dev/shm'));
+  return [...files].filter(
+    (f) => /^tmesh-.*\.bell-[co]$/.test(f) && !files.has(f.replace(/\.bell-[co]$/, '')),
+  );
+}
+
 /** Node record or socket files left in a runtime directory. */
 export function runtimeLeftovers(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -311,8 +332,11 @@ export interface KillTrialOptions {
   streamMs?: number;
   window?: number;
   maxBytes?: number;
-  /** Upper bound of the random kill delay after the stream started (ms). */
+  /** Bounds of the random kill delay after the stream started (ms). */
+  killFromMs?: number;
   killWithinMs?: number;
+  /** How the sender sends (faults-peer.ts `api`): per-message requests (default) or plain sends. */
+  api?: 'request' | 'send';
   /** Upper bound of the random pause before the killed side is restarted (ms). */
   restartWithinMs?: number;
 }
@@ -329,6 +353,8 @@ export interface TrialResult {
   /** Regions and runtime files left once every process is gone. */
   leakedRegions: string[];
   leakedFiles: string[];
+  /** The longest graceful close (SIGTERM to exit) of a surviving process. */
+  closeMs: number;
   /** Processes that did not close cleanly on SIGTERM. */
   unclean: string[];
   problems: string[];
@@ -343,6 +369,7 @@ const rand = (max: number) => Math.floor(Math.random() * (max + 1));
  */
 export async function runKillTrial(options: KillTrialOptions): Promise<TrialResult> {
   const started = Date.now();
+  const bellsBefore = new Set(orphanBells());
   const dir = mkdtempSync(join(tmpdir(), 'tmesh-faults-'));
   const runtimeDir = join(dir, 'run');
   const logs = join(dir, 'logs');
@@ -366,6 +393,7 @@ export async function runKillTrial(options: KillTrialOptions): Promise<TrialResu
     log: join(logs, `sender-${n}.log`),
     count,
     streamMs,
+    ...(options.api ? { api: options.api } : {}),
     window: options.window ?? 8,
     maxBytes: options.maxBytes ?? 4096,
     timeoutMs: 3000,
@@ -379,11 +407,13 @@ export async function runKillTrial(options: KillTrialOptions): Promise<TrialResu
   };
   const streamMs = options.streamMs ?? 2500;
   // Somewhere in the first 60% of the stream, so the restart lands inside it too.
-  const killAfterMs = rand(options.killWithinMs ?? Math.floor(streamMs * 0.6));
+  const killFrom = options.killFromMs ?? 0;
+  const killAfterMs = killFrom + rand((options.killWithinMs ?? Math.floor(streamMs * 0.6)) - killFrom);
   const restartAfterMs = rand(options.restartWithinMs ?? 400);
   const problems: string[] = [];
   const unclean: string[] = [];
   let recovered = false;
+  let closeMs = 0;
   let deadPeerRegionsHeld: string[] = [];
   const senders: { cfg: PeerConfig; proc: PeerProcess; killed: boolean }[] = [];
   const receivers: PeerConfig[] = [];
@@ -433,12 +463,17 @@ export async function runKillTrial(options: KillTrialOptions): Promise<TrialResu
   } finally {
     for (const p of all) {
       if (!p.alive) continue;
+      const t0 = Date.now();
       if (!(await p.stop())) unclean.push(`${p.config.role} ${p.config.id}: ${p.stderr.slice(-500)}`);
+      closeMs = Math.max(closeMs, Date.now() - t0);
     }
   }
   const pids = all.map((p) => p.pid).filter((p): p is number => p !== undefined);
   const leakedRegions = regionsOf(pids);
-  const leakedFiles = runtimeLeftovers(runtimeDir);
+  const newOrphans = () => orphanBells().filter((b) => !bellsBefore.has(b));
+  // Another process may be between unlinking a region and its bells: look twice.
+  if (newOrphans().length) await sleep(300);
+  const leakedFiles = [...runtimeLeftovers(runtimeDir), ...newOrphans().map((b) => `/dev/shm/${b}`)];
   const senderLogs = senders.map((s) => {
     const log = readSenderLog(s.cfg.log);
     log.instance = s.proc.find('ready')?.instance;
@@ -466,6 +501,7 @@ export async function runKillTrial(options: KillTrialOptions): Promise<TrialResu
     leakedRegions,
     leakedFiles,
     unclean,
+    closeMs,
     problems,
     ms: Date.now() - started,
   };

@@ -6,10 +6,11 @@
 //   write(2) per line on an O_APPEND file, so a SIGKILL leaves every complete line.
 // sender: sends `count` FaultMsg requests (a window of them in flight), then probes until one succeeds
 //   (recovery). Its log has `S <seq> <crc> <bytes>` before a request leaves, then `OK <seq> <route>` or
-//   `ERR <seq> <code>` when it settles.
+//   `ERR <seq> <code>` when it settles, and `U <count> <why>` when the node reports messages it had
+//   accepted as undelivered (NodeEvent 'undelivered').
 // Both print JSON lines on stdout ({ready}, {sending}, {streamed}, {recovered}, {done}) and close the
 // node on SIGTERM. The sender starts its recovery probe when a `probe` line arrives on stdin; a `peers`
-// line prints the peers the node knows.
+// line prints the peers the node knows; a `finish` line ends the stream early.
 import { randomBytes, randomInt } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -43,6 +44,12 @@ export interface PeerConfig {
   shmCapacity?: number;
   heartbeatMs?: number;
   deadAfterMs?: number;
+  /**
+   * 'request' (default): every message is a request the receiver answers after logging it, so the sender
+   * knows per message. 'send': plain `node.send` (resolves when the transport accepted the message) and
+   * `node.on` at the receiver, to measure what that weaker promise leaves unreported.
+   */
+  api?: 'request' | 'send';
   /** etcd discovery instead of the runtime directory. */
   etcd?: { hosts: string[]; prefix: string; ttlSeconds: number };
   // sender
@@ -66,6 +73,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const node: TmeshNode = await createNode({
   id: config.id,
+  // Messages a transport had accepted and then could not deliver, reported to this (sending) node.
+  onEvent: (e) => {
+    if (e.kind === 'undelivered') log(`U ${e.count ?? 0} ${e.message.replace(/\s+/g, '_').slice(0, 200)}`);
+  },
   types: [FaultMsg, FaultAck],
   ...(config.machineId ? { machineId: config.machineId } : {}),
   discovery: config.etcd ? { runtimeDir: false, etcd: config.etcd } : { runtimeDir: config.runtimeDir },
@@ -87,12 +98,14 @@ let stopped: (() => void) | undefined;
 const stop = new Promise<void>((r) => {
   stopped = r;
 });
+let finishStream = false;
 let probeNow: (() => void) | undefined;
 const probe = new Promise<void>((r) => {
   probeNow = r;
 });
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() === 'probe') probeNow?.();
+  if (line.trim() === 'finish') finishStream = true;
   if (line.trim() === 'peers') print({ peers: node.peers().map((p) => p.info.id) });
 });
 process.on('SIGTERM', () => {
@@ -111,6 +124,10 @@ if (config.role === 'receiver') {
     log(`${m.value.sender} ${m.value.seq} ${m.value.crc} ${ok ? 1 : 0} ${m.via.route}`);
     if (!ok) throw tmeshError('E_CHECKSUM', `message ${m.value.seq} arrived with a wrong CRC-32`);
     return { type: FaultAck, value: { seq: m.value.seq, crc: m.value.crc } };
+  });
+  node.on(FaultMsg, (m) => {
+    const ok = crc32(m.value.data) === m.value.crc;
+    log(`${m.value.sender} ${m.value.seq} ${m.value.crc} ${ok ? 1 : 0} ${m.via.route}`);
   });
   print({ ready: node.info.id, pid: process.pid, endpoints: node.info.endpoints });
   await stop;
@@ -135,6 +152,13 @@ if (config.role === 'receiver') {
     const crc = crc32(data);
     log(`S ${s} ${crc} ${size}`);
     try {
+      if (config.api === 'send') {
+        await node.send(peer, FaultMsg, { sender: instance, seq: s, crc, data }, { timeoutMs });
+        const route = node.peers().find((p) => p.info.id === peer)?.route ?? 'unknown';
+        log(`OK ${s} ${route}`);
+        outcomes.ok++;
+        return true;
+      }
       const reply = await node.request(
         peer,
         FaultMsg,
@@ -163,7 +187,7 @@ if (config.role === 'receiver') {
   const streamEnd = Date.now() + (config.streamMs ?? 60_000);
   let issued = 0;
   const lane = async () => {
-    while (issued < count && Date.now() < streamEnd && !stopping) {
+    while (issued < count && Date.now() < streamEnd && !finishStream && !stopping) {
       issued++;
       // While the peer is down, failures come fast: pace them.
       if (!(await one())) await sleep(20);

@@ -54,6 +54,29 @@ describe('kill -9 fault injection through the facade', () => {
     180_000,
   );
 
+  it('plain send over TCP: what the killed receiver never acknowledged is reported to the sending node', async () => {
+    // `send` resolves once the link queued the message. When the receiver dies, the link fails what it
+    // still held (E_PEER_GONE / E_CONNECTION, delivery unknown); the node reports it as a NodeEvent of kind
+    // 'undelivered' with the count (before that fix the facade dropped the link's report: thousands of
+    // resolved sends vanished without a word).
+    const r = await runKillTrial({
+      mode: 'tcp',
+      side: 'receiver',
+      api: 'send',
+      streamMs: 1500,
+      killFromMs: 300,
+      killWithinMs: 900,
+    });
+    console.log(
+      `plain send, receiver killed at +${r.killAfterMs} ms: resolved ${r.tally.resolved}, delivered ${r.tally.delivered}, lost ${r.tally.lost}, reported undelivered ${r.tally.reportedUndelivered}`,
+    );
+    expect(r.tally).toMatchObject({ duplicated: 0, corrupt: 0, unreported: 0 });
+    expect(r.tally.lost).toBeGreaterThan(0);
+    expect(r.tally.reportedUndelivered).toBeGreaterThan(0);
+    expect(r.recovered).toBe(true);
+    expect(r.leakedFiles).toEqual([]);
+  }, 120_000);
+
   it(`TCP: ${TRIALS} trials, sender or receiver SIGKILLed mid-stream`, async () => {
     const results = await trials('tcp');
     expectClean(results);

@@ -50,8 +50,10 @@ export interface TypedReply<R> {
 export interface NodeEvent {
   at: number;
   peer: string;
-  kind: 'route' | 'fallback' | 'failure' | 'config' | 'peer-gone';
+  kind: 'route' | 'fallback' | 'failure' | 'config' | 'peer-gone' | 'undelivered';
   message: string;
+  /** 'undelivered': how many messages whose `send` had resolved were not delivered (delivery unknown). */
+  count?: number;
 }
 
 /** What transports a node can open; the manager wires the real ones (net links, shm channels). */
@@ -346,8 +348,14 @@ export class TmeshNode {
     } else this.#peers.set(info.id, { info, outstanding: 0, sent: 0, received: 0, failures: 0 });
   }
 
-  #log(peer: string, kind: NodeEvent['kind'], message: string): void {
-    const event = { at: Date.now(), peer, kind, message };
+  #log(peer: string, kind: NodeEvent['kind'], message: string, count?: number): void {
+    const event: NodeEvent = {
+      at: Date.now(),
+      peer,
+      kind,
+      message,
+      ...(count !== undefined ? { count } : {}),
+    };
     this.#events.push(event);
     if (this.#events.length > 1000) this.#events.shift();
     this.#options.onEvent?.(event);
@@ -384,6 +392,17 @@ export class TmeshNode {
     },
     heartbeat: (peer, rttMs) => {
       if (!this.#closed) this.monitor.recordHeartbeat(peer, rttMs);
+    },
+    undelivered: (peer, via, error) => {
+      // `send` resolves once a transport accepted a message; when the link later fails what it still
+      // held (the peer restarted, or reconnecting gave up), this is where the sender hears about it.
+      const count = (error as { details?: { count?: unknown } })?.details?.count;
+      this.#log(
+        peer,
+        'undelivered',
+        `${via.route}: ${(error as Error)?.message ?? String(error)}`,
+        typeof count === 'number' ? count : undefined,
+      );
     },
     closed: (peer, via, error) => {
       const state = this.#peers.get(peer);

@@ -37,6 +37,12 @@ export interface IncomingSink {
     via: PeerTransport,
   ): Promise<{ type: MessageType<any>; value: unknown }>;
   closed(peer: string, via: PeerTransport, error?: unknown): void;
+  /**
+   * Messages this transport had accepted (their `send` resolved) but could not deliver: the peer restarted
+   * or the link gave up before acknowledging them. `error` is the link's E_PEER_GONE / E_CONNECTION with
+   * `details.count` and `details.delivery = 'unknown'`.
+   */
+  undelivered?(peer: string, via: PeerTransport, error: unknown): void;
   /** A heartbeat measured this round-trip time (ms). */
   heartbeat(peer: string, rttMs: number): void;
 }

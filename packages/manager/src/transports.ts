@@ -96,6 +96,7 @@ export class NetTransport implements PeerTransport {
       msg.type.id === managerControl.ShmOffer.id ? onShmOffer(link, msg) : sink.request(peer, msg, this),
     );
     link.on('heartbeat', (rtt: number) => sink.heartbeat(peer, rtt));
+    link.on('undelivered', (error: unknown) => sink.undelivered?.(peer, this, error));
     link.on('error', () => {});
     link.once('close', (reason?: unknown) => {
       this.#open = false;
