@@ -158,10 +158,13 @@ export function readReceiverLog(path: string): { deliveries: Delivery[]; torn: n
   const { lines, torn } = readLines(path);
   return {
     torn,
-    deliveries: lines.map((line) => {
-      const [instance, seq, crc, ok, route] = line.split(' ');
-      return { instance: instance!, seq: Number(seq), crc: Number(crc), crcOk: ok === '1', route: route! };
-    }),
+    // 'U' lines are the receiving node's own undelivered reports (replies it could not get acknowledged).
+    deliveries: lines
+      .filter((line) => !line.startsWith('U '))
+      .map((line) => {
+        const [instance, seq, crc, ok, route] = line.split(' ');
+        return { instance: instance!, seq: Number(seq), crc: Number(crc), crcOk: ok === '1', route: route! };
+      }),
   };
 }
 
