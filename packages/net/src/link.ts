@@ -109,6 +109,13 @@ interface Settle {
   onFail: ((error: TmeshError) => void) | undefined;
 }
 
+/** Copy a small frame into a send block (a loop beats TypedArray#set's call cost below ~128 bytes). */
+function copyInto(block: Uint8Array, at: number, frame: Uint8Array): void {
+  const n = frame.length;
+  if (n > 96) block.set(frame, at);
+  else for (let i = 0; i < n; i++) block[at + i] = frame[i]!;
+}
+
 function frameBytes(frame: RetainedFrame): number {
   if (!Array.isArray(frame)) return frame.length;
   let n = 0;
@@ -141,6 +148,10 @@ export interface ReconnectOptions {
 const TWO32 = 0x100000000;
 const WRITE_NOW_BYTES = 256 * 1024;
 const BLOCK_BYTES = 64 * 1024;
+/** Frames up to this size (with their ReplyTo prefix) are copied into the link's send blocks. */
+const INLINE_MAX = 16 * 1024;
+/** In a write, pieces below this size are copied together; larger ones go as their own iovec. */
+const COPY_BELOW = 1024;
 const BUSY_WITHIN_MS = 0.05;
 const ACK_EVERY = 512;
 const ACK_DELAY_MS = 2;
@@ -164,7 +175,10 @@ function toCode(code: string): TmeshErrorCode {
   return code in ERROR_CODES ? (code as TmeshErrorCode) : 'E_INTERNAL';
 }
 
-/** Group frames into write blocks: runs of small frames concatenated up to ~64 KiB, large frames alone. */
+/**
+ * Group the pieces of one write: runs of small pieces (control frames between send-block ranges)
+ * concatenated, larger pieces (send-block ranges, big frames and their parts) alone, for one writev.
+ */
 function coalesce(frames: Uint8Array[]): Uint8Array[] {
   const pieces: Uint8Array[] = [];
   let group: Uint8Array[] = [];
@@ -176,7 +190,7 @@ function coalesce(frames: Uint8Array[]): Uint8Array[] {
     groupBytes = 0;
   };
   for (const frame of frames) {
-    if (frame.length >= BLOCK_BYTES) {
+    if (frame.length >= COPY_BELOW) {
       close();
       pieces.push(frame);
       continue;
@@ -254,6 +268,15 @@ export class LinkImpl extends EventEmitter implements Link {
   #retainedTypes: MessageType<any>[] = [];
   #retainedHead = 0;
   #retainedBase = 1;
+  // A small frame is copied into the current send block (64 KiB) and retained as a range of it:
+  // #retained[i] is then the block, [#retainedStart[i], #retainedEnd[i]) its bytes (the ReplyTo prefix
+  // included). Frames that did not go into a block have start -1. Bytes of the block from #blockSent
+  // to #blockFill are not yet in #out (they count in #outBytes already).
+  #retainedStart: number[] = [];
+  #retainedEnd: number[] = [];
+  #block: Uint8Array | undefined;
+  #blockFill = 0;
+  #blockSent = 0;
   #prefixes = new Map<number, Uint8Array>();
   #settles = new Map<number, Settle>();
   #queuedBytes = 0;
@@ -459,8 +482,21 @@ export class LinkImpl extends EventEmitter implements Link {
     stream.on('error', this.#onStreamError);
     stream.on('close', this.#onStreamClose);
     // Retransmit what the peer has not acknowledged (everything, on a fresh stream nothing is left).
-    for (let i = this.#retainedHead; i < this.#retained.length; i++) {
-      const frame = this.#retained[i]!;
+    // That includes every message of the send block not written yet.
+    this.#blockSent = this.#blockFill;
+    const r = this.#retained;
+    const starts = this.#retainedStart;
+    const ends = this.#retainedEnd;
+    for (let i = this.#retainedHead; i < r.length; i++) {
+      const frame = r[i]!;
+      const start = starts[i]!;
+      if (start >= 0) {
+        // Messages one after another in a block leave as one range.
+        let end = ends[i]!;
+        while (i + 1 < r.length && r[i + 1] === frame && starts[i + 1] === end) end = ends[++i]!;
+        this.#push((frame as Uint8Array).subarray(start, end));
+        continue;
+      }
       const prefix = this.#prefixes.size > 0 ? this.#prefixes.get(this.#retainedBase + i) : undefined;
       if (prefix) this.#push(prefix);
       // A referenced array its owner changed after sending goes out as it is now, with a checksum
@@ -554,22 +590,70 @@ export class LinkImpl extends EventEmitter implements Link {
     onFail: ((e: TmeshError) => void) | undefined,
   ): number {
     this.#nextSeq = seq + 1;
-    this.#retained.push(frame);
     this.#retainedTypes.push(type);
+    if (onAck || onFail) this.#settles.set(seq, { onAck, onFail });
+    this.#messagesOut++;
+    const writing = this.#state === 'open' || (this.#state === 'closing' && this.#stream !== undefined);
+    if (!Array.isArray(frame)) {
+      const bytes = frame.length + (prefix ? prefix.length : 0);
+      if (bytes <= INLINE_MAX) {
+        // Into the send block: no object kept per message, and the block leaves as one piece.
+        let block = this.#block;
+        if (block === undefined || this.#blockFill + bytes > block.length) block = this.#newBlock(writing);
+        const start = this.#blockFill;
+        let at = start;
+        if (prefix) {
+          copyInto(block, at, prefix);
+          at += prefix.length;
+        }
+        copyInto(block, at, frame);
+        at += frame.length;
+        this.#blockFill = at;
+        this.#retained.push(block);
+        this.#retainedStart.push(start);
+        this.#retainedEnd.push(at);
+        this.#queuedBytes += bytes;
+        if (writing) {
+          this.#outBytes += bytes;
+          if (this.#outBytes >= WRITE_NOW_BYTES && !this.#blocked) this.#flush();
+          else this.#scheduleFlush();
+        } else this.#blockSent = at; // retransmitted from #retained after the reconnect
+        return seq;
+      }
+    }
+    this.#retained.push(frame);
+    this.#retainedStart.push(-1);
+    this.#retainedEnd.push(0);
     let bytes = Array.isArray(frame) ? frameBytes(frame) : frame.length;
     if (prefix) {
       this.#prefixes.set(seq, prefix);
       bytes += prefix.length;
     }
-    if (onAck || onFail) this.#settles.set(seq, { onAck, onFail });
     this.#queuedBytes += bytes;
-    this.#messagesOut++;
-    if (this.#state === 'open' || (this.#state === 'closing' && this.#stream)) {
+    if (writing) {
       if (prefix) this.#push(prefix);
       if (Array.isArray(frame)) this.#pushParts(frame);
       else this.#push(frame);
     }
     return seq;
+  }
+
+  /** Start a new send block (the unwritten end of the current one goes to #out first). */
+  #newBlock(writing: boolean): Uint8Array {
+    if (writing) this.#cutBlock();
+    const block = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+    this.#block = block;
+    this.#blockFill = 0;
+    this.#blockSent = 0;
+    return block;
+  }
+
+  /** Move the send-block bytes not yet written into #out, keeping the order of the stream. */
+  #cutBlock(): void {
+    if (this.#blockFill > this.#blockSent) {
+      this.#out.push(this.#block!.subarray(this.#blockSent, this.#blockFill));
+      this.#blockSent = this.#blockFill;
+    }
   }
 
   send<T>(type: MessageType<T>, value: T, opts: SendOptions = {}): Promise<void> {
@@ -814,6 +898,7 @@ export class LinkImpl extends EventEmitter implements Link {
   // ---------------------------------------------------------------- writing
 
   #push(frame: Uint8Array): void {
+    this.#cutBlock();
     this.#out.push(frame);
     this.#outBytes += frame.length;
     if (this.#outBytes >= WRITE_NOW_BYTES && !this.#blocked) this.#flush();
@@ -822,6 +907,7 @@ export class LinkImpl extends EventEmitter implements Link {
 
   /** Queue the parts of one frame (they leave together, in one writev with what is queued around them). */
   #pushParts(parts: Uint8Array[]): void {
+    this.#cutBlock();
     for (const part of parts) {
       this.#out.push(part);
       this.#outBytes += part.length;
@@ -863,6 +949,7 @@ export class LinkImpl extends EventEmitter implements Link {
         }
       }, ACK_DELAY_MS);
     }
+    this.#cutBlock();
     const out = this.#out;
     if (out.length === 0) return;
     this.#lastFlushAt = performance.now();
@@ -892,6 +979,7 @@ export class LinkImpl extends EventEmitter implements Link {
     this.#ackTimer = undefined;
     const frame = this.#adapter!.encode(control.Ack, { received: BigInt(this.#received) }, 0, 0);
     this.#ackSent = this.#received;
+    this.#cutBlock();
     this.#out.push(frame);
     this.#outBytes += frame.length;
   }
@@ -910,6 +998,11 @@ export class LinkImpl extends EventEmitter implements Link {
   #clearRetained(): void {
     this.#retained = [];
     this.#retainedTypes = [];
+    this.#retainedStart = [];
+    this.#retainedEnd = [];
+    this.#block = undefined;
+    this.#blockFill = 0;
+    this.#blockSent = 0;
     this.#retainedHead = 0;
     this.#retainedBase = this.#nextSeq;
     this.#prefixes.clear();
@@ -921,6 +1014,8 @@ export class LinkImpl extends EventEmitter implements Link {
   #release(upTo: number): void {
     const r = this.#retained;
     const types = this.#retainedTypes;
+    const starts = this.#retainedStart;
+    const ends = this.#retainedEnd;
     const base = this.#retainedBase;
     let h = this.#retainedHead;
     const stop = Math.min(r.length, upTo - base + 1);
@@ -928,7 +1023,9 @@ export class LinkImpl extends EventEmitter implements Link {
     let settled: Settle[] | undefined;
     while (h < stop) {
       const frame = r[h]!;
-      this.#queuedBytes -= Array.isArray(frame) ? frameBytes(frame) : frame.length;
+      const start = starts[h]!;
+      this.#queuedBytes -=
+        start >= 0 ? ends[h]! - start : Array.isArray(frame) ? frameBytes(frame) : frame.length;
       r[h] = undefined as unknown as RetainedFrame;
       types[h] = undefined as unknown as MessageType<any>;
       if (extras) {
@@ -949,11 +1046,15 @@ export class LinkImpl extends EventEmitter implements Link {
     if (h === r.length) {
       this.#retained = [];
       this.#retainedTypes = [];
+      this.#retainedStart = [];
+      this.#retainedEnd = [];
       this.#retainedHead = 0;
       this.#retainedBase = base + h;
     } else if (h > 4096 && h * 2 > r.length) {
       this.#retained = r.slice(h);
       this.#retainedTypes = types.slice(h);
+      this.#retainedStart = starts.slice(h);
+      this.#retainedEnd = ends.slice(h);
       this.#retainedHead = 0;
       this.#retainedBase = base + h;
     } else {
@@ -1276,6 +1377,7 @@ export class LinkImpl extends EventEmitter implements Link {
     this.#ackTimer = undefined;
     this.#out = [];
     this.#outBytes = 0;
+    this.#blockSent = this.#blockFill; // retransmitted from #retained after the reconnect
     this.#pings.clear();
     if (this.#state === 'closed') return;
     if (this.#state === 'closing' && this.#retained.length - this.#retainedHead === 0) {
@@ -1346,6 +1448,7 @@ export class LinkImpl extends EventEmitter implements Link {
         if (this.#stream && this.#adapter) {
           const stream = this.#stream;
           if (this.#received > this.#ackSent) this.#appendAck();
+          this.#cutBlock();
           this.#out.push(this.#adapter.encode(control.Close, { code: '', message: 'closed' }, 0, 0));
           this.#flushNowAndEnd(stream);
         }
@@ -1359,6 +1462,7 @@ export class LinkImpl extends EventEmitter implements Link {
   }
 
   #flushNowAndEnd(stream: Duplex): void {
+    this.#cutBlock();
     const out = this.#out;
     this.#out = [];
     this.#outBytes = 0;
