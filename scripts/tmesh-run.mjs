@@ -88,7 +88,7 @@ function build() {
 // starting from the committed corpus and regression inputs (the TypeScript fuzzers ran in vitest above).
 // The script installs the nightly toolchain and cargo-fuzz when missing. TMESH_FUZZ_SECONDS=0 skips it.
 function fuzzSmoke() {
-  const seconds = process.env.TMESH_FUZZ_SECONDS ?? '8';
+  const seconds = process.env.TMESH_FUZZ_SECONDS ?? '5';
   if (seconds === '0') return;
   run(
     'sh',
