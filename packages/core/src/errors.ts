@@ -39,7 +39,8 @@ export const ERROR_CODES = {
   E_VARINT_OVERFLOW: 'A varint is longer than 10 bytes or overflows 64 bits.',
   E_MISSING_FIELD: 'A required field is absent from a decoded message.',
   E_DECODE: 'A payload is malformed in a way no more specific code describes.',
-  E_COMPRESSION: 'A compressed payload could not be decompressed, or its algorithm is unknown.',
+  E_COMPRESSION:
+    'A compressed payload could not be decompressed, would decompress beyond the frame limit, or uses an algorithm the link did not agree on.',
   // shared memory
   E_SHM_NAME: 'A shared-memory channel name is empty, too long or contains a forbidden character.',
   E_SHM_EXISTS: 'A shared-memory region with that name already exists and is alive.',
