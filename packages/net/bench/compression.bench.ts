@@ -2,7 +2,7 @@
 // and lz4 from the native addon, deflate level 1 from node:zlib), on the payloads links carry: a
 // FileChunk of log text and a Metrics report (each as the Rust wire's bincode payload), and random bytes.
 // Rounds are interleaved (every case once per round); medians are printed, with speeds relative to
-// deflate. Every loop is bounded in count and time.
+// deflate. Speeds are per CPU-second of this process, so a loaded machine slows them less than wall time. Every loop is bounded in count and time.
 //   npx tsx packages/net/bench/compression.bench.ts            (5 rounds)
 //   npx tsx packages/net/bench/compression.bench.ts --quick    (2 rounds, shorter cases)
 import { randomBytes } from 'node:crypto';
@@ -95,20 +95,22 @@ for (const a of ALGORITHMS) {
   }
 }
 
-/** MB/s of `fn` over `bytes` per call, bounded by CASE_MS and MAX_ITERATIONS. */
+/**
+ * MB per CPU-second of `fn` over `bytes` per call (process CPU time, user + system: the machine is shared,
+ * and wall time would count the time this process waited for a core), bounded by CASE_MS of wall time
+ * and MAX_ITERATIONS.
+ */
 function speed(bytes: number, fn: () => unknown): number {
   for (let i = 0; i < 3; i++) fn(); // warm-up
-  const start = process.hrtime.bigint();
-  const deadline = start + BigInt(CASE_MS) * 1_000_000n;
+  const cpu0 = process.cpuUsage();
+  const deadline = process.hrtime.bigint() + BigInt(CASE_MS) * 1_000_000n;
   let n = 0;
-  let now = start;
-  while (n < MAX_ITERATIONS && now < deadline) {
+  while (n < MAX_ITERATIONS && (n & 3 || process.hrtime.bigint() < deadline)) {
     fn();
     n++;
-    if ((n & 3) === 0) now = process.hrtime.bigint();
   }
-  now = process.hrtime.bigint();
-  return (bytes * n) / (Number(now - start) / 1e9) / 1e6;
+  const cpu = process.cpuUsage(cpu0);
+  return (bytes * n) / ((cpu.user + cpu.system) / 1e6) / 1e6;
 }
 
 const median = (xs: number[]): number => {
