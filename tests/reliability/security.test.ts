@@ -170,6 +170,43 @@ describe('through the facade: a peer without the right secret delivers nothing',
     expect(seen).toEqual([]);
   });
 
+  it('per-node keys over a Unix socket: the registered node gets through, another id with its own key does not', async () => {
+    const keyA = randomBytes(32);
+    const runtimeDir = mkdtempSync(join(tmpdir(), 'tmesh-sec-'));
+    dirs.push(runtimeDir);
+    const tag = randomBytes(3).toString('hex');
+    const seen: string[] = [];
+    const rx = await createNode({
+      id: `rx-${tag}`,
+      types: [Note],
+      discovery: { runtimeDir },
+      transport: { tcp: false, shm: false, auth: { keys: { [`a-${tag}`]: keyA } } },
+    });
+    nodes.push(rx);
+    rx.on(Note, (m) => seen.push(`${m.from}: ${m.value.text}`));
+    const sender = async (id: string, key: Buffer) => {
+      const n = await createNode({
+        id,
+        types: [Note],
+        discovery: { runtimeDir },
+        transport: { unix: false, tcp: false, shm: false, auth: { key } },
+      });
+      nodes.push(n);
+      for (let i = 0; i < 200 && !n.peers().some((p) => p.info.id === rx.info.id); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      return n;
+    };
+    const a = await sender(`a-${tag}`, keyA);
+    await a.send(rx.info.id, Note, { text: 'hello' });
+    const b = await sender(`b-${tag}`, randomBytes(32));
+    await expect(b.send(rx.info.id, Note, { text: 'let me in' })).rejects.toMatchObject({
+      code: expect.stringMatching(/^E_(AUTH|NO_ROUTE)$/),
+    });
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen).toEqual([`a-${tag}: hello`]);
+  });
+
   it('TLS 1.3 PSK: the node whose key is registered gets through; a node with no key there delivers nothing', async () => {
     const good = randomBytes(32);
     const runtimeDir = mkdtempSync(join(tmpdir(), 'tmesh-sec-'));

@@ -23,6 +23,7 @@ import {
   connect,
   connectGrpc,
   type Link,
+  type LinkAuth,
   type LinkServer,
   type LinkTlsOptions,
   listen,
@@ -44,7 +45,8 @@ export interface TransportOptions {
   /** gRPC fallback listener; off unless given. */
   grpc?: { host?: string; port?: number } | false;
   tls?: LinkTlsOptions;
-  auth?: { token?: string };
+  /** Handshake auth: a shared token, or per-node keys (`key` to connect, `keys` of nodes let in). */
+  auth?: LinkAuth;
   compression?: CompressionAlgorithm[];
   /** Shared memory: on when the addon loads, unless false. */
   shm?: false | { capacity?: number; idle?: IdleStrategy };
