@@ -22,6 +22,7 @@ import {
   setCrc32Accelerator,
   tmeshError,
   type WireCodec,
+  type WireEncodeOptions,
   type WireId,
 } from '@tmesh/core';
 import { nativeCrc32 } from '@tmesh/shm-native/checksum';
@@ -46,7 +47,13 @@ export interface WireAdapter {
    * One uncompressed frame, as the parts of a gather write when a bytes field of at least
    * `GATHER_MIN_BYTES` was kept as the caller's array (see `WireCodec.encodeParts`), else as one array.
    */
-  encodeParts<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array | Uint8Array[];
+  encodeParts<T>(
+    type: MessageType<T>,
+    value: T,
+    sequence: number,
+    flags: number,
+    timestamp?: number,
+  ): Uint8Array | Uint8Array[];
   /** Recompute the checksum of a frame given as parts (before writing it again); see `resealFrameParts`. */
   reseal(parts: Uint8Array[]): void;
   /**
@@ -105,21 +112,33 @@ class FixedWireAdapter implements WireAdapter {
   }
 
   encode<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array {
-    return this.#codec.encode(type, value, this.#options(sequence, flags));
+    return this.#codec.encode(type, value, this.#options(sequence, flags, undefined));
   }
 
-  encodeParts<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array | Uint8Array[] {
-    const parts = this.#codec.encodeParts!(type, value, this.#options(sequence, flags));
+  encodeParts<T>(
+    type: MessageType<T>,
+    value: T,
+    sequence: number,
+    flags: number,
+    timestamp?: number,
+  ): Uint8Array | Uint8Array[] {
+    const parts = this.#codec.encodeParts!(type, value, this.#options(sequence, flags, timestamp));
     return parts.length === 1 ? parts[0]! : parts;
   }
 
   /** One options object for every encode (the codecs read it before encoding the value). */
-  readonly #encodeOptions = { sequence: 0, flags: 0 };
+  readonly #encodeOptions: { sequence: number; flags: number; timestamp: number | undefined } = {
+    sequence: 0,
+    flags: 0,
+    timestamp: undefined,
+  };
 
-  #options(sequence: number, flags: number): { sequence: number; flags: number } {
-    this.#encodeOptions.sequence = sequence;
-    this.#encodeOptions.flags = flags;
-    return this.#encodeOptions;
+  #options(sequence: number, flags: number, timestamp: number | undefined): WireEncodeOptions {
+    const o = this.#encodeOptions;
+    o.sequence = sequence;
+    o.flags = flags;
+    o.timestamp = timestamp;
+    return o;
   }
 
   reseal(parts: Uint8Array[]): void {
@@ -314,9 +333,15 @@ class UniversalWireAdapter implements WireAdapter {
     return this.#codec.encode(type, value, { sequence, flags });
   }
 
-  encodeParts<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array {
+  encodeParts<T>(
+    type: MessageType<T>,
+    value: T,
+    sequence: number,
+    flags: number,
+    timestamp?: number,
+  ): Uint8Array {
     // The universal codec has no gather encode yet: its payload is copied into the frame.
-    return this.#codec.encode(type, value, { sequence, flags });
+    return this.#codec.encode(type, value, { sequence, flags, timestamp });
   }
 
   reseal(): void {}

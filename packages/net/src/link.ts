@@ -260,6 +260,9 @@ export class LinkImpl extends EventEmitter implements Link {
 
   // sending
   #nextSeq = 1;
+  #clock = 0;
+  #clockLeft = 0;
+  #clockArmed = false;
   // The unacknowledged numbered frames, oldest first, in parallel arrays with no object per message:
   // sequence numbers are consecutive, so index i holds sequence #retainedBase + i (live from
   // #retainedHead on). The rare extras live in maps keyed by sequence: the ReplyTo frame written before
@@ -562,7 +565,7 @@ export class LinkImpl extends EventEmitter implements Link {
     const wireSeq = seq % TWO32;
     if (!this.#compressing()) {
       // No compression: a gather encode, so big bytes fields are written from the caller's arrays.
-      const frame = adapter.encodeParts(type, value, wireSeq, flags);
+      const frame = adapter.encodeParts(type, value, wireSeq, flags, this.#now());
       return this.#retain(seq, frame, prefix, type, onAck, onFail);
     }
     let frame = adapter.encode(type, value, wireSeq, flags);
@@ -575,6 +578,26 @@ export class LinkImpl extends EventEmitter implements Link {
     }
     return this.#retain(seq, frame, prefix, type, onAck, onFail);
   }
+
+  /**
+   * The header timestamp (ms since the epoch): Date.now() read once per 64 frames and at least once per
+   * job (a microtask forgets it), not per frame; frames of one burst share a millisecond stamp.
+   */
+  #now(): number {
+    if (this.#clockLeft-- > 0) return this.#clock;
+    this.#clock = Date.now();
+    this.#clockLeft = 63;
+    if (!this.#clockArmed) {
+      this.#clockArmed = true;
+      queueMicrotask(this.#forgetClock);
+    }
+    return this.#clock;
+  }
+
+  readonly #forgetClock = (): void => {
+    this.#clockLeft = 0;
+    this.#clockArmed = false;
+  };
 
   #compressing(): boolean {
     return this.#compressionOn && this.#compression !== 'none';

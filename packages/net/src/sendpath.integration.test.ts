@@ -1,0 +1,84 @@
+// The link's send path: small frames go through 64 KiB send blocks, header timestamps come from a clock
+// read once per burst, requests and one-way messages share blocks. Real sockets, both wires.
+import type { DecodedMessage, WireId } from '@tmesh/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, type Link, listen } from './index.js';
+import { chunk, FileChunk, node, registry, waitUntil } from './test-support.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function pair(wire: WireId) {
+  const received: DecodedMessage[] = [];
+  const server = await listen(
+    { kind: 'tcp', host: '127.0.0.1', port: 0 },
+    {
+      self: node('server'),
+      registry,
+      onLink: (l) => {
+        l.on('message', (m) => received.push(m));
+        l.onRequest((m) => ({ type: FileChunk, value: { ...(m.value as object), last: true } }));
+      },
+    },
+  );
+  cleanups.push(() => server.close());
+  const link: Link = await connect(
+    { kind: 'tcp', host: '127.0.0.1', port: (server.address() as { port: number }).port },
+    { self: node('client'), registry, wires: [wire] },
+  );
+  cleanups.push(() => link.close());
+  return { link, received };
+}
+
+describe.each(['rust', 'swift', 'universal'] as WireId[])('send path (%s)', (wire) => {
+  it('stamps frames with the current time, also across bursts separated by pauses', async () => {
+    const { link, received } = await pair(wire);
+    const windows: [number, number][] = [];
+    for (let burst = 0; burst < 4; burst++) {
+      const before = Date.now();
+      for (let i = 0; i < 200; i++) link.trySend(FileChunk, chunk(burst * 200 + i));
+      windows.push([before, Date.now()]);
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await link.flush();
+    await waitUntil(() => received.length === 800, 5000, 'all messages');
+    received.forEach((m, i) => {
+      const [lo, hi] = windows[Math.floor(i / 200)]!;
+      expect(m.header.timestamp).toBeGreaterThanOrEqual(lo);
+      expect(m.header.timestamp).toBeLessThanOrEqual(hi);
+    });
+  });
+
+  it('interleaves one-way messages of every size with requests, in order, byte for byte', async () => {
+    const { link, received } = await pair(wire);
+    const sizes = [0, 1, 60, 100, 4000, 16_000, 17_000, 70_000, 30];
+    const replies: Promise<DecodedMessage>[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const n = sizes[i % sizes.length]!;
+      const data = new Uint8Array(n).fill(i & 0xff);
+      if (i % 7 === 3) replies.push(link.request(FileChunk, chunk(i, data)));
+      else await link.send(FileChunk, chunk(i, data));
+    }
+    const answered = await Promise.all(replies);
+    answered.forEach((m) => {
+      const v = m.value as ReturnType<typeof chunk>;
+      expect(v.last).toBe(true);
+      expect(v.data.length).toBe(sizes[v.sequence % sizes.length]);
+      expect(v.data.every((b) => b === (v.sequence & 0xff))).toBe(true);
+    });
+    await link.flush();
+    await waitUntil(() => received.length === 3000 - replies.length, 10_000, 'one-way messages');
+    let last = -1;
+    for (const m of received) {
+      const v = m.value as ReturnType<typeof chunk>;
+      expect(v.sequence).toBeGreaterThan(last);
+      last = v.sequence;
+      expect(v.data.length).toBe(sizes[v.sequence % sizes.length]);
+      expect(v.data.every((b) => b === (v.sequence & 0xff))).toBe(true);
+    }
+    expect(link.stats().queuedMessages).toBe(0);
+    expect(link.stats().queuedBytes).toBe(0);
+  }, 30_000);
+});
