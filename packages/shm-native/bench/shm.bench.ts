@@ -382,7 +382,7 @@ async function streamTable(): Promise<void> {
   }
   const m = (k: string) => median(rates[k]!);
   const line = (label: string, shm: string, size: string) => {
-    if (!rates[shm]) return;
+    if (!rates[shm] || !rates[`${size}, Unix`] || !rates[`${size}, TCP`]) return; // left out by BENCH_ONLY
     const [ps, pu, pt] = [m(shm), m(`${size}, Unix`), m(`${size}, TCP`)];
     console.log(`| ${label} | ${fmt(ps)} | ${fmt(pu)} | ${fmt(pt)} | ${fmt(ps / pu)}x | ${fmt(ps / pt)}x |`);
   };
