@@ -155,6 +155,11 @@ const COPY_BELOW = 1024;
 const BUSY_WITHIN_MS = 0.05;
 const ACK_EVERY = 512;
 const ACK_DELAY_MS = 2;
+/**
+ * An ack rides along with outgoing data once this many frames are unacknowledged (or after
+ * ACK_DELAY_MS): a request/response exchange does not pay for an Ack frame each way every time.
+ */
+const ACK_PIGGYBACK = 16;
 const INBOX_HIGH_MESSAGES = 8192;
 const INBOX_HIGH_BYTES = 16 * 1024 * 1024;
 const PERMANENT: readonly string[] = ['E_VERSION_MISMATCH', 'E_NO_COMMON_WIRE', 'E_AUTH'];
@@ -958,12 +963,11 @@ export class LinkImpl extends EventEmitter implements Link {
     clearTimeout(this.#flushTimer);
     const stream = this.#stream;
     if (!stream || this.#blocked || stream.destroyed) return;
-    if (
-      this.#received > this.#ackSent &&
-      (this.#out.length > 0 || this.#received - this.#ackSent >= ACK_EVERY)
-    ) {
+    const unacked = this.#received - this.#ackSent;
+    const data = this.#out.length > 0 || this.#blockFill > this.#blockSent;
+    if (unacked > 0 && ((data && unacked >= ACK_PIGGYBACK) || unacked >= ACK_EVERY)) {
       this.#appendAck();
-    } else if (this.#received > this.#ackSent && !this.#ackTimer) {
+    } else if (unacked > 0 && !this.#ackTimer) {
       this.#ackTimer = setTimeout(() => {
         this.#ackTimer = undefined;
         if (this.#received > this.#ackSent && this.#stream) {
