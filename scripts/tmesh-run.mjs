@@ -112,6 +112,8 @@ switch (job) {
     pnpm(['exec', 'turbo', 'run', 'typecheck', '--output-logs=errors-only'], 'typecheck');
     pnpm(['exec', 'vitest', 'run', ...rest], 'vitest');
     run('cargo', ['test', '--workspace', '--release', '--quiet'], 'cargo test');
+    // tmesh-shm's macOS and Windows platform code: clippy for both targets, its tests run under wine.
+    run('bash', ['scripts/shm-cross-check.sh'], 'shm-native on macOS and Windows targets');
     fuzzSmoke();
     pnpm(['exec', 'turbo', 'run', 'publint', '--output-logs=errors-only'], 'publint on every packed package');
     break;
