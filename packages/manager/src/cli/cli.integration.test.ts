@@ -184,7 +184,7 @@ describe('tmesh peers and doctor', () => {
     const r = tmesh(['doctor', '--json']);
     const checks = JSON.parse(r.out) as { check: string; status: string; detail: string }[];
     expect(checks.map((c) => c.check)).toEqual(
-      expect.arrayContaining(['node', 'crc32', 'machine id', '/dev/shm']),
+      expect.arrayContaining(['node', 'crc32', 'machine id', '/dev/shm', 'compression']),
     );
     for (const c of checks) expect(['ok', 'warn', 'fail']).toContain(c.status);
     expect(r.code).toBe(checks.some((c) => c.status === 'fail') ? 1 : 0);

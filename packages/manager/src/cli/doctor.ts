@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { constants, statfsSync } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import { crc32Implementation, resolveMachineId } from '@tmesh/core';
+import { COMPRESSION_UNAVAILABLE_REASON, SUPPORTED_COMPRESSION } from '@tmesh/net';
 import { cleanupStaleRegions, isAvailable, listRegions } from '@tmesh/shm-native';
 import { Etcd3 } from 'etcd3';
 import { defaultRuntimeDir } from '../discovery/runtime-dir.js';
@@ -45,6 +46,11 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorChec
   }
   checks.push(...(await shmChecks()));
   checks.push(...addonChecks(options.clean === true));
+  checks.push({
+    check: 'compression',
+    status: COMPRESSION_UNAVAILABLE_REASON === undefined ? 'ok' : 'warn',
+    detail: `links offer ${SUPPORTED_COMPRESSION.join(', ')}${COMPRESSION_UNAVAILABLE_REASON ? ` (no zstd/lz4: ${COMPRESSION_UNAVAILABLE_REASON})` : ''}`,
+  });
   const dir = defaultRuntimeDir();
   try {
     const st = await stat(dir);
