@@ -482,7 +482,9 @@ export class ShmChannel {
         );
       }
       this.#recvs.push(w);
-      this.#schedule();
+      // Nothing was there a moment ago: arm the doorbell now rather than one event-loop turn later.
+      if (this.idle !== 'spin' && !this.#scheduled) this.#park();
+      else this.#schedule();
     });
   }
 
@@ -561,18 +563,25 @@ export class ShmChannel {
       return;
     }
     this.#bell.ref();
-    if (!this.#liveness) {
-      // A dead peer rings no bell: look at its pid and heartbeat while we wait.
-      this.#liveness = setInterval(() => this.#step(), LIVENESS_INTERVAL_MS);
+    if (this.#liveness) this.#liveness.ref();
+    // A dead peer rings no bell: look at its pid and heartbeat while we wait. The timer outlives one
+    // wait (unref'd in between) and stops itself once a tick finds nothing waiting: a timer per wait
+    // cost a visible part of a parked round trip.
+    else this.#liveness = setInterval(() => this.#livenessTick(), LIVENESS_INTERVAL_MS);
+  }
+
+  #livenessTick(): void {
+    if (this.#recvs.length === 0 && this.#sends.length === 0) {
+      clearInterval(this.#liveness);
+      this.#liveness = undefined;
+      return;
     }
+    this.#step();
   }
 
   #unpark(): void {
     this.#bell?.unref();
-    if (this.#liveness) {
-      clearInterval(this.#liveness);
-      this.#liveness = undefined;
-    }
+    this.#liveness?.unref();
   }
 
   #rejectSends(e: TmeshError): void {

@@ -241,6 +241,18 @@ describe('two Node processes over shared memory', () => {
     expect(leftovers(ch.name)).toEqual([]);
   }, 30_000);
 
+  it('a process whose receive parked exits on its own afterwards: no doorbell or timer keeps it alive', async () => {
+    const ch = create('linger', 1 << 16);
+    const peer = startPeer(['linger', ch.name]);
+    expect(await peer.next()).toEqual({ ready: true });
+    // Long enough for the peer's receive to park and its 100 ms liveness timer to tick.
+    await new Promise((res) => setTimeout(res, 300));
+    ch.trySend(Buffer.from('last'));
+    expect(await peer.next()).toEqual({ got: 'last' });
+    expect(await peer.next()).toEqual({ exited: 0 });
+    await expect(ch.recv({ timeout: 5_000 })).rejects.toMatchObject({ code: 'E_CLOSED' });
+  }, 30_000);
+
   for (const idle of ['spin', 'park', 'adaptive'] as const) {
     it(`round-trips with the '${idle}' idle strategy`, async () => {
       const ch = create(`echo${idle}`, 1 << 16);
