@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listRegions } from '../../packages/shm-native/src/index.js';
+import { listRegions, ShmChannel } from '../../packages/shm-native/src/index.js';
 import type { PeerConfig } from './faults-peer.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -312,6 +312,29 @@ export function regionsOf(pids: number[]): string[] {
   }
 }
 
+/**
+ * Reclaim the stale regions (no end alive) that name one of `pids`, through the product's own path: a
+ * `create` of a stale name removes it (docs/PROTOCOL.md 6.3); the new channel, with no peer, unlinks on
+ * close. Per name, so other processes' stale regions (another test may be looking at one) stay.
+ */
+export function reclaimStaleRegionsOf(pids: number[]): string[] {
+  const reclaimed: string[] = [];
+  let regions: ReturnType<typeof listRegions> = [];
+  try {
+    regions = listRegions();
+  } catch {
+    return [];
+  }
+  for (const r of regions) {
+    if (r.status !== 'stale' || !(pids.includes(r.creatorPid) || pids.includes(r.openerPid))) continue;
+    try {
+      ShmChannel.create(r.name, { capacity: 4096 }).close();
+      reclaimed.push(`${r.name} (creator ${r.creatorPid} ${r.creator}, opener ${r.openerPid} ${r.opener})`);
+    } catch {}
+  }
+  return reclaimed;
+}
+
 /** Doorbell FIFOs in /dev/shm whose region is gone (a region's bells must go with it). */
 export function orphanBells(): string[] {
   if (!existsSync('/dev/shm')) return [];
@@ -353,7 +376,9 @@ export interface TrialResult {
   recovered: boolean;
   /** Regions still held, after recovery, that name the killed process. */
   deadPeerRegionsHeld: string[];
-  /** Regions and runtime files left once every process is gone. */
+  /** Stale regions of this trial's processes reclaimed by the stale-region path after they were gone. */
+  reclaimedStale: string[];
+  /** Regions (after that) and runtime files left once every process is gone. */
   leakedRegions: string[];
   leakedFiles: string[];
   /** The longest graceful close (SIGTERM to exit) of a surviving process. */
@@ -472,6 +497,9 @@ export async function runKillTrial(options: KillTrialOptions): Promise<TrialResu
     }
   }
   const pids = all.map((p) => p.pid).filter((p): p is number => p !== undefined);
+  // A process killed after creating a channel but before its peer opened it leaves a region no one else
+  // knows the name of: the design reclaims it as stale (`tmesh doctor --clean`, or a create of the name).
+  const reclaimedStale = reclaimStaleRegionsOf(pids);
   const leakedRegions = regionsOf(pids);
   const newOrphans = () => orphanBells().filter((b) => !bellsBefore.has(b));
   // Another process may be between unlinking a region and its bells: look twice.
@@ -501,6 +529,7 @@ export async function runKillTrial(options: KillTrialOptions): Promise<TrialResu
     tally: checked.tally,
     recovered,
     deadPeerRegionsHeld,
+    reclaimedStale,
     leakedRegions,
     leakedFiles,
     unclean,

@@ -65,16 +65,16 @@ for (const mode of trials > 0 ? modes : []) {
     results.push(r);
     const t = r.tally;
     console.log(
-      `${mode} #${i + 1} kill ${side} at +${r.killAfterMs} ms, restart +${r.restartAfterMs} ms: sent ${t.sent} delivered ${t.delivered} resolved ${t.resolved} rejected ${Object.values(t.rejected).reduce((a, b) => a + b, 0)} in-flight-at-death ${t.inFlightAtSenderDeath} lost ${t.lost} dup ${t.duplicated} corrupt ${t.corrupt} unreported ${t.unreported} reported-undelivered ${t.reportedUndelivered} codes ${JSON.stringify(t.rejected)} recovered ${r.recovered} leaks ${r.leakedRegions.length + r.leakedFiles.length} close ${r.closeMs} ms (${(r.ms / 1000).toFixed(1)} s)${r.problems.length ? `\n  PROBLEMS: ${r.problems.slice(0, 5).join(' | ')}` : ''}`,
+      `${mode} #${i + 1} kill ${side} at +${r.killAfterMs} ms, restart +${r.restartAfterMs} ms: sent ${t.sent} delivered ${t.delivered} resolved ${t.resolved} rejected ${Object.values(t.rejected).reduce((a, b) => a + b, 0)} in-flight-at-death ${t.inFlightAtSenderDeath} lost ${t.lost} dup ${t.duplicated} corrupt ${t.corrupt} unreported ${t.unreported} reported-undelivered ${t.reportedUndelivered} codes ${JSON.stringify(t.rejected)} recovered ${r.recovered} leaks ${r.leakedRegions.length + r.leakedFiles.length} stale-reclaimed ${r.reclaimedStale.length} close ${r.closeMs} ms (${(r.ms / 1000).toFixed(1)} s)${r.problems.length ? `\n  PROBLEMS: ${r.problems.slice(0, 5).join(' | ')}` : ''}`,
     );
   }
 }
 
 if (trials > 0) {
   console.log(
-    `\n| transport | killed side | trials | faults survived | sent | delivered | resolved | rejected | in flight at sender death | rejected but delivered | lost | duplicated | corrupt | unreported | recovered | dead-peer regions held | leaked regions / files |`,
+    `\n| transport | killed side | trials | faults survived | sent | delivered | resolved | rejected | in flight at sender death | rejected but delivered | lost | duplicated | corrupt | unreported | recovered | dead-peer regions held | stale regions reclaimed | leaked regions / files |`,
   );
-  console.log(`|${'---|'.repeat(17)}`);
+  console.log(`|${'---|'.repeat(18)}`);
   const codes: Record<string, number> = {};
   for (const mode of modes) {
     for (const side of ['receiver', 'sender'] as const) {
@@ -85,7 +85,7 @@ if (trials > 0) {
       const rejected = Object.values(t.rejected).reduce((a, b) => a + b, 0);
       const survived = rs.filter((r) => r.problems.length === 0).length;
       console.log(
-        `| ${mode} | ${side} | ${rs.length} | ${survived} | ${t.sent} | ${t.delivered} | ${t.resolved} | ${rejected} | ${t.inFlightAtSenderDeath} | ${t.rejectedButDelivered} | ${t.lost} | ${t.duplicated} | ${t.corrupt} | ${t.unreported} | ${rs.filter((r) => r.recovered).length}/${rs.length} | ${rs.reduce((a, r) => a + r.deadPeerRegionsHeld.length, 0)} | ${rs.reduce((a, r) => a + r.leakedRegions.length, 0)} / ${rs.reduce((a, r) => a + r.leakedFiles.length, 0)} |`,
+        `| ${mode} | ${side} | ${rs.length} | ${survived} | ${t.sent} | ${t.delivered} | ${t.resolved} | ${rejected} | ${t.inFlightAtSenderDeath} | ${t.rejectedButDelivered} | ${t.lost} | ${t.duplicated} | ${t.corrupt} | ${t.unreported} | ${rs.filter((r) => r.recovered).length}/${rs.length} | ${rs.reduce((a, r) => a + r.deadPeerRegionsHeld.length, 0)} | ${rs.reduce((a, r) => a + r.reclaimedStale.length, 0)} | ${rs.reduce((a, r) => a + r.leakedRegions.length, 0)} / ${rs.reduce((a, r) => a + r.leakedFiles.length, 0)} |`,
       );
     }
   }
