@@ -75,7 +75,8 @@ function wireOf(strategy: TransportStrategy): WireId {
 /** A network link (TCP, TLS, Unix socket or gRPC) used as a peer transport. */
 export class NetTransport implements PeerTransport {
   readonly route: TransportChoice['route'];
-  readonly strategy: TransportStrategy;
+  /** The wire and the compression in force (updated when the optimizer turns compression on or off). */
+  strategy: TransportStrategy;
   readonly explanation: string;
   readonly link: Link;
   #open = true;
@@ -566,6 +567,9 @@ export function createTransportFactory(options: TransportOptions = {}): Transpor
           if (!isTmeshError(error, 'E_NOT_SUPPORTED')) throw error;
           link.applyConfig({ compression: 'best' });
         }
+        // The monitor records what follows under the new label (e.g. rust+zstd).
+        if (transport.route !== 'grpc')
+          transport.strategy = { kind: link.wire, compression: link.compression };
       } else if (transport instanceof ShmTransport) {
         transport.channel.idle = change.config.shmIdle;
       }
