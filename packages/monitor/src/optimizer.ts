@@ -25,7 +25,10 @@ export interface TransportConfig {
    * then lz4; 'fast' is lz4, then zstd, then deflate).
    */
   compression: OptimizerCompression;
-  /** zlib level when the link ends up on 'deflate' (1 fast .. 9 small), 0 when off. */
+  /**
+   * Suggested zlib level for 'deflate' (1 fast .. 9 small), 0 when off. Advisory: @tmesh/net links
+   * compress at fixed levels (deflate 1, zstd 3).
+   */
   compressionLevel: number;
   /** Idle strategy of a shared-memory receiver. */
   shmIdle: IdleStrategy;
