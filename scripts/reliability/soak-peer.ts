@@ -54,16 +54,28 @@ const started = Date.now();
 const elapsed = () => (Date.now() - started) / 1000;
 const rss = () => process.memoryUsage().rss;
 
+/**
+ * Heartbeats tolerate 30 s of silence here (default 5 s): twenty busy processes on a shared two-core
+ * machine starve event loops for seconds, and a link declared dead under that load drops what it held
+ * when the peer's resume window runs out first. The soak measures the steady state, not that timing.
+ */
+export const SOAK_DEAD_AFTER_MS = 30_000;
+/** How long one send may wait for queue space (backpressure) before it fails with E_TIMEOUT. */
+export const SOAK_SEND_TIMEOUT_MS = 120_000;
+
 function transportFor(config: SoakPeerConfig) {
-  const tls = config.psk ? { tls: { psk: config.psk } } : {};
-  if (config.role === 'sender') return { unix: false as const, tcp: false as const, ...tls };
+  const common = {
+    deadAfterMs: SOAK_DEAD_AFTER_MS,
+    ...(config.psk ? { tls: { psk: config.psk } } : {}),
+  };
+  if (config.role === 'sender') return { unix: false as const, tcp: false as const, ...common };
   switch (config.route) {
     case 'shm':
-      return { tcp: false as const };
+      return { tcp: false as const, ...common };
     case 'unix':
-      return { tcp: false as const, shm: false as const };
+      return { tcp: false as const, shm: false as const, ...common };
     default:
-      return { unix: false as const, shm: false as const, ...tls };
+      return { unix: false as const, shm: false as const, ...common };
   }
 }
 
@@ -140,7 +152,7 @@ async function sender(config: SoakPeerConfig): Promise<void> {
     if (inFlight.length >= window) await inFlight.shift();
     const data = payload(index, seq);
     crc = crc32(data, crc);
-    const p = node.send(target, SoakMsg, { seq, data });
+    const p = node.send(target, SoakMsg, { seq, data }, { timeoutMs: SOAK_SEND_TIMEOUT_MS });
     p.catch(() => {}); // awaited in order below; this only keeps a later failure from going unhandled
     inFlight.push(p);
     sent++;

@@ -76,11 +76,11 @@ for (const s of result.perSender)
   );
 console.log(`\nRSS (flat: ${result.flatBound})`);
 console.log(
-  'process                samples  first MiB  mid MiB  last MiB  max MiB  slope MiB/min  growth MiB  flat',
+  'process                samples  first MiB  mid MiB  last MiB  max MiB  slope MiB/min  trend MiB  peak growth MiB  flat',
 );
 for (const r of result.rss)
   console.log(
-    `${r.process.padEnd(22)} ${String(r.samples).padStart(7)}  ${r.firstMiB.toFixed(1).padStart(9)}  ${r.midMiB.toFixed(1).padStart(7)}  ${r.lastMiB.toFixed(1).padStart(8)}  ${r.maxMiB.toFixed(1).padStart(7)}  ${r.slopeMiBPerMin.toFixed(2).padStart(13)}  ${r.growthMiB.toFixed(2).padStart(10)}  ${r.flat ? 'yes' : 'NO'}`,
+    `${r.process.padEnd(22)} ${String(r.samples).padStart(7)}  ${r.firstMiB.toFixed(1).padStart(9)}  ${r.midMiB.toFixed(1).padStart(7)}  ${r.lastMiB.toFixed(1).padStart(8)}  ${r.maxMiB.toFixed(1).padStart(7)}  ${r.slopeMiBPerMin.toFixed(2).padStart(13)}  ${r.growthMiB.toFixed(2).padStart(9)}  ${r.peakGrowthMiB.toFixed(2).padStart(15)}  ${r.flat ? 'yes' : 'NO'}`,
   );
 if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
 console.log(result.ok ? '\nsoak: ok' : `\nsoak: FAILED\n${result.problems.map((p) => `  ${p}`).join('\n')}`);

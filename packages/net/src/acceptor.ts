@@ -94,7 +94,8 @@ export class Acceptor {
         if (live >= this.#opts.maxLinksPerPeer) {
           throw tmeshError(
             'E_CONNECTION',
-            `peer ${peer.nodeId} already holds ${live} links (limit ${this.#opts.maxLinksPerPeer})`,
+            `peer ${peer.nodeId} already holds ${live} links (limit maxLinksPerPeer ${this.#opts.maxLinksPerPeer})`,
+            { details: { reason: 'maxLinksPerPeer' } },
           );
         }
         const held = this.links().length + this.#reserved;

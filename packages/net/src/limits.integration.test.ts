@@ -101,7 +101,9 @@ describe('server limits against raw sockets', () => {
   it('maxLinksPerPeer: a second link under the same node id is refused, another id is not', async () => {
     const { s, accepted } = await server({ maxLinksPerPeer: 1 });
     await rawHandshake(s, 'p');
+    const error = nextEvent<{ code: string; details?: { reason?: string } }>(s, 'handshakeError');
     await expect(rawHandshake(s, 'p')).rejects.toMatchObject({ code: 'E_CONNECTION' });
+    await expect(error).resolves.toMatchObject({ details: { reason: 'maxLinksPerPeer' } });
     await rawHandshake(s, 'q');
     expect(accepted()).toBe(2);
   });
