@@ -14,7 +14,12 @@ import {
   tmeshError,
   type WireId,
 } from '@tmesh/core';
-import { AdaptiveOptimizer, type ConfigChange, TransportMonitor } from '@tmesh/monitor';
+import {
+  AdaptiveOptimizer,
+  type ConfigChange,
+  type OptimizerOptions,
+  TransportMonitor,
+} from '@tmesh/monitor';
 import { type SelectionPolicy, selectTransport, type TransportChoice } from '@tmesh/selector';
 import { managerControl } from './control.js';
 import { EtcdDiscovery, type EtcdDiscoveryOptions } from './discovery/etcd.js';
@@ -86,6 +91,11 @@ export interface NodeOptions {
     etcd?: EtcdDiscoveryOptions;
   };
   policy?: SelectionPolicy;
+  /**
+   * The adaptive optimizer's options, e.g. `{ compression: 'fast' }` for lz4 instead of the default
+   * `'best'` (zstd) on slow links, or its thresholds and hysteresis.
+   */
+  optimizer?: OptimizerOptions;
   /** Default deadline of `request` (ms). Default 10 000. */
   requestTimeoutMs?: number;
   /** Called for every event of the node's log (fallbacks, reroutes, config changes). */
@@ -125,7 +135,7 @@ export class TmeshNode {
   readonly info: NodeInfo;
   readonly registry: MessageRegistry;
   readonly monitor = new TransportMonitor();
-  readonly optimizer = new AdaptiveOptimizer();
+  readonly optimizer: AdaptiveOptimizer;
   readonly #factory: TransportFactory;
   readonly #options: NodeOptions;
   readonly #discovery: Discovery[] = [];
@@ -142,6 +152,7 @@ export class TmeshNode {
     this.#factory = factory;
     this.info = info;
     this.registry = new MessageRegistry([...options.types, ...Object.values(managerControl)]);
+    this.optimizer = new AdaptiveOptimizer(options.optimizer);
   }
 
   /** Start a node: listen, announce, and begin watching peers. */
