@@ -145,7 +145,9 @@ describe('through the facade: a peer without the right secret delivers nothing',
       transport: receiverTransport,
     });
     nodes.push(rx);
-    rx.on(Note, (m) => seen.push(m.value.text));
+    rx.on(Note, (m) => {
+      seen.push(m.value.text);
+    });
     const tx = await createNode({
       id: `tx-${tag}`,
       types: [Note],
@@ -183,7 +185,9 @@ describe('through the facade: a peer without the right secret delivers nothing',
       transport: { tcp: false, shm: false, auth: { keys: { [`a-${tag}`]: keyA } } },
     });
     nodes.push(rx);
-    rx.on(Note, (m) => seen.push(`${m.from}: ${m.value.text}`));
+    rx.on(Note, (m) => {
+      seen.push(`${m.from}: ${m.value.text}`);
+    });
     const sender = async (id: string, key: Buffer) => {
       const n = await createNode({
         id,
@@ -220,7 +224,9 @@ describe('through the facade: a peer without the right secret delivers nothing',
       transport: { unix: false, shm: false, tls: { psk: { keys: { [`ok-${tag}`]: good } } } },
     });
     nodes.push(rx);
-    rx.on(Note, (m) => seen.push(`${m.from}: ${m.value.text}`));
+    rx.on(Note, (m) => {
+      seen.push(`${m.from}: ${m.value.text}`);
+    });
     const sender = async (id: string, key: Buffer) => {
       const n = await createNode({
         id,
