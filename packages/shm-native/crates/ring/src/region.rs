@@ -253,6 +253,10 @@ pub fn list_names() -> Vec<String> {
   names
 }
 
+/// The portable wait used on macOS (and by Windows for an unknown word): poll the word with a sleep of
+/// 50 us doubling to 1 ms. Public for examples/poll-wake.rs, which measures what it costs.
+pub use crate::platform::poll_wait;
+
 /// The Unix owner check (our uid, mode 0600) on a `stat`.
 #[cfg(unix)]
 pub use crate::platform::check_owner;

@@ -53,7 +53,6 @@ compile_error!("tmesh-shm supports Linux, macOS (and other Unix with POSIX shm) 
 
 /// Poll `word` with a growing sleep (50 us doubling up to 1 ms) until it differs from `expected` or
 /// `timeout` passes. The portable fallback where no cross-process sleep on an address exists.
-#[allow(dead_code)] // used by macos.rs and as windows.rs's fallback; compiled everywhere to keep it tested
 pub fn poll_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
   let deadline = Instant::now() + timeout;
   let mut nap = Duration::from_micros(50);
