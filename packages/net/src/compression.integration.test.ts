@@ -155,6 +155,38 @@ describe('compression: algorithms', () => {
     expect(codeOf(() => decompress(FRAME_FLAGS.COMPRESSION_ZSTD, noSize, 1 << 20))).toBe('E_COMPRESSION');
   });
 
+  it('mutated and random payloads: a TmeshError E_COMPRESSION or at most the limit, never a crash', () => {
+    // Deterministic mutations (xorshift32), bounded: 1500 inputs per algorithm.
+    let seed = 0x9e3779b9;
+    const rnd = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const limit = 64 * 1024;
+    for (const algorithm of ALGORITHMS) {
+      const flag = compressionFlag(algorithm);
+      const valid = Buffer.from(compress(algorithm, text(20_000, 3)));
+      let refused = 0;
+      for (let i = 0; i < 1500; i++) {
+        let input: Buffer;
+        if (i % 5 === 0) input = Buffer.from(Array.from({ length: rnd(200) }, () => rnd(256)));
+        else {
+          input = Buffer.from(valid.subarray(0, i % 7 === 0 ? rnd(valid.length + 1) : valid.length));
+          for (let k = 1 + rnd(4); k > 0 && input.length > 0; k--) input[rnd(input.length)] = rnd(256);
+        }
+        try {
+          expect(decompress(flag, input, limit).length).toBeLessThanOrEqual(limit);
+        } catch (e) {
+          expect((e as { code?: string }).code, String(e)).toBe('E_COMPRESSION');
+          refused++;
+        }
+      }
+      expect(refused).toBeGreaterThan(100);
+    }
+  });
+
   it("picks 'best' (zstd, deflate, lz4) and 'fast' (lz4, zstd, deflate) among the negotiated", () => {
     expect(pickCompression('best', ['lz4', 'deflate', 'zstd'])).toBe('zstd');
     expect(pickCompression('best', ['lz4', 'deflate'])).toBe('deflate');
