@@ -15,7 +15,7 @@ import {
  * `zstd` and `lz4_flex` crates the Rust peer uses), offered only when the addon loads here.
  */
 
-/** Level of zstd frames (zstd's default: a better ratio than deflate at several times its speed). */
+/** Level of zstd frames (zstd's default: a better ratio than deflate level 1, at 1.1-1.5x its speed here). */
 export const ZSTD_LEVEL = 3;
 
 const NATIVE = compressionAvailable();
