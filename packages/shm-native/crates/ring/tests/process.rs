@@ -271,3 +271,19 @@ fn mappings_open_to_others_are_refused() {
   // SAFETY: h is ours.
   unsafe { CloseHandle(h) };
 }
+
+/// Channel names are case-sensitive on every platform (Windows object names are not: the platform
+/// layer escapes capitals there).
+#[test]
+fn names_that_differ_only_in_case_are_different_channels() {
+  let lower = uniq("case");
+  let upper = lower.to_uppercase();
+  let mut a = Channel::create(&lower, &opts()).unwrap();
+  let mut b = Channel::create(&upper, &opts()).expect("a channel whose name differs only in case");
+  let mut a2 = Channel::open(&lower, &opts()).unwrap();
+  let mut b2 = Channel::open(&upper, &opts()).unwrap();
+  a.try_send(b"lower", MessageMeta::default()).unwrap();
+  b.try_send(b"UPPER", MessageMeta::default()).unwrap();
+  assert_eq!(a2.recv(Some(Duration::from_secs(10))).unwrap().data, b"lower");
+  assert_eq!(b2.recv(Some(Duration::from_secs(10))).unwrap().data, b"UPPER");
+}

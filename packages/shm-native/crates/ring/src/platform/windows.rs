@@ -1,9 +1,10 @@
 //! Windows: a region is a named file mapping backed by the paging file (`Local\tmesh-<name>`, so one
-//! logon session), created with a security descriptor whose owner is the current user and whose DACL
-//! grants only that user (the 0600 analog). Opening checks the same: owner SID is ours and every
-//! access-allowed ACE names our SID. Each of the region's four wait words has a named auto-reset event
-//! (`Local\tmesh-<name>.w<slot>`, same descriptor); `WaitOnAddress` would be the futex analog but only
-//! works inside one process. Liveness: `OpenProcess` + `GetExitCodeProcess` (`STILL_ACTIVE`).
+//! logon session; capitals escaped, see `local_name`), created with a security descriptor whose owner
+//! is the current user and whose DACL grants only that user (the 0600 analog). Opening checks the
+//! same: owner SID is ours and every access-allowed ACE names our SID. Each of the region's four wait
+//! words has a named auto-reset event (`Local\tmesh-<name>.w<slot>`, same descriptor); `WaitOnAddress`
+//! would be the futex analog but only works inside one process. Liveness: `OpenProcess` +
+//! `GetExitCodeProcess` (`STILL_ACTIVE`).
 //!
 //! A named mapping disappears when its last handle closes, and a crashed process's handles are closed
 //! by the kernel: "unlink" has nothing to do, stale regions mostly reclaim themselves, and there is no
@@ -75,9 +76,20 @@ fn wide(s: &str) -> Vec<u16> {
   s.encode_utf16().chain(std::iter::once(0)).collect()
 }
 
-/// `/tmesh-x` (the POSIX name region.rs builds) -> `Local\tmesh-x`.
+/// `/tmesh-x` (the POSIX name region.rs builds) -> `Local\tmesh-x`. Windows looks names up ignoring
+/// case, POSIX does not: each capital becomes `^` + its lower case (`Orders` -> `^orders`), so channel
+/// names stay case-sensitive everywhere (`^` is not a channel-name character, so no clash).
 fn local_name(os_name: &str) -> String {
-  format!("Local\\{}", os_name.trim_start_matches('/'))
+  let mut n = String::from("Local\\");
+  for c in os_name.trim_start_matches('/').chars() {
+    if c.is_ascii_uppercase() {
+      n.push('^');
+      n.push(c.to_ascii_lowercase());
+    } else {
+      n.push(c);
+    }
+  }
+  n
 }
 
 fn last_error() -> u32 {
