@@ -10,8 +10,8 @@
 //! | liveness | `kill(pid, 0)` + zombie check in `/proc` | `kill(pid, 0)` | `OpenProcess` + `GetExitCodeProcess` (`STILL_ACTIVE`) |
 //! | event-loop doorbell | FIFO in `/dev/shm` | FIFO in `/tmp` | none: a Node end polls (no fd to hand to libuv) |
 //!
-//! Each implementation provides the same items, checked by compiling for all three targets in CI
-//! (`scripts/tmesh-run.mjs`):
+//! Each implementation provides the same items (`contract` below spells out their types), checked by
+//! compiling for all three targets in CI (`scripts/shm-cross-check.sh`, from `scripts/tmesh-run.mjs`):
 //!
 //! - `Object::create(os_name, size)` (`Err(Exists)` if the name is taken), `Object::open(os_name)`
 //!   (with the owner check), `Object::size`, `Object::id`, `Object::map(len) -> View`;
@@ -50,6 +50,35 @@ pub use windows::*;
 
 #[cfg(not(any(unix, windows)))]
 compile_error!("tmesh-shm supports Linux, macOS (and other Unix with POSIX shm) and Windows");
+
+/// The contract every implementation meets, as types: compiling this for Linux, macOS and Windows (CI
+/// does, scripts/shm-cross-check.sh) proves that each provides the same items with the same signatures.
+#[allow(dead_code)]
+fn contract() {
+  use crate::error::Result;
+  let _: fn(&str, usize) -> Result<Object> = Object::create;
+  let _: fn(&str) -> Result<Object> = Object::open;
+  let _: fn(&Object) -> Result<usize> = Object::size;
+  let _: fn(&Object) -> (u64, u64) = Object::id;
+  let _: fn(&Object, usize) -> Result<View> = Object::map;
+  let _: fn(&View) -> *mut u8 = View::ptr;
+  let _: fn(&View) -> usize = View::len;
+  let _: fn(&str, Option<(u64, u64)>) = unlink;
+  let _: fn(&str) -> bool = exists;
+  let _: fn(&str) -> Vec<String> = list_names;
+  let _: fn(&str) -> Result<Waiters> = Waiters::open;
+  let _: fn(&Waiters, usize, &AtomicU32, u32, Duration) = Waiters::wait;
+  let _: fn(&Waiters, usize, &AtomicU32) = Waiters::wake;
+  let _: bool = HAS_BELLS;
+  let _: fn() -> &'static str = bell_dir;
+  let _: fn(&str) -> Result<i32> = create_bell;
+  let _: fn(&str) -> Result<i32> = open_peer_bell;
+  let _: fn(i32) = ring_bell;
+  let _: fn(i32) = close_fd;
+  let _: fn() -> u64 = monotonic_ms;
+  let _: fn(u32) -> bool = pid_alive;
+  let _: fn() -> [u8; 16] = random_token;
+}
 
 /// Poll `word` with a growing sleep (50 us doubling up to 1 ms) until it differs from `expected` or
 /// `timeout` passes. The portable fallback where no cross-process sleep on an address exists.
