@@ -1,10 +1,11 @@
 //! tmesh-shm: cross-process shared-memory channels for tmesh.
 //!
-//! A channel is one POSIX shared-memory region holding two single-producer single-consumer byte rings
-//! (one per direction), a header with each end's pid, state and heartbeat, and futex words. Records
+//! A channel is one shared-memory region (POSIX shm; a named file mapping on Windows) holding two
+//! single-producer single-consumer byte rings (one per direction), a header with each end's pid, state
+//! and heartbeat, and wait words (a futex on Linux, a named event on Windows, polled on macOS). Records
 //! carry the seed's SMEM header (magic, version, data size, timestamp) plus message type, flags and a
 //! sequence number. Messages larger than a ring are streamed in fragments. The byte layout is in
-//! docs/PROTOCOL.md section 6.
+//! docs/PROTOCOL.md section 6; every OS call is in `platform/`.
 //!
 //! ```no_run
 //! use tmesh_shm::{Channel, ChannelOptions, MessageMeta};
