@@ -176,6 +176,11 @@ function startProc(name: string, config: SoakPeerConfig): Proc {
   return proc;
 }
 
+function exitText(proc: Proc): string {
+  const { exitCode, signalCode } = proc.child;
+  return `exited (code ${exitCode}, signal ${signalCode}; stderr: ${proc.stderr.slice(-8).join(' | ') || 'none'})`;
+}
+
 /** Resolve with the first line matching `match` (or reject when the process exits or the deadline passes). */
 function waitLine(
   proc: Proc,
@@ -183,13 +188,17 @@ function waitLine(
   deadline: number,
 ): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+      reject(new Error(`${proc.name} ${exitText(proc)}`));
+      return;
+    }
     const timer = setTimeout(
       () => reject(new Error(`${proc.name}: timed out (stderr: ${proc.stderr.slice(-5).join(' | ')})`)),
       Math.max(0, deadline - Date.now()),
     );
-    const onExit = (code: number | null) => {
+    const onExit = () => {
       clearTimeout(timer);
-      reject(new Error(`${proc.name} exited ${code} (stderr: ${proc.stderr.slice(-5).join(' | ')})`));
+      reject(new Error(`${proc.name} ${exitText(proc)}`));
     };
     proc.child.once('exit', onExit);
     proc.waiters.push((v) => {
@@ -244,7 +253,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     }
     await Promise.all([...receivers.values()].map((p) => waitLine(p, (v) => v.ready === true, deadline)));
     say(`receivers ready: ${routes.join(', ')}`);
-    const t0 = Date.now();
     const senders = senderIds.map((id, i) => {
       const route = routeOf(i);
       const p = startProc(id, {
@@ -261,6 +269,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       procs.push(p);
       return p;
     });
+    // Barrier: every sender has its transport open (message 0 sent) before any streams. A node that
+    // receives over shared memory at full rate starves its own event loop (RELIABILITY.md, Soak), so a
+    // sender that connects late could not even set up; that start-up problem is reported, not soaked.
+    const connected = await Promise.allSettled(
+      senders.map((p) => waitLine(p, (v) => v.connected === true, Math.min(deadline, Date.now() + 120_000))),
+    );
+    for (const [i, c] of connected.entries())
+      if (c.status === 'rejected')
+        problems.push(`${senderIds[i]} did not connect: ${(c.reason as Error).message}`);
+    say(
+      `senders connected: ${connected.filter((c) => c.status === 'fulfilled').length} of ${senders.length}; go`,
+    );
+    const t0 = Date.now();
+    for (const p of senders) if (p.child.exitCode === null) p.child.stdin!.write('go\n');
     // A sender that fails reports its error as a problem; the others run on.
     const done = senders.map((p) =>
       waitLine(p, (v) => v.done === true, deadline).catch((e: Error) => {
@@ -307,11 +329,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const seconds = (Date.now() - t0) / 1000;
     // Node events up to here; stopping the receivers below makes the senders log their transports closing.
     const runEvents = procs.flatMap((p) => p.events.map((e) => `${p.name} event: ${e}`));
+    for (const p of procs)
+      if (p.child.exitCode !== null || p.child.signalCode !== null)
+        runEvents.push(`${p.name} ${exitText(p)} before the end of the run`);
     const finals = new Map<SoakRoute, Record<string, unknown>>();
     for (const [route, p] of receivers) {
       const final = waitLine(p, (v) => v.final !== undefined, deadline);
-      p.child.stdin!.write('stop\n');
-      finals.set(route, await final);
+      if (p.child.exitCode === null) p.child.stdin!.write('stop\n');
+      finals.set(
+        route,
+        await final.catch((e: Error) => {
+          problems.push(`receiver ${route}: ${e.message}`);
+          return { final: {} };
+        }),
+      );
     }
     const perSender: SenderReport[] = senderIds.map((id, i) => {
       const route = routeOf(i);
@@ -342,7 +373,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     });
     for (const [route, f] of finals) if (f.firstError) problems.push(`rx ${route}: ${String(f.firstError)}`);
     problems.push(...runEvents);
-    for (const s of senders) s.child.stdin!.write('stop\n');
+    for (const s of senders) if (s.child.exitCode === null) s.child.stdin!.write('stop\n');
     const rss = procs.map((p) => rssReport(p.name, p.samples, p.activeFrom, p.activeUntil));
     for (const r of rss) {
       if (!r.flat && seconds >= 60)
@@ -383,7 +414,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
               clearTimeout(kill);
               resolve();
             });
-            p.child.stdin!.write('stop\n');
+            p.child.stdin!.end('stop\n');
           }),
       ),
     );

@@ -4,7 +4,8 @@
 // receiver: counts SoakMsg per sender: the next expected sequence number (order), the count and a running
 //   CRC-32 of the payloads; prints {ready} once listening, then every second {t, rss, counts}; on a `stop`
 //   line on stdin prints {final} and exits.
-// sender: waits until discovery shows its receiver, then sends `count` SoakMsg with a window of sends in
+// sender: waits until discovery shows its receiver, sends message 0 (which opens the transport), prints
+//   {connected}, waits for a `go` line, then sends the rest of `count` SoakMsg with a window of sends in
 //   flight; prints every second {t, rss, sent, route}; at the end {done, sent, crc, seconds, route}, then
 //   waits for `stop`.
 // Every line is one JSON object; RSS is sampled once a second in every process.
@@ -92,10 +93,27 @@ async function start(config: SoakPeerConfig): Promise<TmeshNode> {
   });
 }
 
+// A `stop` line runs the role's stop action (once it has one); a closed stdin means the driver is gone.
+let stopAction: (() => void | Promise<void>) | undefined;
+let stopRequested = false;
+let goAction: (() => void) | undefined;
+let goRequested = false;
+createInterface({ input: process.stdin })
+  .on('line', (line) => {
+    if (line.trim() === 'go') {
+      goRequested = true;
+      goAction?.();
+      return;
+    }
+    if (line.trim() !== 'stop') return;
+    stopRequested = true;
+    if (stopAction) void stopAction();
+  })
+  .on('close', () => setTimeout(() => process.exit(3), 2000).unref());
+
 function onStop(action: () => void | Promise<void>): void {
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    if (line.trim() === 'stop') void action();
-  });
+  stopAction = action;
+  if (stopRequested) void action();
 }
 
 async function receiver(config: SoakPeerConfig): Promise<void> {
@@ -146,9 +164,19 @@ async function sender(config: SoakPeerConfig): Promise<void> {
   let crc = 0;
   const route = () => node.peers().find((p) => p.info.id === target)?.route ?? '';
   const tick = setInterval(() => say({ t: elapsed(), rss: rss(), sent, route: route() }), 1000);
+  // Message 0 opens the transport; then wait for `go`, so every sender is connected before any streams.
+  const first = payload(index, 0);
+  crc = crc32(first, crc);
+  await node.send(target, SoakMsg, { seq: 0, data: first }, { timeoutMs: SOAK_SEND_TIMEOUT_MS });
+  sent = 1;
+  say({ connected: true, route: route(), t: elapsed(), rss: rss() });
+  await new Promise<void>((resolve) => {
+    goAction = resolve;
+    if (goRequested) resolve();
+  });
   const t0 = Date.now();
   const inFlight: Promise<void>[] = [];
-  for (let seq = 0; seq < count; seq++) {
+  for (let seq = 1; seq < count; seq++) {
     if (inFlight.length >= window) await inFlight.shift();
     const data = payload(index, seq);
     crc = crc32(data, crc);
