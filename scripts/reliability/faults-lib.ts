@@ -178,7 +178,11 @@ export interface Tally {
   resolved: number;
   /** Sender saw an error (by code). */
   rejected: Record<string, number>;
-  /** In flight when their sender was killed: no one left to tell (may or may not have arrived). */
+  /**
+   * In flight when their sender was killed: no one left to tell (may or may not have arrived). With
+   * plain sends this includes messages whose `send` had resolved but that were still in the dead
+   * sender's queue.
+   */
   inFlightAtSenderDeath: number;
   /** Rejected, yet delivered once (delivery unknown, as documented). */
   rejectedButDelivered: number;
@@ -276,7 +280,10 @@ export function check(
       if (ok !== undefined) {
         tally.resolved++;
         tally.routes[ok] = (tally.routes[ok] ?? 0) + 1;
-        if (got.length === 0) {
+        if (got.length === 0 && killed) {
+          // A plain send resolved, but the message was still in the killed sender's own queue.
+          tally.inFlightAtSenderDeath++;
+        } else if (got.length === 0) {
           tally.lost++;
           problems.push(`${key} resolved at the sender but never delivered`);
         }

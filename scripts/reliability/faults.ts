@@ -72,9 +72,9 @@ for (const mode of trials > 0 ? modes : []) {
 
 if (trials > 0) {
   console.log(
-    `\n| transport | killed side | trials | faults survived | sent | delivered | resolved | rejected | in flight at sender death | rejected but delivered | lost | duplicated | corrupt | unreported | recovered | dead-peer regions held | stale regions reclaimed | leaked regions / files |`,
+    `\n| transport | killed side | trials | faults survived | sent | delivered | resolved | rejected | in flight at sender death | rejected but delivered | lost | reported undelivered | duplicated | corrupt | unreported | recovered | dead-peer regions held | stale regions reclaimed | leaked regions / files |`,
   );
-  console.log(`|${'---|'.repeat(18)}`);
+  console.log(`|${'---|'.repeat(19)}`);
   const codes: Record<string, number> = {};
   for (const mode of modes) {
     for (const side of ['receiver', 'sender'] as const) {
@@ -85,7 +85,7 @@ if (trials > 0) {
       const rejected = Object.values(t.rejected).reduce((a, b) => a + b, 0);
       const survived = rs.filter((r) => r.problems.length === 0).length;
       console.log(
-        `| ${mode} | ${side} | ${rs.length} | ${survived} | ${t.sent} | ${t.delivered} | ${t.resolved} | ${rejected} | ${t.inFlightAtSenderDeath} | ${t.rejectedButDelivered} | ${t.lost} | ${t.duplicated} | ${t.corrupt} | ${t.unreported} | ${rs.filter((r) => r.recovered).length}/${rs.length} | ${rs.reduce((a, r) => a + r.deadPeerRegionsHeld.length, 0)} | ${rs.reduce((a, r) => a + r.reclaimedStale.length, 0)} | ${rs.reduce((a, r) => a + r.leakedRegions.length, 0)} / ${rs.reduce((a, r) => a + r.leakedFiles.length, 0)} |`,
+        `| ${mode} | ${side} | ${rs.length} | ${survived} | ${t.sent} | ${t.delivered} | ${t.resolved} | ${rejected} | ${t.inFlightAtSenderDeath} | ${t.rejectedButDelivered} | ${t.lost} | ${t.reportedUndelivered} | ${t.duplicated} | ${t.corrupt} | ${t.unreported} | ${rs.filter((r) => r.recovered).length}/${rs.length} | ${rs.reduce((a, r) => a + r.deadPeerRegionsHeld.length, 0)} | ${rs.reduce((a, r) => a + r.reclaimedStale.length, 0)} | ${rs.reduce((a, r) => a + r.leakedRegions.length, 0)} / ${rs.reduce((a, r) => a + r.leakedFiles.length, 0)} |`,
       );
     }
   }
@@ -140,7 +140,7 @@ if (netRounds > 0) {
     const rs = netResults.filter((r) => r.name === name);
     const t = rs.reduce((acc, r) => addTally(acc, r.tally), emptyTally());
     console.log(
-      `| ${name} | ${rs.length} | ${rs.filter((r) => r.problems.length === 0).length} | ${t.sent} | ${t.resolved} | ${Object.values(t.rejected).reduce((a, b) => a + b, 0)} ${JSON.stringify(t.rejected)} | ${t.rejectedButDelivered} | ${t.lost} | ${t.duplicated} | ${t.corrupt} | ${t.unreported} | ${rs.filter((r) => r.recovered).length}/${rs.length} |`,
+      `| ${name} | ${rs.length} | ${rs.filter((r) => r.problems.length === 0).length} | ${t.sent} | ${t.resolved} | ${Object.values(t.rejected).reduce((a, b) => a + b, 0)} ${JSON.stringify(t.rejected)} | ${t.rejectedButDelivered} | ${t.lost} | ${t.reportedUndelivered} | ${t.duplicated} | ${t.corrupt} | ${t.unreported} | ${rs.filter((r) => r.recovered).length}/${rs.length} |`,
     );
   }
 }
