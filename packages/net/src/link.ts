@@ -133,6 +133,10 @@ interface PendingRequest {
   resolve: (msg: DecodedMessage) => void;
   reject: (error: TmeshError) => void;
   cleanup: () => void;
+  /** performance.now() past which the link's request sweep fails it (Infinity: no deadline). */
+  deadline: number;
+  /** Fail it with E_TIMEOUT. */
+  expire: () => void;
 }
 
 /** Dials a new connection and runs the handshake on it (the initiator's way back after a drop). */
@@ -168,6 +172,8 @@ const INBOX_HIGH_MESSAGES = 8192;
 const INBOX_HIGH_BYTES = 16 * 1024 * 1024;
 const PERMANENT: readonly string[] = ['E_VERSION_MISMATCH', 'E_NO_COMMON_WIRE', 'E_AUTH'];
 const RESOLVED = Promise.resolve();
+/** The request sweep runs at most this often: a request times out up to this much after its deadline. */
+const SWEEP_MIN_MS = 5;
 
 function nodeInfoOf(hello: HelloValue): NodeInfo {
   return {
@@ -314,6 +320,10 @@ export class LinkImpl extends EventEmitter implements Link {
   #rxSinceAck = 0;
   #replyTo: number | undefined;
   #pending = new Map<number, PendingRequest>();
+  // One timer for the deadlines of every request sent at once (instead of a timer per request): armed
+  // for the earliest deadline, it fails what expired and re-arms for the next.
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweepAt = Number.POSITIVE_INFINITY;
   #handler: RequestHandler | undefined;
   #inbox: DecodedMessage[] = [];
   #inboxHead = 0;
@@ -829,10 +839,21 @@ export class LinkImpl extends EventEmitter implements Link {
       let timer: NodeJS.Timeout | undefined;
       const finish = (): void => {
         done = true;
-        clearTimeout(timer);
+        if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         if (seq) this.#pending.delete(seq);
       };
+      const timedOut = (): void => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        pending.reject(
+          tmeshError(
+            'E_TIMEOUT',
+            `request ${type.name} to ${this.#peerHello?.nodeId}: no response within ${timeoutMs} ms`,
+          ),
+        );
+      };
+      const finite = Number.isFinite(timeoutMs) && timeoutMs > 0;
       const pending: PendingRequest = {
         resolve: (msg) => {
           finish();
@@ -843,6 +864,8 @@ export class LinkImpl extends EventEmitter implements Link {
           reject(e);
         },
         cleanup: finish,
+        deadline: finite ? performance.now() + timeoutMs : Number.POSITIVE_INFINITY,
+        expire: timedOut,
       };
       const onAbort = (): void => {
         if (done) return;
@@ -851,18 +874,6 @@ export class LinkImpl extends EventEmitter implements Link {
         pending.reject(tmeshError('E_ABORTED', `request ${type.name}: aborted`, { cause: signal?.reason }));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
-        timer = setTimeout(() => {
-          const i = this.#waiters.indexOf(waiter);
-          if (i >= 0) this.#waiters.splice(i, 1);
-          pending.reject(
-            tmeshError(
-              'E_TIMEOUT',
-              `request ${type.name} to ${this.#peerHello?.nodeId}: no response within ${timeoutMs} ms`,
-            ),
-          );
-        }, timeoutMs);
-      }
       const commit = (): void => {
         seq = this.#commit(type, value, FRAME_FLAGS.REQUEST, undefined, undefined, (e) => pending.reject(e));
         this.#pending.set(seq, pending);
@@ -873,12 +884,40 @@ export class LinkImpl extends EventEmitter implements Link {
           commit();
         } catch (error) {
           pending.reject(error as TmeshError);
+          return;
         }
+        // Sent at once: the link's sweep watches the deadline, no timer of its own.
+        if (finite) this.#watchDeadline(pending.deadline);
       } else {
+        // Waiting for queue space: its own timer also takes it out of the waiters.
+        if (finite) timer = setTimeout(timedOut, timeoutMs);
         this.#waiters.push(waiter);
       }
     });
   }
+
+  /** Make sure the request sweep runs by `deadline` (performance.now() time). */
+  #watchDeadline(deadline: number): void {
+    if (this.#sweepTimer !== undefined && this.#sweepAt <= deadline) return;
+    clearTimeout(this.#sweepTimer);
+    this.#sweepAt = deadline;
+    this.#sweepTimer = setTimeout(this.#sweep, Math.max(1, Math.ceil(deadline - performance.now())));
+  }
+
+  /** Fail the requests whose deadline passed; re-arm for the earliest one left. */
+  readonly #sweep = (): void => {
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    const expired: PendingRequest[] = [];
+    for (const p of this.#pending.values()) {
+      if (p.deadline <= now + 0.5) expired.push(p);
+      else if (p.deadline < next) next = p.deadline;
+    }
+    for (const p of expired) p.expire();
+    if (next !== Number.POSITIVE_INFINITY) this.#watchDeadline(Math.max(next, now + SWEEP_MIN_MS));
+  };
 
   onRequest(handler: RequestHandler): void {
     this.#handler = handler;
@@ -1527,6 +1566,8 @@ export class LinkImpl extends EventEmitter implements Link {
     clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#ackTimer);
     clearTimeout(this.#flushTimer);
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     if (this.#stream) {
       const stream = this.#stream;
       if (this.#received > this.#ackSent && this.#adapter) this.#appendAck();

@@ -81,4 +81,53 @@ describe.each(['rust', 'swift', 'universal'] as WireId[])('send path (%s)', (wir
     expect(link.stats().queuedMessages).toBe(0);
     expect(link.stats().queuedBytes).toBe(0);
   }, 30_000);
+
+  it('times requests out by their own deadlines (one sweep timer), a shorter one sent later first', async () => {
+    const server = await listen(
+      { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      {
+        self: node('server'),
+        registry,
+        onLink: (l) =>
+          l.onRequest((m) => {
+            const v = m.value as ReturnType<typeof chunk>;
+            // Sequence 0 is answered; the others never are.
+            if (v.sequence === 0) return { type: FileChunk, value: v };
+            return new Promise(() => {});
+          }),
+      },
+    );
+    cleanups.push(() => server.close());
+    const link = await connect(
+      { kind: 'tcp', host: '127.0.0.1', port: (server.address() as { port: number }).port },
+      { self: node('client'), registry, wires: [wire] },
+    );
+    cleanups.push(() => link.close());
+    const t0 = performance.now();
+    const settledAt: Record<string, number> = {};
+    const codes: Record<string, string> = {};
+    const track = (name: string, p: Promise<unknown>) =>
+      p.then(
+        () => {
+          settledAt[name] = -1;
+        },
+        (e: { code: string }) => {
+          codes[name] = e.code;
+          settledAt[name] = performance.now() - t0;
+        },
+      );
+    const all = [
+      track('long', link.request(FileChunk, chunk(1), { timeoutMs: 400 })),
+      track('short', link.request(FileChunk, chunk(2), { timeoutMs: 60 })),
+      track('answered', link.request(FileChunk, chunk(0), { timeoutMs: 100 })),
+      track('none', link.request(FileChunk, chunk(3), { timeoutMs: Number.POSITIVE_INFINITY })),
+    ];
+    await Promise.all(all.slice(0, 3));
+    expect(settledAt.answered).toBe(-1);
+    expect(codes).toEqual({ short: 'E_TIMEOUT', long: 'E_TIMEOUT' });
+    expect(settledAt.short).toBeGreaterThanOrEqual(59);
+    expect(settledAt.long).toBeGreaterThanOrEqual(399);
+    expect(settledAt.short).toBeLessThan(settledAt.long!);
+    expect(settledAt.none).toBeUndefined(); // no deadline: still pending until the link closes
+  });
 });
