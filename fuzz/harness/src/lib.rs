@@ -22,28 +22,34 @@ pub mod seeds;
 pub struct HeapRing {
   ctl: Vec<u64>,
   data: Vec<u8>,
+  /// The data area's address, taken once: the peer's writes go through it, as the consumer's reads do.
+  data_ptr: *mut u8,
 }
 
 impl HeapRing {
   /// A zeroed ring of `capacity` bytes (a power of two).
   pub fn new(capacity: usize) -> HeapRing {
+    let mut data = vec![0; capacity];
+    let data_ptr = data.as_mut_ptr();
     HeapRing {
       ctl: vec![0; 32],
-      data: vec![0; capacity],
+      data,
+      data_ptr,
     }
+  }
+
+  /// The peer writes 8 bytes into the data area at `off` (wrapped to fit) while the consumer runs.
+  pub fn poke(&self, off: usize, value: u64) {
+    let off = off % (self.data.len() - 7);
+    // SAFETY: off + 8 <= capacity; the buffer lives as long as self and is never resized.
+    unsafe { std::ptr::copy_nonoverlapping(value.to_le_bytes().as_ptr(), self.data_ptr.add(off), 8) };
   }
 
   /// The view the producer and consumer work on. The HeapRing must outlive it and not move its buffers.
   pub fn view(&mut self) -> RingView {
     // SAFETY: ctl is 256 bytes, 8-aligned; data is `capacity` bytes, a power of two; both live as long
     // as self, and the Vecs are never resized.
-    unsafe {
-      RingView::new(
-        self.ctl.as_mut_ptr().cast(),
-        self.data.as_mut_ptr(),
-        self.data.len(),
-      )
-    }
+    unsafe { RingView::new(self.ctl.as_mut_ptr().cast(), self.data_ptr, self.data.len()) }
   }
 
   /// The data area (for snapshots).
@@ -72,7 +78,9 @@ fn le64(b: &[u8]) -> u64 {
 /// Input: `[0]` capacity (bits 0-2, see `ring_capacity`), max message (bits 5-7, `MAX_MESSAGES`);
 /// `[1]` operations, one bit per step (0: copy out, 1: lend in place), cycling; `[2..10]` head (u64 LE,
 /// the consumer's own released position, also in shared memory); `[10..18]` tail; the rest is the data
-/// area (zero-filled or cut to the capacity). Bits 3-4 of `[0]`: 1 = receive in batches.
+/// area (zero-filled or cut to the capacity). Bits 3-4 of `[0]`: 1 = receive in batches. Bytes past the
+/// data area are the peer's writes while the consumer runs, 10 bytes each, one after every step: u16 LE
+/// offset into the data area (0xffff: the tail word instead) and u64 LE value.
 pub fn ring_consume(data: &[u8]) {
   if data.len() < 18 {
     return;
@@ -84,7 +92,9 @@ pub fn ring_consume(data: &[u8]) {
   let mut ring = HeapRing::new(cap);
   let body = &data[18..];
   let n = body.len().min(cap);
-  ring.data[..n].copy_from_slice(&body[..n]);
+  // SAFETY: n <= capacity bytes of the data area (through its one raw pointer, as every access).
+  unsafe { std::ptr::copy_nonoverlapping(body.as_ptr(), ring.data_ptr, n) };
+  let mut writes = body.get(cap..).unwrap_or(&[]).chunks_exact(10);
   let view = ring.view();
   view.head().store(le64(&data[2..10]), Ordering::Release);
   view.tail().store(le64(&data[10..18]), Ordering::Release);
@@ -145,8 +155,17 @@ pub fn ring_consume(data: &[u8]) {
         None => false,
       })
     };
+    let write = writes.next();
+    if let Some(w) = write {
+      let value = le64(&w[2..10]);
+      match u16::from_le_bytes([w[0], w[1]]) {
+        0xffff => view.tail().store(value, Ordering::Release),
+        off => ring.poke(off as usize, value),
+      }
+    }
     match got {
       Ok(true) => {}
+      Ok(false) if write.is_some() => {}
       Ok(false) => {
         let _ = consumer.arm_wait(WAIT_FUTEX);
         break;

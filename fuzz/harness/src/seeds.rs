@@ -90,6 +90,26 @@ pub fn all() -> Vec<Seed> {
       ring_snapshot(&mut ring, cfg, ops),
     ));
   }
+  // ring_consume with the peer writing while the consumer runs: the tail starts at the first record and
+  // moves up one record per step (a producer publishing), then a record's bytes change under the reader.
+  for (i, (ci, sizes)) in [(1u8, &[24usize, 8, 40, 16][..]), (0, &[200][..])]
+    .into_iter()
+    .enumerate()
+  {
+    let mut ring = filled_ring(ci, 0, &[], sizes);
+    let cap = crate::ring_capacity(ci);
+    let mut b = ring_snapshot(&mut ring, ci | (5 << 5), 0);
+    let tail = u64::from_le_bytes(b[10..18].try_into().unwrap());
+    b[10..18].copy_from_slice(&0u64.to_le_bytes());
+    b.resize(18 + cap, 0);
+    for step in 1..=4u64 {
+      b.extend_from_slice(&0xffffu16.to_le_bytes());
+      b.extend_from_slice(&((tail * step / 4) & !7).to_le_bytes());
+    }
+    b.extend_from_slice(&12u16.to_le_bytes());
+    b.extend_from_slice(&u64::MAX.to_le_bytes());
+    seeds.push(("ring_consume", format!("seed-writes-{i:02}"), b));
+  }
   // ring_produce: honest runs of mixed sizes, and a hostile consumer.
   let produce: [(u8, u64, &[(u16, u8)]); 6] = [
     (0, 0, &[(10, 1), (11, 2), (100, 3), (300, 4)]),
