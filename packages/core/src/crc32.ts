@@ -29,7 +29,8 @@ export function crc32Js(data: Uint8Array, seed = 0): number {
 }
 
 function crc32JsRange(data: Uint8Array, start: number, end: number, seed: number): number {
-  const t = table ?? (table = buildTable());
+  if (table === undefined) table = buildTable();
+  const t = table;
   let crc = ~seed;
   let i = start;
   const n = end;

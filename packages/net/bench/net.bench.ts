@@ -2,7 +2,9 @@
 // Every receiver runs in its own process (a fork of this script), so sender and receiver each get a core.
 //   npx tsx packages/net/bench/net.bench.ts            (full run)
 //   npx tsx packages/net/bench/net.bench.ts --quick    (smaller counts)
-// BENCH_ONLY=link-rust:oneway runs one case; BENCH_PROF=<dir> writes the receivers' CPU profiles there.
+//   npx tsx packages/net/bench/net.bench.ts --rounds 3  (every case once per round, interleaved; medians)
+// BENCH_ONLY=link-rust:oneway runs one case (a comma-separated list runs several, e.g.
+// BENCH_ONLY=raw:bulk,link-rust:bulk); BENCH_PROF=<dir> writes the receivers' CPU profiles there.
 import { fork } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -31,8 +33,10 @@ const MIB = 1024 * 1024;
 async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> {
   let received = 0;
   let reported = false;
+  const cpu0 = process.cpuUsage();
   const done = (): void => {
-    if (!reported && process.connected) process.send!({ done: true });
+    const { user, system } = process.cpuUsage(cpu0);
+    if (!reported && process.connected) process.send!({ done: true, cpuUs: user + system });
     reported = true;
   };
   if (kind === 'raw') {
@@ -90,13 +94,16 @@ interface Result {
   mode: Mode;
   value: number;
   p99?: number;
+  /** CPU time (user + system) per message of the sender and of the receiver process, in µs. */
+  cpuSend?: number;
+  cpuRecv?: number;
 }
 
 function startReceiver(
   kind: Kind,
   mode: Mode,
   expected: number,
-): Promise<{ port: number; done: Promise<void>; stop: () => void }> {
+): Promise<{ port: number; done: Promise<number>; stop: () => void }> {
   const child = fork(fileURLToPath(import.meta.url), ['--serve', kind, mode, String(expected)], {
     execArgv: [
       '--import',
@@ -106,13 +113,13 @@ function startReceiver(
     stdio: 'inherit',
   });
   return new Promise((resolve) => {
-    let markDone: () => void;
-    const done = new Promise<void>((r) => {
+    let markDone: (cpuUs: number) => void;
+    const done = new Promise<number>((r) => {
       markDone = r;
     });
-    child.on('message', (m: { port?: number; done?: boolean }) => {
+    child.on('message', (m: { port?: number; done?: boolean; cpuUs?: number }) => {
       if (m.port) resolve({ port: m.port, done, stop: () => child.disconnect() });
-      if (m.done) markDone();
+      if (m.done) markDone(m.cpuUs ?? 0);
     });
   });
 }
@@ -201,7 +208,10 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
       return { kind, mode, value: percentile(times, 0.5), p99: percentile(times, 0.99) };
     }
     // one-way and bulk: time from the first write until the receiver has everything.
+    // CPU time is counted too: under load from other processes it moves far less than wall time.
     const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
+    let cpuRecv = 0;
     if (kind === 'raw') {
       const s = await rawClient(rx.port);
       const perWrite = mode === 'oneway' ? 1024 : 1; // 64 B records coalesced into 64 KiB writes
@@ -209,7 +219,7 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
       for (let sent = 0; sent < count; sent += perWrite) {
         if (!s.write(block)) await new Promise((r) => s.once('drain', r));
       }
-      await rx.done;
+      cpuRecv = await rx.done;
       s.destroy();
     } else if (kind === 'grpc') {
       const { client, call } = await grpcClient(rx.port);
@@ -217,7 +227,7 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
       for (let i = 0; i < count; i++) {
         if (!call.write(buf)) await new Promise((r) => call.once('drain', r));
       }
-      await rx.done;
+      cpuRecv = await rx.done;
       call.on('error', () => {});
       call.cancel();
       client.close();
@@ -230,11 +240,18 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
       for (let i = 0; i < count; i++) {
         if (!link.trySend(Blob, value)) await link.send(Blob, value);
       }
-      await rx.done;
+      cpuRecv = await rx.done;
       await link.close();
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { kind, mode, value: mode === 'oneway' ? count / seconds : (count * size) / seconds };
+    const { user, system } = process.cpuUsage(cpu0);
+    return {
+      kind,
+      mode,
+      value: mode === 'oneway' ? count / seconds : (count * size) / seconds,
+      cpuSend: (user + system) / count,
+      cpuRecv: cpuRecv / count,
+    };
   } finally {
     rx.stop();
   }
@@ -250,17 +267,32 @@ async function main(): Promise<void> {
     oneway: (k) => (k === 'raw' ? 4_000_000 : k === 'grpc' ? 100_000 : 2_000_000) / (quick ? 4 : 1),
     bulk: (k) => (k === 'grpc' ? 300 : 2000) / (quick ? 4 : 1),
   };
-  const results: Result[] = [];
-  const only = process.env.BENCH_ONLY; // e.g. "link-rust:oneway", for profiling one case
-  for (const mode of ['rtt', 'oneway', 'bulk'] as Mode[]) {
-    for (const kind of kinds) {
-      if (only && only !== `${kind}:${mode}`) continue;
-      const r = await run(kind, mode, Math.round(counts[mode](kind)));
-      results.push(r);
-      console.error(`${kind} ${mode}: ${format(r)}`);
+  const roundsArg = process.argv.indexOf('--rounds');
+  const rounds = roundsArg > 0 ? Math.max(1, Math.min(10, Number(process.argv[roundsArg + 1]) || 1)) : 1;
+  const perRound: Result[][] = [];
+  const only = process.env.BENCH_ONLY?.split(','); // e.g. "link-rust:oneway", for profiling one case
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of ['rtt', 'oneway', 'bulk'] as Mode[]) {
+      for (const kind of kinds) {
+        if (only && !only.includes(`${kind}:${mode}`)) continue;
+        const r = await run(kind, mode, Math.round(counts[mode](kind)));
+        perRound.push([r]);
+        console.error(`${rounds > 1 ? `[round ${round + 1}] ` : ''}${kind} ${mode}: ${format(r)}`);
+      }
     }
   }
   if (only) return;
+  // Per case, the median of its rounds (RTT: the round with the median p50, its p99 alongside).
+  const results: Result[] = [];
+  for (const mode of ['rtt', 'oneway', 'bulk'] as Mode[]) {
+    for (const kind of kinds) {
+      const all = perRound
+        .flat()
+        .filter((r) => r.kind === kind && r.mode === mode)
+        .sort((a, b) => a.value - b.value);
+      results.push(all[Math.floor((all.length - 1) / 2)]!);
+    }
+  }
   const row = (kind: Kind) => results.filter((r) => r.kind === kind);
   const base = (mode: Mode) => results.find((r) => r.kind === 'raw' && r.mode === mode)!;
   const grpcOf = (mode: Mode) => results.find((r) => r.kind === 'grpc' && r.mode === mode)!;
@@ -274,12 +306,27 @@ async function main(): Promise<void> {
       `| ${kind} | ${rtt.value.toFixed(1)} / ${rtt.p99!.toFixed(1)} | ${(oneway.value / 1e6).toFixed(3)} | ${(bulk.value / 1e9).toFixed(2)} | ${(rtt.value / base('rtt').value).toFixed(2)}x | ${(bulk.value / base('bulk').value).toFixed(2)}x | ${(bulk.value / grpcOf('bulk').value).toFixed(1)}x |`,
     );
   }
+  // CPU time per message (user + system, each side's own process): what load from other processes
+  // disturbs least. The medians' rounds, as above.
+  console.log('');
+  console.log(
+    '| transport | 64 B one-way CPU µs/msg sender / receiver | 1 MiB CPU µs/msg sender / receiver | 1 MiB CPU vs raw (sum) |',
+  );
+  console.log('|---|---|---|---|');
+  const cpuSum = (r: Result) => r.cpuSend! + r.cpuRecv!;
+  for (const kind of kinds) {
+    const [, oneway, bulk] = row(kind) as [Result, Result, Result];
+    console.log(
+      `| ${kind} | ${oneway.cpuSend!.toFixed(3)} / ${oneway.cpuRecv!.toFixed(3)} | ${bulk.cpuSend!.toFixed(0)} / ${bulk.cpuRecv!.toFixed(0)} | ${(cpuSum(bulk) / cpuSum(base('bulk'))).toFixed(2)}x |`,
+    );
+  }
 }
 
 function format(r: Result): string {
   if (r.mode === 'rtt') return `p50 ${r.value.toFixed(1)} µs, p99 ${r.p99!.toFixed(1)} µs`;
-  if (r.mode === 'oneway') return `${(r.value / 1e6).toFixed(3)} M msgs/s`;
-  return `${(r.value / 1e9).toFixed(2)} GB/s`;
+  const cpu = `, CPU per message: sender ${r.cpuSend!.toFixed(2)} µs, receiver ${r.cpuRecv!.toFixed(2)} µs`;
+  if (r.mode === 'oneway') return `${(r.value / 1e6).toFixed(3)} M msgs/s${cpu}`;
+  return `${(r.value / 1e9).toFixed(2)} GB/s${cpu}`;
 }
 
 if (process.argv[2] === '--serve') {

@@ -1115,7 +1115,8 @@ export class LinkImpl extends EventEmitter implements Link {
         const settle = this.#settles.get(seq);
         if (settle) {
           this.#settles.delete(seq);
-          (settled ??= []).push(settle);
+          if (settled === undefined) settled = [];
+          settled.push(settle);
         }
       }
       h++;
