@@ -2,14 +2,14 @@
 // every requirement with the test that proves it, here or in the packages' own tests).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defineMessage, t } from '../../packages/core/src/index.js';
 import { createNode, type TmeshNode } from '../../packages/manager/src/index.js';
-import { isAvailable, ShmChannel } from '../../packages/shm-native/src/index.js';
+import { isAvailable, platformSuffix, ShmChannel } from '../../packages/shm-native/src/index.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NOBODY = 65534;
@@ -24,12 +24,16 @@ if (process.env.CI && (!isRoot || !shm.available))
 
 const Note = defineMessage('tmesh.reliability.Note', 221, t.struct('Note', { text: t.string() }));
 
-/** Run TypeScript `code` in a new Node process as uid/gid nobody; returns its stdout. */
+/**
+ * Run the ES module `code` in a new Node process as uid/gid nobody; returns its stdout. It imports nothing
+ * from the repository (whose clone nobody may not be able to read), only node: modules and files the
+ * test copies to a world-readable temporary directory.
+ */
 function asNobody(code: string): string {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
     uid: NOBODY,
     gid: NOBODY,
-    cwd: ROOT,
+    cwd: '/',
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -66,16 +70,27 @@ describe.runIf(shm.available)('shared-memory regions', () => {
     'a process of another uid cannot open a region, even with its token (E_SHM_PERMISSION)',
     () => {
       const ch = ShmChannel.create(`sec${process.pid % 100000}u`, { capacity: 1 << 16 });
+      // The same addon binary, copied where nobody can read it; its errors start with the tmesh code.
+      const dir = mkdtempSync(join(tmpdir(), 'tmesh-sec-addon-'));
+      dirs.push(dir);
+      chmodSync(dir, 0o755);
+      const addon = join(dir, 'tmesh-shm.node');
+      copyFileSync(
+        join(ROOT, 'packages', 'shm-native', 'native', `tmesh-shm.${platformSuffix()}.node`),
+        addon,
+      );
+      chmodSync(addon, 0o644);
       try {
         const out = asNobody(`
-        import { ShmChannel } from './packages/shm-native/src/index.ts';
+        import { createRequire } from 'node:module';
+        const raw = createRequire(import.meta.url)(${JSON.stringify(addon)});
         const tries = {};
         for (const [what, f] of [
-          ['open with the token', () => ShmChannel.open(${JSON.stringify(ch.name)}, { token: ${JSON.stringify(ch.token)} })],
-          ['open without a token', () => ShmChannel.open(${JSON.stringify(ch.name)})],
-          ['create over it', () => ShmChannel.create(${JSON.stringify(ch.name)})],
+          ['open with the token', () => raw.openChannel(${JSON.stringify(ch.name)}, { token: ${JSON.stringify(ch.token)} })],
+          ['open without a token', () => raw.openChannel(${JSON.stringify(ch.name)}, {})],
+          ['create over it', () => raw.createChannel(${JSON.stringify(ch.name)}, {})],
         ]) {
-          try { f(); tries[what] = 'ATTACHED'; } catch (e) { tries[what] = e.code; }
+          try { f(); tries[what] = 'ATTACHED'; } catch (e) { tries[what] = (/^E_[A-Z_]+/.exec(e.message) ?? [e.message])[0]; }
         }
         console.log(JSON.stringify(tries));`);
         const tries = JSON.parse(out) as Record<string, string>;
