@@ -42,13 +42,19 @@ async function raw(s: LinkServer) {
   return { socket, got: () => Buffer.concat(data).toString('latin1'), closed };
 }
 
-/** Handshake by hand on a raw socket as node `id`. */
-async function rawHandshake(s: LinkServer, id: string): Promise<HandshakeResult> {
+/** Handshake by hand on a raw socket as node `id` (session `session`: the same value resumes). */
+async function rawHandshake(
+  s: LinkServer,
+  id: string,
+  session = newSessionId(),
+  onSocket?: (socket: net.Socket) => void,
+): Promise<HandshakeResult> {
   const { socket } = await raw(s);
+  onSocket?.(socket);
   const opts = resolveOptions({ self: node(id, ['universal']), registry });
   return handshake(socket, {
     role: 'initiator',
-    hello: localHello(opts, newSessionId(), ['universal']),
+    hello: localHello(opts, session, ['universal']),
     registry: linkRegistry(registry),
     timeoutMs: 3000,
     onPeerHello: () => ({ resumeSession: '', resumeReceived: 0 }),
@@ -96,6 +102,22 @@ describe('server limits against raw sockets', () => {
       details: { reason: 'maxConnections' },
     });
     expect(accepted()).toBe(2);
+  });
+
+  it('maxConnections: a link awaiting resumption still counts, and its peer may come back at capacity', async () => {
+    const { s, accepted } = await server({ maxConnections: 2, resumeWindowMs: 10_000 });
+    let first: net.Socket | undefined;
+    await rawHandshake(s, 'p1', 'session-p1', (socket) => {
+      first = socket;
+    });
+    await rawHandshake(s, 'p2');
+    first!.destroy(); // p1's link now waits for it to come back
+    await expect(rawHandshake(s, 'p3')).rejects.toMatchObject({ code: 'E_CONNECTION' });
+    // The same session returns: a resumption, not a new link, so the limit does not turn it away.
+    const back = await rawHandshake(s, 'p1', 'session-p1');
+    expect(back.peer.nodeId).toBe('server');
+    expect(accepted()).toBe(2);
+    expect(s.links().length).toBe(2);
   });
 
   it('maxLinksPerPeer: a second link under the same node id is refused, another id is not', async () => {
