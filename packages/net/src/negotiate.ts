@@ -160,9 +160,10 @@ function keyed(auth: LinkAuth | undefined): boolean {
 }
 
 /**
- * HMAC-SHA256(key, label 0 role 0 senderId 0 receiverId 0 senderNonce receiverNonce): binds the sender's
- * node id, the receiver's, the sender's role and both fresh nonces, so a proof can be neither replayed
- * nor reflected nor reused under another node id.
+ * HMAC-SHA256(key, JSON [label, role, senderId, receiverId] || senderNonce || receiverNonce): binds the
+ * sender's node id, the receiver's, the sender's role and both fresh nonces, so a proof can be neither
+ * replayed nor reflected nor reused under another node id. The JSON array keeps the ids apart whatever
+ * bytes they contain.
  */
 export function keyProof(
   key: LinkSecret,
@@ -173,7 +174,7 @@ export function keyProof(
   receiverNonce: Uint8Array,
 ): Buffer {
   return createHmac('sha256', secretBytes('key', key))
-    .update(`${KEY_LABEL}\0${role}\0${senderId}\0${receiverId}\0`)
+    .update(JSON.stringify([KEY_LABEL, role, senderId, receiverId]))
     .update(senderNonce)
     .update(receiverNonce)
     .digest();
