@@ -279,6 +279,55 @@ describe('TLS 1.3 with pre-shared keys (PSK identity = node id)', () => {
     expect(s.peers).toEqual([]);
   });
 
+  it('refuses a session resumed from a ticket (no PSK identity was checked): E_AUTH', async () => {
+    const s = await pskServer();
+    const port = (s.s.address() as { port: number }).port;
+    // A first connection with alice's key yields a session ticket (and is hung up before its Hello).
+    const firstGone = nextEvent<Error & { code: string }>(s.s, 'handshakeError');
+    const ticket = await new Promise<Buffer>((resolve, reject) => {
+      const c = tls.connect({
+        host: '127.0.0.1',
+        port,
+        minVersion: 'TLSv1.3',
+        checkServerIdentity: () => undefined,
+        pskCallback: () => ({ identity: 'alice', psk: Buffer.from(KEY.alice) }),
+      });
+      c.on('error', reject);
+      c.once('session', (session: Buffer) => {
+        c.destroy();
+        resolve(session);
+      });
+    });
+    await expect(firstGone).resolves.toMatchObject({ code: 'E_CONNECTION' });
+    // A second connection presents only the ticket, then claims to be alice.
+    const error = nextEvent<Error & { code: string }>(s.s, 'handshakeError');
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      minVersion: 'TLSv1.3',
+      session: ticket,
+      checkServerIdentity: () => undefined,
+    });
+    socket.on('error', () => {});
+    await nextEvent(socket, 'secureConnect');
+    expect(socket.isSessionReused()).toBe(true);
+    const opts = resolveOptions({ self: node('alice', ['universal']), registry });
+    await expect(
+      handshake(socket, {
+        role: 'initiator',
+        hello: localHello(opts, newSessionId(), ['universal']),
+        registry: linkRegistry(registry),
+        timeoutMs: 2000,
+        onPeerHello: () => ({ resumeSession: '', resumeReceived: 0 }),
+      }),
+    ).rejects.toMatchObject({ code: 'E_AUTH' });
+    await expect(error).resolves.toMatchObject({
+      code: 'E_AUTH',
+      message: expect.stringContaining('PSK identity'),
+    });
+    expect(s.peers).toEqual([]);
+  });
+
   it('does not downgrade below TLS 1.3 (a TLS 1.2 PSK client is refused)', async () => {
     const s = await pskServer();
     const serverError = nextEvent<{ code: string }>(s.s, 'handshakeError');
