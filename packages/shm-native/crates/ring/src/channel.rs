@@ -718,7 +718,7 @@ pub struct RegionInfo {
 }
 
 /// Every tmesh region on this machine (Linux: /dev/shm; macOS: found through the creators' doorbells;
-/// Windows: none, see `region::list_names`), with the liveness of both ends. For `tmesh doctor`.
+/// Windows: the session's named-object directory), with the liveness of both ends. For `tmesh doctor`.
 pub fn list_regions() -> Vec<RegionInfo> {
   let stale_ms = ChannelOptions::default().stale_after_ms;
   region::list_names()
@@ -771,7 +771,10 @@ pub fn cleanup_stale() -> Vec<String> {
         continue;
       }
       region::unlink_if_same(&info.name, id);
-      removed.push(info.name);
+      // On Windows nothing is unlinked: a mapping goes when the last process holding it closes it.
+      if !region::region_exists(&info.name) {
+        removed.push(info.name);
+      }
     }
   }
   removed

@@ -240,9 +240,9 @@ pub fn region_exists(name: &str) -> bool {
 }
 
 /// Names of the tmesh regions this platform can enumerate: Linux lists /dev/shm; macOS finds regions
-/// through their creators' doorbell FIFOs (a region without one is not found); Windows cannot list
-/// named mappings through public API and returns nothing (its regions vanish with their last handle).
-/// Sorted, valid names only.
+/// through their creators' doorbell FIFOs (a region without one is not found); Windows reads the
+/// session's named-object directory (ntdll's object-directory calls; Win32 has none). Sorted, valid
+/// names only.
 pub fn list_names() -> Vec<String> {
   let mut names: Vec<String> = platform::list_names(NAME_PREFIX)
     .into_iter()

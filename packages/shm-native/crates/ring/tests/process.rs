@@ -287,3 +287,31 @@ fn names_that_differ_only_in_case_are_different_channels() {
   assert_eq!(a2.recv(Some(Duration::from_secs(10))).unwrap().data, b"lower");
   assert_eq!(b2.recv(Some(Duration::from_secs(10))).unwrap().data, b"UPPER");
 }
+
+/// `list_regions` (for `tmesh doctor`) finds a live channel with both ends' pids, and forgets it once
+/// it is gone. (macOS finds regions through the creator's doorbell, hence `doorbell`.)
+#[test]
+fn list_regions_shows_a_live_channel_until_it_is_gone() {
+  let name = uniq("List");
+  let a = Channel::create(
+    &name,
+    &ChannelOptions {
+      doorbell: true,
+      ..opts()
+    },
+  )
+  .unwrap();
+  let mut peer = Peer::start("hang", &name);
+  let found = tmesh_shm::list_regions();
+  let r = found
+    .iter()
+    .find(|r| r.name == name)
+    .unwrap_or_else(|| panic!("{name} not in {found:?}"));
+  assert_eq!(r.status, "live");
+  assert_eq!(r.creator_pid, std::process::id());
+  assert_eq!(r.opener_pid, peer.child.id());
+  assert_eq!(r.capacity, 1 << 16);
+  peer.kill();
+  drop(a);
+  assert!(!tmesh_shm::list_regions().iter().any(|r| r.name == name));
+}

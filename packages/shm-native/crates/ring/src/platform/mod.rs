@@ -9,6 +9,7 @@
 //! | sleep / wake | futex on the shared word | poll the word, 50 us to 1 ms backoff; wake is a no-op | named auto-reset events, one per wait word |
 //! | liveness | `kill(pid, 0)` + zombie check in `/proc` | `kill(pid, 0)` | `OpenProcess` + `GetExitCodeProcess` (`STILL_ACTIVE`) |
 //! | event-loop doorbell | FIFO in `/dev/shm` | FIFO in `/tmp` | none: a Node end polls (no fd to hand to libuv) |
+//! | listing | `/dev/shm` | creators' doorbell FIFOs in `/tmp` | the session's object directory (ntdll) |
 //!
 //! Each implementation provides the same items (`contract` below spells out their types), checked by
 //! compiling for all three targets in CI (`scripts/shm-cross-check.sh`, from `scripts/tmesh-run.mjs`):

@@ -7,9 +7,9 @@
 //! `GetExitCodeProcess` (`STILL_ACTIVE`).
 //!
 //! A named mapping disappears when its last handle closes, and a crashed process's handles are closed
-//! by the kernel: "unlink" has nothing to do, stale regions mostly reclaim themselves, and there is no
-//! public API to enumerate named mappings, so `list_names` is empty. Node ends get no doorbell (there
-//! is no fd for libuv to watch); they poll.
+//! by the kernel: "unlink" has nothing to do and stale regions mostly reclaim themselves. Win32 cannot
+//! enumerate named mappings; `list_names` reads the session's object directory through ntdll. Node
+//! ends get no doorbell (there is no fd for libuv to watch); they poll.
 
 use crate::error::{Result, ShmError};
 use std::ffi::c_void;
@@ -415,9 +415,139 @@ pub fn exists(os_name: &str) -> bool {
   last_error() != ERROR_FILE_NOT_FOUND
 }
 
-/// Empty: named mappings cannot be enumerated through public Win32 API.
-pub fn list_names(_prefix: &str) -> Vec<String> {
-  Vec::new()
+/// Names of the sections (file mappings) in this session's named-object directory whose names start
+/// with `prefix`, capitals unescaped. Win32 has no call for this; the NT object-directory calls of
+/// ntdll (documented in the WDK) do. Empty if the directory cannot be read.
+pub fn list_names(prefix: &str) -> Vec<String> {
+  let mut names = Vec::new();
+  let mut session = 0u32;
+  // SAFETY: session is a valid out-pointer.
+  unsafe { nt::ProcessIdToSessionId(super::my_pid(), &mut session) };
+  let path = if session == 0 {
+    "\\BaseNamedObjects".to_owned()
+  } else {
+    format!("\\Sessions\\{session}\\BaseNamedObjects")
+  };
+  let w: Vec<u16> = path.encode_utf16().collect();
+  let name = nt::UnicodeString {
+    length: (w.len() * 2) as u16,
+    maximum_length: (w.len() * 2) as u16,
+    buffer: w.as_ptr().cast_mut(),
+  };
+  let attrs = nt::ObjectAttributes {
+    length: std::mem::size_of::<nt::ObjectAttributes>() as u32,
+    root_directory: null_mut(),
+    object_name: &name,
+    attributes: nt::OBJ_CASE_INSENSITIVE,
+    security_descriptor: null_mut(),
+    security_quality_of_service: null_mut(),
+  };
+  let mut dir: HANDLE = null_mut();
+  // SAFETY: attrs and the name it points to outlive the call; dir is a valid out-pointer.
+  if unsafe { nt::NtOpenDirectoryObject(&mut dir, nt::DIRECTORY_QUERY, &attrs) } != 0 {
+    return names;
+  }
+  let dir = Handle(dir);
+  // One entry per call: wine 8 implements only that mode (STATUS_NOT_IMPLEMENTED otherwise), and a
+  // session's directory holds a few hundred objects.
+  let mut buf = vec![0u64; 1024]; // 8 KiB, 8-aligned: one entry and its two names
+  let mut context = 0u32;
+  let text = |u: &nt::UnicodeString| {
+    // SAFETY: the strings point into buf, `length` bytes long.
+    String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(u.buffer, usize::from(u.length) / 2) })
+  };
+  // Bounded: no real session has a million named objects.
+  for first in (0..1_000_000).map(|i| i == 0) {
+    let mut returned = 0u32;
+    // SAFETY: buf is writable for its length; context and returned are valid out-pointers.
+    let status = unsafe {
+      nt::NtQueryDirectoryObject(
+        dir.0,
+        buf.as_mut_ptr().cast(),
+        (buf.len() * 8) as u32,
+        1,
+        u8::from(first),
+        &mut context,
+        &mut returned,
+      )
+    };
+    if status != 0 {
+      break; // STATUS_NO_MORE_ENTRIES, or an error
+    }
+    // SAFETY: a successful call wrote one entry at the start of buf; its names point into buf.
+    let e = unsafe { &*(buf.as_ptr() as *const nt::DirectoryEntry) };
+    if e.name.buffer.is_null() || text(&e.type_name) != "Section" {
+      continue;
+    }
+    if let Some(rest) = unescape(&text(&e.name)).strip_prefix(prefix) {
+      names.push(rest.to_owned());
+    }
+  }
+  names
+}
+
+/// Undo `local_name`'s escaping: `^o` -> `O`.
+fn unescape(n: &str) -> String {
+  let mut out = String::with_capacity(n.len());
+  let mut chars = n.chars();
+  while let Some(c) = chars.next() {
+    match c {
+      '^' => out.extend(chars.next().map(|c| c.to_ascii_uppercase())),
+      c => out.push(c),
+    }
+  }
+  out
+}
+
+/// The few NT object-directory declarations `list_names` needs (ntdll; layouts from the WDK).
+mod nt {
+  use windows_sys::Win32::Foundation::HANDLE;
+
+  pub const DIRECTORY_QUERY: u32 = 1;
+  pub const OBJ_CASE_INSENSITIVE: u32 = 0x40;
+
+  #[repr(C)]
+  pub struct UnicodeString {
+    pub length: u16,
+    pub maximum_length: u16,
+    pub buffer: *mut u16,
+  }
+
+  #[repr(C)]
+  pub struct ObjectAttributes {
+    pub length: u32,
+    pub root_directory: HANDLE,
+    pub object_name: *const UnicodeString,
+    pub attributes: u32,
+    pub security_descriptor: *mut core::ffi::c_void,
+    pub security_quality_of_service: *mut core::ffi::c_void,
+  }
+
+  /// OBJECT_DIRECTORY_INFORMATION.
+  #[repr(C)]
+  pub struct DirectoryEntry {
+    pub name: UnicodeString,
+    pub type_name: UnicodeString,
+  }
+
+  #[link(name = "ntdll")]
+  extern "system" {
+    pub fn NtOpenDirectoryObject(dir: *mut HANDLE, access: u32, attrs: *const ObjectAttributes) -> i32;
+    pub fn NtQueryDirectoryObject(
+      dir: HANDLE,
+      buffer: *mut core::ffi::c_void,
+      length: u32,
+      return_single_entry: u8,
+      restart_scan: u8,
+      context: *mut u32,
+      return_length: *mut u32,
+    ) -> i32;
+  }
+
+  #[link(name = "kernel32")]
+  extern "system" {
+    pub fn ProcessIdToSessionId(pid: u32, session: *mut u32) -> i32;
+  }
 }
 
 /// The four named auto-reset events of a region's wait words.
