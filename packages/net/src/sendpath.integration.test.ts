@@ -130,4 +130,21 @@ describe.each(['rust', 'swift', 'universal'] as WireId[])('send path (%s)', (wir
     expect(settledAt.short).toBeLessThan(settledAt.long!);
     expect(settledAt.none).toBeUndefined(); // no deadline: still pending until the link closes
   });
+
+  it('hands received bytes fields out as views into the received bytes, not copies', async () => {
+    const { link, received } = await pair(wire);
+    const small = new Uint8Array(100).fill(7);
+    const big = new Uint8Array(300_000).fill(9); // spans socket reads: assembled once, then viewed
+    await link.send(FileChunk, chunk(1, small));
+    await link.send(FileChunk, chunk(2, big));
+    await link.flush();
+    await waitUntil(() => received.length === 2, 5000, 'both messages');
+    for (const [i, m] of received.entries()) {
+      const data = (m.value as ReturnType<typeof chunk>).data;
+      expect(data.length).toBe(i === 0 ? 100 : 300_000);
+      // A view: it starts after the frame header and the fields before it in the same buffer.
+      expect(data.byteOffset).toBeGreaterThan(0);
+      expect(data.buffer.byteLength).toBeGreaterThan(data.length);
+    }
+  });
 });
