@@ -81,7 +81,7 @@ if [ "$TS_RUNS" != 0 ]; then
     echo "codec-$codec: npx tsx packages/codec-$codec/fuzz/fuzz.ts $TS_RUNS 1"
     npx tsx "packages/codec-$codec/fuzz/fuzz.ts" "$TS_RUNS" 1 >"$WORK/codec-$codec.log" 2>&1
     status=$?
-    head -c 600 "$WORK/codec-$codec.log" | head -3
+    head -3 "$WORK/codec-$codec.log" | cut -c1-300
     [ "$status" -ne 0 ] && { failed=1; echo "  codec-$codec fuzzer failed (exit $status): $WORK/codec-$codec.log"; }
   done
 fi
