@@ -41,7 +41,7 @@ fi
 
 # A prefix of our own, so ~/.wine is left alone and later runs reuse it. Outside the repository: a
 # prefix holds a symlink to / (dosdevices/z:) that tools walking the tree must not meet.
-export WINEPREFIX="${WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/tmesh-wine-prefix}"
+export WINEPREFIX="${WINEPREFIX:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/tmesh-wine-prefix}"
 export WINEDEBUG="${WINEDEBUG:--all}"
 export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=}" # no Mono/Gecko install prompts
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
