@@ -315,3 +315,27 @@ fn list_regions_shows_a_live_channel_until_it_is_gone() {
   drop(a);
   assert!(!tmesh_shm::list_regions().iter().any(|r| r.name == name));
 }
+
+/// On Windows a stale region still held by a process cannot be removed: `list_regions` calls it stale,
+/// `cleanup_stale` does not claim to have removed it, and it goes with the last handle.
+#[cfg(windows)]
+#[test]
+fn cleanup_on_windows_claims_only_what_is_gone() {
+  use std::sync::atomic::Ordering;
+  use tmesh_shm::layout::{END_PID, OFF_CREATOR};
+  let name = uniq("held");
+  let a = Channel::create(&name, &opts()).unwrap();
+  // A pid that cannot exist: the region looks as if its creator died.
+  a.mapping()
+    .u32_at(OFF_CREATOR + END_PID)
+    .store(0x7fff_fff0, Ordering::Release);
+  let found = tmesh_shm::list_regions();
+  assert!(
+    found.iter().any(|r| r.name == name && r.status == "stale"),
+    "{found:?}"
+  );
+  assert!(!tmesh_shm::cleanup_stale().contains(&name));
+  assert!(region::region_exists(&name));
+  drop(a);
+  assert!(!region::region_exists(&name));
+}
