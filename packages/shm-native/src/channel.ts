@@ -2,6 +2,9 @@ import net from 'node:net';
 import { type IdleStrategy, type TmeshError, tmeshError } from '@tmesh/core';
 import { loadNative, type NativeChannel, native, toTmeshError } from './native.js';
 
+/** Longest run of back-to-back batches `messages()` takes before it yields one event-loop turn. */
+const MESSAGES_TURN_MS = 5;
+
 /** Settings of a channel end. */
 export interface ShmChannelOptions {
   /** Ring bytes per direction (create only), rounded up to a power of two; default 4 MiB. */
@@ -351,6 +354,10 @@ export class ShmChannel {
 
   /** Receive messages as an async iterator until the channel or the peer closes. */
   async *messages(options: ShmRecvOptions & { max?: number } = {}): AsyncGenerator<ShmMessage> {
+    // A batch that is already waiting resolves at once (a microtask), so a peer that keeps the ring full
+    // would keep this loop from ever reaching the event loop: timers, sockets and the peer's heartbeat
+    // checks would starve. After MESSAGES_TURN_MS of back-to-back batches, let one macrotask turn run.
+    let turnStarted = performance.now();
     for (;;) {
       let batch: ShmMessage[];
       try {
@@ -360,6 +367,10 @@ export class ShmChannel {
         throw e;
       }
       yield* batch;
+      if (performance.now() - turnStarted >= MESSAGES_TURN_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turnStarted = performance.now();
+      }
     }
   }
 

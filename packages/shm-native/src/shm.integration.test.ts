@@ -179,6 +179,33 @@ describe('two Node processes over shared memory', () => {
     expect(done.growth as number, `RSS growth ${done.growth} bytes`).toBeLessThan(2 * capacity);
   }, 90_000);
 
+  it('messages() lets timers run while a faster producer keeps the ring full', async () => {
+    const ch = create('starve', 64 << 10);
+    const count = 100_000;
+    const peer = startPeer(['flood', ch.name, String(count), '64']);
+    expect(await peer.next()).toEqual({ ready: true });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const started = performance.now();
+    let received = 0;
+    let sink = 0;
+    try {
+      for await (const m of ch.messages()) {
+        // ~5 us of work per message: the consumer is slower than the producer, the ring stays full.
+        const until = performance.now() + 0.005;
+        while (performance.now() < until) sink += m.data[0]!;
+        if (++received === count) break;
+      }
+    } finally {
+      clearInterval(timer);
+    }
+    const elapsed = performance.now() - started;
+    expect(sink).toBeGreaterThan(0);
+    expect(received).toBe(count);
+    // A 10 ms interval had elapsed/10 chances; a starved loop (no yield) gets next to none of them.
+    expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 10 / 4));
+  });
+
   it('kill -9 of the producer: the consumer gets E_PEER_GONE within 1 s, nothing torn, no region left', async () => {
     const ch = create('killp', 1 << 20);
     const peer = startPeer(['produce', ch.name, '0', '5']);
