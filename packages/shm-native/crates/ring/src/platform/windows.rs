@@ -472,7 +472,7 @@ pub fn list_names(prefix: &str) -> Vec<String> {
       )
     };
     if status != 0 {
-      break; // STATUS_NO_MORE_ENTRIES, or an error
+      break; // STATUS_NO_MORE_ENTRIES, or an error (an entry over 8 KiB, unheard of, ends the list)
     }
     // SAFETY: a successful call wrote one entry at the start of buf; its names point into buf.
     let e = unsafe { &*(buf.as_ptr() as *const nt::DirectoryEntry) };
