@@ -422,6 +422,18 @@ describe('region safety', () => {
     expect(c?.data.toString()).toBe('not into an empty buffer');
     expect(c?.data.buffer).not.toBe(empty.buffer);
     expect(ch.tryRecvInto(view)).toBeUndefined();
+    // A receive that timed out or was aborted leaves no waiter behind that would write into its buffer.
+    const stale = new Uint8Array(16);
+    await expect(ch.recvInto(stale, { timeout: 50 })).rejects.toMatchObject({ code: 'E_TIMEOUT' });
+    const ac = new AbortController();
+    const aborted = ch.recvInto(stale, { signal: ac.signal });
+    ac.abort();
+    await expect(aborted).rejects.toMatchObject({ code: 'E_ABORTED' });
+    other.trySend(Buffer.from('after'), { type: 4 });
+    const d = await ch.recvInto(view);
+    expect(d.data.toString()).toBe('after');
+    expect(d.sequence).toBe(3);
+    expect(stale.every((x) => x === 0)).toBe(true);
     expect(() => ch.tryRecvInto([] as unknown as Uint8Array)).toThrow(/E_INVALID_ARGUMENT/);
     await expect(ch.recvInto('x' as unknown as Uint8Array)).rejects.toMatchObject({
       code: 'E_INVALID_ARGUMENT',
