@@ -558,6 +558,12 @@ impl Channel {
     self.empty_result::<()>().map(|_| 0)
   }
 
+  /// Size of the next message without taking it (see `Consumer::peek_len`); None when nothing waits.
+  pub fn peek_len(&mut self) -> Result<Option<u64>> {
+    self.check_open()?;
+    self.consumer.peek_len()
+  }
+
   /// Lend the next message in place (see `Consumer::lend`).
   pub fn try_lend(&mut self) -> Result<Option<Lend>> {
     self.check_open()?;

@@ -341,6 +341,21 @@ fn room(cap: u64, tail: u64, head: u64) -> u64 {
   cap.saturating_sub(tail.wrapping_sub(head))
 }
 
+/// Bytes of the header of one batch entry (see `Consumer::recv_batch`).
+pub const BATCH_ENTRY_HEADER: usize = 24;
+
+/// The header of a batch entry for a message of `len` bytes: u32 size, u8 type, u8 0, u16 flags, u32
+/// sequence, u32 0, u64 timestamp, all little-endian (see `Consumer::recv_batch`).
+pub fn batch_entry_header(len: usize, m: &MessageMeta) -> [u8; BATCH_ENTRY_HEADER] {
+  let mut e = [0u8; BATCH_ENTRY_HEADER];
+  e[0..4].copy_from_slice(&(len as u32).to_le_bytes());
+  e[4] = m.message_type;
+  e[6..8].copy_from_slice(&m.flags.to_le_bytes());
+  e[8..12].copy_from_slice(&m.sequence.to_le_bytes());
+  e[16..24].copy_from_slice(&m.timestamp.to_le_bytes());
+  e
+}
+
 /// # Safety
 /// `at` must be valid for 32 bytes of writes.
 unsafe fn write_header(at: *mut u8, mtype: u8, flags: u16, size: u32, seq: u32, ts: u64, total: u64) {
@@ -628,13 +643,7 @@ impl Consumer {
     while n < max_messages && (n == 0 || out.len() < max_bytes) {
       let got = self.next_with(|d, m| {
         let d = d.as_slice();
-        let mut e = [0u8; 24];
-        e[0..4].copy_from_slice(&(d.len() as u32).to_le_bytes());
-        e[4] = m.message_type;
-        e[6..8].copy_from_slice(&m.flags.to_le_bytes());
-        e[8..12].copy_from_slice(&m.sequence.to_le_bytes());
-        e[16..24].copy_from_slice(&m.timestamp.to_le_bytes());
-        out.extend_from_slice(&e);
+        out.extend_from_slice(&batch_entry_header(d.len(), &m));
         out.extend_from_slice(d);
         let pad = align8(d.len()) - d.len();
         out.extend_from_slice(&[0u8; 8][..pad]);
@@ -645,6 +654,19 @@ impl Consumer {
       n += 1;
     }
     Ok(n)
+  }
+
+  /// Size of the next message (of the whole message when it is fragmented) without taking it; None when
+  /// nothing is published. Steps over wrap filler as a receive would. Lets a binding choose how to
+  /// receive a message by its size; the size is the producer's claim until the message is received.
+  pub fn peek_len(&mut self) -> Result<Option<u64>> {
+    Ok(self.next_header()?.map(|(h, _)| {
+      if h.flags & FLAG_FRAGMENT != 0 {
+        h.total
+      } else {
+        h.size as u64
+      }
+    }))
   }
 
   /// Lend the next message in place; a fragmented message cannot be lent and comes back copied

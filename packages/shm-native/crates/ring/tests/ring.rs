@@ -216,6 +216,49 @@ fn a_whole_record_is_lent_to_the_sink_and_a_fragmented_message_is_handed_over() 
 }
 
 #[test]
+fn peek_len_gives_the_next_message_size_without_taking_it_across_wraps_and_fragments() {
+  let mem = Mem::new(4096);
+  let mut p = Producer::new(mem.view());
+  let mut c = Consumer::new(mem.view(), 1 << 20);
+  assert_eq!(c.peek_len().unwrap(), None);
+  // Whole records of random sizes: the ring wraps often, behind pad records and implicit skips.
+  let mut r = Rng(7);
+  for seq in 0..2000u64 {
+    let len = (r.next() % 2017) as usize;
+    let data = payload(seq, len);
+    let mut off = 0;
+    assert!(p.write_partial(&data, &mut off, meta(1)).unwrap());
+    let _ = p.publish();
+    assert_eq!(c.peek_len().unwrap(), Some(len as u64), "message {seq}");
+    assert_eq!(
+      c.peek_len().unwrap(),
+      Some(len as u64),
+      "peeking twice takes nothing"
+    );
+    let (m, _) = c.try_recv().unwrap().unwrap();
+    assert_eq!(m.data, data);
+    assert_eq!(c.peek_len().unwrap(), None);
+  }
+  // A fragmented message: the whole size, from its first fragment on.
+  let big = payload(9, 10_000);
+  let mut off = 0;
+  let mut peeked = Vec::new();
+  let mut got = None;
+  for _ in 0..100 {
+    let _ = p.write_partial(&big, &mut off, meta(2)).unwrap();
+    let _ = p.publish();
+    peeked.push(c.peek_len().unwrap());
+    if let Some((m, _)) = c.try_recv().unwrap() {
+      got = Some(m);
+      break;
+    }
+  }
+  assert!(peeked.len() > 2);
+  assert!(peeked.iter().all(|x| *x == Some(10_000)), "{peeked:?}");
+  assert_eq!(got.unwrap().data, big);
+}
+
+#[test]
 fn a_fragmented_message_above_the_maximum_is_refused_before_allocating() {
   let mem = Mem::new(4096);
   let mut p = Producer::new(mem.view());
