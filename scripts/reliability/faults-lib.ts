@@ -370,6 +370,8 @@ export interface KillTrialOptions {
   killWithinMs?: number;
   /** How the sender sends (faults-peer.ts `api`): per-message requests (default) or plain sends. */
   api?: 'request' | 'send';
+  /** Restart the killed side (default). Without, the survivor must report everything and leak nothing. */
+  restart?: boolean;
   /** Upper bound of the random pause before the killed side is restarted (ms). */
   restartWithinMs?: number;
 }
@@ -383,6 +385,9 @@ export interface TrialResult {
   recovered: boolean;
   /** Regions still held, after recovery, that name the killed process. */
   deadPeerRegionsHeld: string[];
+  restart: boolean;
+  /** Without a restart: the dead node's socket file, left in the runtime directory. */
+  deadNodeFiles: string[];
   /** Stale regions of this trial's processes reclaimed by the stale-region path after they were gone. */
   reclaimedStale: string[];
   /** Regions (after that) and runtime files left once every process is gone. */
@@ -467,8 +472,14 @@ export async function runKillTrial(options: KillTrialOptions): Promise<TrialResu
     if (options.side === 'sender') senders[0]!.killed = true;
     await sleep(restartAfterMs);
     let survivor: PeerProcess;
-    let probe: PeerProcess;
-    if (options.side === 'sender') {
+    let probe: PeerProcess | undefined;
+    if (options.restart === false) {
+      // The killed side stays dead: the survivor goes on (a surviving sender finishes its stream, every
+      // message failing with a code) and must let go of what it shared with the dead process.
+      survivor = options.side === 'sender' ? r1 : s1;
+      if (options.side === 'receiver') await s1.waitFor('streamed', streamMs + 60_000);
+      else await sleep(3000); // the shm liveness check needs up to 2 s to call a silent peer gone
+    } else if (options.side === 'sender') {
       // A new sender process with the same node id: a short stream, then the recovery probe.
       const s2 = start(senderCfg(2, 200, 5000));
       senders.push({ cfg: s2.config, proc: s2, killed: false });
@@ -481,11 +492,13 @@ export async function runKillTrial(options: KillTrialOptions): Promise<TrialResu
       survivor = s1;
       probe = s1;
     }
-    probe.probe();
-    const rec = await probe.waitFor('recovered', 90_000);
-    recovered = rec.recovered === true;
-    if (!recovered) problems.push(`no request answered within 20 s after the restart`);
-    await probe.waitFor('done', 10_000);
+    if (probe) {
+      probe.probe();
+      const rec = await probe.waitFor('recovered', 90_000);
+      recovered = rec.recovered === true;
+      if (!recovered) problems.push(`no request answered within 20 s after the restart`);
+      await probe.waitFor('done', 10_000);
+    }
     // The survivor must not hold regions whose other end was the killed process.
     for (let i = 0; i < 30; i++) {
       deadPeerRegionsHeld = regionsOf([victimPid]);
@@ -511,7 +524,15 @@ export async function runKillTrial(options: KillTrialOptions): Promise<TrialResu
   const newOrphans = () => orphanBells().filter((b) => !bellsBefore.has(b));
   // Another process may be between unlinking a region and its bells: look twice.
   if (newOrphans().length) await sleep(300);
-  const leakedFiles = [...runtimeLeftovers(runtimeDir), ...newOrphans().map((b) => `/dev/shm/${b}`)];
+  // Without a restart, the dead node's own socket file stays: only a node of the same id removes it.
+  const victimId = options.side === 'sender' ? `send-${suffix}` : `recv-${suffix}`;
+  const left = runtimeLeftovers(runtimeDir);
+  const deadNodeFiles =
+    options.restart === false ? left.filter((f) => f === `${victimId}.sock`) : ([] as string[]);
+  const leakedFiles = [
+    ...left.filter((f) => !deadNodeFiles.includes(f)),
+    ...newOrphans().map((b) => `/dev/shm/${b}`),
+  ];
   const senderLogs = senders.map((s) => {
     const log = readSenderLog(s.cfg.log);
     log.instance = s.proc.find('ready')?.instance;
@@ -537,6 +558,8 @@ export async function runKillTrial(options: KillTrialOptions): Promise<TrialResu
     recovered,
     deadPeerRegionsHeld,
     reclaimedStale,
+    restart: options.restart !== false,
+    deadNodeFiles,
     leakedRegions,
     leakedFiles,
     unclean,

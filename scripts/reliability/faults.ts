@@ -1,11 +1,13 @@
 // Fault injection through the @tmesh/manager facade (RELIABILITY.md, "Fault injection"):
 //   npx tsx scripts/reliability/faults.ts --trials 100 [--mode shm|tcp|both] [--side sender|receiver]
-//                                         [--net N] [--api request|send] [--json out.json]
+//                                         [--net N] [--api request|send] [--no-restart] [--json out.json]
 // kill -9: each trial SIGKILLs the sender or the receiver (alternating) at a random moment of a request
 // stream, restarts it, and checks: no corrupt or duplicated delivery, every answered message delivered,
 // every other message rejected to its (surviving) sender with a code, recovery, and no region or socket
 // left. --net N (root): N rounds of a partition, random loss and a tbf link between two network
 // namespaces, and etcd stopped (SIGTERM, SIGKILL) and restarted under running nodes, with the same checks.
+// --no-restart leaves the killed side dead: the survivor must still report every message and leak
+// nothing (the dead node's own socket file stays until a node of its id starts; counted apart).
 // --api send measures plain `node.send` instead of requests: it resolves when the transport accepted a
 // message, so what a kill loses after that shows up as "lost" (RELIABILITY.md explains).
 // Prints one line per trial and tables; exits 1 if any check failed.
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     side: { type: 'string' },
     net: { type: 'string', default: '0' },
     api: { type: 'string', default: 'request' },
+    'no-restart': { type: 'boolean', default: false },
     'stream-ms': { type: 'string', default: '2500' },
   },
 });
@@ -61,20 +64,21 @@ for (const mode of trials > 0 ? modes : []) {
       side,
       streamMs: Number(values['stream-ms']),
       api: values.api === 'send' ? 'send' : 'request',
+      restart: !values['no-restart'],
     });
     results.push(r);
     const t = r.tally;
     console.log(
-      `${mode} #${i + 1} kill ${side} at +${r.killAfterMs} ms, restart +${r.restartAfterMs} ms: sent ${t.sent} delivered ${t.delivered} resolved ${t.resolved} rejected ${Object.values(t.rejected).reduce((a, b) => a + b, 0)} in-flight-at-death ${t.inFlightAtSenderDeath} lost ${t.lost} dup ${t.duplicated} corrupt ${t.corrupt} unreported ${t.unreported} reported-undelivered ${t.reportedUndelivered} codes ${JSON.stringify(t.rejected)} recovered ${r.recovered} leaks ${r.leakedRegions.length + r.leakedFiles.length} stale-reclaimed ${r.reclaimedStale.length} close ${r.closeMs} ms (${(r.ms / 1000).toFixed(1)} s)${r.problems.length ? `\n  PROBLEMS: ${r.problems.slice(0, 5).join(' | ')}` : ''}`,
+      `${mode} #${i + 1} kill ${side} at +${r.killAfterMs} ms, restart +${r.restartAfterMs} ms: sent ${t.sent} delivered ${t.delivered} resolved ${t.resolved} rejected ${Object.values(t.rejected).reduce((a, b) => a + b, 0)} in-flight-at-death ${t.inFlightAtSenderDeath} lost ${t.lost} dup ${t.duplicated} corrupt ${t.corrupt} unreported ${t.unreported} reported-undelivered ${t.reportedUndelivered} codes ${JSON.stringify(t.rejected)} recovered ${r.restart ? r.recovered : 'n/a'} dead-node-files ${r.deadNodeFiles.length} leaks ${r.leakedRegions.length + r.leakedFiles.length} stale-reclaimed ${r.reclaimedStale.length} close ${r.closeMs} ms (${(r.ms / 1000).toFixed(1)} s)${r.problems.length ? `\n  PROBLEMS: ${r.problems.slice(0, 5).join(' | ')}` : ''}`,
     );
   }
 }
 
 if (trials > 0) {
   console.log(
-    `\n| transport | killed side | trials | faults survived | sent | delivered | resolved | rejected | in flight at sender death | rejected but delivered | lost | reported undelivered | duplicated | corrupt | unreported | recovered | dead-peer regions held | stale regions reclaimed | leaked regions / files |`,
+    `\n| transport | killed side | trials | faults survived | sent | delivered | resolved | rejected | in flight at sender death | rejected but delivered | lost | reported undelivered | duplicated | corrupt | unreported | recovered | dead-peer regions held | stale regions reclaimed | dead node's socket file | leaked regions / files |`,
   );
-  console.log(`|${'---|'.repeat(19)}`);
+  console.log(`|${'---|'.repeat(20)}`);
   const codes: Record<string, number> = {};
   for (const mode of modes) {
     for (const side of ['receiver', 'sender'] as const) {
@@ -85,7 +89,7 @@ if (trials > 0) {
       const rejected = Object.values(t.rejected).reduce((a, b) => a + b, 0);
       const survived = rs.filter((r) => r.problems.length === 0).length;
       console.log(
-        `| ${mode} | ${side} | ${rs.length} | ${survived} | ${t.sent} | ${t.delivered} | ${t.resolved} | ${rejected} | ${t.inFlightAtSenderDeath} | ${t.rejectedButDelivered} | ${t.lost} | ${t.reportedUndelivered} | ${t.duplicated} | ${t.corrupt} | ${t.unreported} | ${rs.filter((r) => r.recovered).length}/${rs.length} | ${rs.reduce((a, r) => a + r.deadPeerRegionsHeld.length, 0)} | ${rs.reduce((a, r) => a + r.reclaimedStale.length, 0)} | ${rs.reduce((a, r) => a + r.leakedRegions.length, 0)} / ${rs.reduce((a, r) => a + r.leakedFiles.length, 0)} |`,
+        `| ${mode} | ${side} | ${rs.length} | ${survived} | ${t.sent} | ${t.delivered} | ${t.resolved} | ${rejected} | ${t.inFlightAtSenderDeath} | ${t.rejectedButDelivered} | ${t.lost} | ${t.reportedUndelivered} | ${t.duplicated} | ${t.corrupt} | ${t.unreported} | ${values['no-restart'] ? 'n/a' : `${rs.filter((r) => r.recovered).length}/${rs.length}`} | ${rs.reduce((a, r) => a + r.deadPeerRegionsHeld.length, 0)} | ${rs.reduce((a, r) => a + r.reclaimedStale.length, 0)} | ${rs.reduce((a, r) => a + r.deadNodeFiles.length, 0)} | ${rs.reduce((a, r) => a + r.leakedRegions.length, 0)} / ${rs.reduce((a, r) => a + r.leakedFiles.length, 0)} |`,
       );
     }
   }
@@ -140,7 +144,7 @@ if (netRounds > 0) {
     const rs = netResults.filter((r) => r.name === name);
     const t = rs.reduce((acc, r) => addTally(acc, r.tally), emptyTally());
     console.log(
-      `| ${name} | ${rs.length} | ${rs.filter((r) => r.problems.length === 0).length} | ${t.sent} | ${t.resolved} | ${Object.values(t.rejected).reduce((a, b) => a + b, 0)} ${JSON.stringify(t.rejected)} | ${t.rejectedButDelivered} | ${t.lost} | ${t.reportedUndelivered} | ${t.duplicated} | ${t.corrupt} | ${t.unreported} | ${rs.filter((r) => r.recovered).length}/${rs.length} |`,
+      `| ${name} | ${rs.length} | ${rs.filter((r) => r.problems.length === 0).length} | ${t.sent} | ${t.resolved} | ${Object.values(t.rejected).reduce((a, b) => a + b, 0)} ${JSON.stringify(t.rejected)} | ${t.rejectedButDelivered} | ${t.lost} | ${t.reportedUndelivered} | ${t.duplicated} | ${t.corrupt} | ${t.unreported} | ${values['no-restart'] ? 'n/a' : `${rs.filter((r) => r.recovered).length}/${rs.length}`} |`,
     );
   }
 }
