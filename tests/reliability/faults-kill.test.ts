@@ -76,6 +76,24 @@ describe('kill -9 fault injection through the facade', () => {
     expect(r.leakedFiles).toEqual([]);
   }, 120_000);
 
+  it.skipIf(!shm.available && !process.env.CI)(
+    'shared memory, the killed side never comes back: the survivor reports every message and leaks nothing',
+    async () => {
+      for (const side of ['receiver', 'sender'] as const) {
+        const r = await runKillTrial({ mode: 'shm', side, restart: false, streamMs: 1500 });
+        console.log(
+          `shm kill ${side} at +${r.killAfterMs} ms, no restart: sent ${r.tally.sent}, rejected ${JSON.stringify(r.tally.rejected)}, dead node's files ${r.deadNodeFiles.join(', ')}`,
+        );
+        expect(r.problems).toEqual([]);
+        expect(r.tally).toMatchObject({ lost: 0, duplicated: 0, corrupt: 0, unreported: 0 });
+        expect(r.deadPeerRegionsHeld).toEqual([]);
+        expect(r.leakedRegions).toEqual([]);
+        expect(r.leakedFiles).toEqual([]);
+      }
+    },
+    120_000,
+  );
+
   it(`TCP: ${TRIALS} trials, sender or receiver SIGKILLed mid-stream`, async () => {
     const results = await trials('tcp');
     expectClean(results);
