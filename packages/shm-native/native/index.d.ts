@@ -25,8 +25,11 @@ export declare function chMaxFragment(handle: number): number
 /** 'not-attached' | 'alive' | 'closed' | 'gone'. */
 export declare function chPeerState(handle: number): string
 
-/** Busy-poll for up to `budget_us` microseconds for the next message; null if none came. */
-export declare function chRecvSpin(handle: number, meta: Uint32Array, budgetUs: number): Buffer | null
+/**
+ * Busy-poll for up to `budget_us` microseconds for the next message; null if none came. See
+ * `NativeChannel::recv_spin` for `yield_cpu`.
+ */
+export declare function chRecvSpin(handle: number, meta: Uint32Array, budgetUs: number, yieldCpu: boolean): Buffer | null
 
 /** Release a lent message (and every one lent before it). */
 export declare function chRelease(handle: number, end: number): void
@@ -34,8 +37,11 @@ export declare function chRelease(handle: number, end: number): void
 /** Write what fits of `data` from `offset`; returns the new offset, or -1 once the message is complete. */
 export declare function chSendPartial(handle: number, data: Buffer, offset: number, messageType: number, flags: number): number
 
-/** Busy-poll up to `budget_us` microseconds until a message (or part of one) is waiting. */
-export declare function chSpinUntilData(handle: number, budgetUs: number): boolean
+/**
+ * Busy-poll up to `budget_us` microseconds until a message (or part of one) is waiting. See
+ * `NativeChannel::recv_spin` for `yield_cpu`.
+ */
+export declare function chSpinUntilData(handle: number, budgetUs: number, yieldCpu: boolean): boolean
 
 /** The per-channel token, 32 hex digits. */
 export declare function chToken(handle: number): string

@@ -304,7 +304,7 @@ export class ShmChannel {
       return Promise.reject(e);
     }
     const turn = () => {
-      if (this.idle === 'spin') native(() => this.#native.spinUntilData(20));
+      if (this.idle === 'spin') native(() => this.#native.spinUntilData(20, false));
       return this.#takeInto(buf);
     };
     return this.#wait(turn, options, () => {
@@ -324,7 +324,7 @@ export class ShmChannel {
   recvBatch(options: ShmRecvOptions & { max?: number } = {}): Promise<ShmMessage[]> {
     const max = options.max ?? 4096;
     const turn = () => {
-      if (this.idle === 'spin') native(() => this.#native.spinUntilData(20));
+      if (this.idle === 'spin') native(() => this.#native.spinUntilData(20, false));
       return this.#takeBatch(max);
     };
     return this.#wait(turn, options, () => {
@@ -343,7 +343,7 @@ export class ShmChannel {
   /** Wait for the next message and lend it in place. */
   lend(options: ShmRecvOptions = {}): Promise<LentMessage> {
     const turn = () => {
-      if (this.idle === 'spin') native(() => this.#native.spinUntilData(20));
+      if (this.idle === 'spin') native(() => this.#native.spinUntilData(20, false));
       return this.#takeLend();
     };
     return this.#wait(turn, options, () => {
@@ -401,7 +401,9 @@ export class ShmChannel {
 
   #takeOne(spinMicros = 0): unknown {
     const data = native(() =>
-      spinMicros > 0 ? this.#native.recvSpin(this.#meta, spinMicros) : this.#native.tryRecv(this.#meta),
+      spinMicros > 0
+        ? this.#native.recvSpin(this.#meta, spinMicros, this.idle === 'adaptive')
+        : this.#native.tryRecv(this.#meta),
     );
     return data === null ? EMPTY : this.#meta2msg(data);
   }
@@ -451,7 +453,7 @@ export class ShmChannel {
   /** Busy-poll (per the idle strategy) until something is waiting, before a batch or lend wait queues. */
   #spinFirst(): void {
     const budget = this.#firstSpin();
-    if (budget > 0) native(() => this.#native.spinUntilData(budget));
+    if (budget > 0) native(() => this.#native.spinUntilData(budget, this.idle === 'adaptive'));
   }
 
   #wait<T>(take: Take, options: ShmRecvOptions, first: Take = take): Promise<T> {

@@ -20,11 +20,11 @@ export interface NativeChannel {
   trySendMany(messages: readonly Uint8Array[], messageType: number, flags: number): number;
   tryRecv(meta: Uint32Array): Buffer | null;
   tryRecvInto(dst: Uint8Array, meta: Uint32Array): Uint8Array | null;
-  recvSpin(meta: Uint32Array, budgetUs: number): Buffer | null;
+  recvSpin(meta: Uint32Array, budgetUs: number, yieldCpu: boolean): Buffer | null;
   tryRecvBatch(maxMessages: number, maxBytes: number): Buffer | null;
   tryLend(meta: Uint32Array): Buffer | null;
   release(end: number): void;
-  spinUntilData(budgetUs: number): boolean;
+  spinUntilData(budgetUs: number, yieldCpu: boolean): boolean;
   armDataBell(): boolean;
   armSpaceBell(need: number): boolean;
   hasData(): boolean;
@@ -56,11 +56,11 @@ interface RawBinding {
   chTrySendMany(h: number, messages: readonly Uint8Array[], messageType: number, flags: number): number;
   chTryRecv(h: number, meta: Uint32Array): Buffer | null;
   chTryRecvInto(h: number, dst: Uint8Array, meta: Uint32Array): Uint8Array | null;
-  chRecvSpin(h: number, meta: Uint32Array, budgetUs: number): Buffer | null;
+  chRecvSpin(h: number, meta: Uint32Array, budgetUs: number, yieldCpu: boolean): Buffer | null;
   chTryRecvBatch(h: number, maxMessages: number, maxBytes: number): Buffer | null;
   chTryLend(h: number, meta: Uint32Array): Buffer | null;
   chRelease(h: number, end: number): void;
-  chSpinUntilData(h: number, budgetUs: number): boolean;
+  chSpinUntilData(h: number, budgetUs: number, yieldCpu: boolean): boolean;
   chArmDataBell(h: number): boolean;
   chArmSpaceBell(h: number, need: number): boolean;
   chHasData(h: number): boolean;
@@ -89,11 +89,11 @@ function bind(raw: RawBinding, h: number): NativeChannel {
     trySendMany: (m, t, f) => raw.chTrySendMany(h, m, t, f),
     tryRecv: (m) => raw.chTryRecv(h, m),
     tryRecvInto: (d, m) => raw.chTryRecvInto(h, d, m),
-    recvSpin: (m, b) => raw.chRecvSpin(h, m, b),
+    recvSpin: (m, b, y) => raw.chRecvSpin(h, m, b, y),
     tryRecvBatch: (n, b) => raw.chTryRecvBatch(h, n, b),
     tryLend: (m) => raw.chTryLend(h, m),
     release: (e) => raw.chRelease(h, e),
-    spinUntilData: (b) => raw.chSpinUntilData(h, b),
+    spinUntilData: (b, y) => raw.chSpinUntilData(h, b, y),
     armDataBell: () => raw.chArmDataBell(h),
     armSpaceBell: (n) => raw.chArmSpaceBell(h, n),
     hasData: () => raw.chHasData(h),
