@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type NodeInfo, tmeshError } from '@tmesh/core';
@@ -68,13 +68,36 @@ export class RuntimeDirDiscovery implements Discovery {
     }
     await this.#ensureDir();
     this.#self = info;
+    await this.#writeRecord(info);
+    this.#start();
+    await this.scan();
+  }
+
+  async #writeRecord(info: NodeInfo): Promise<void> {
     const record: Record = { info, pid: process.pid, announcedAt: Date.now() };
     const file = join(this.dir, `${info.id}.json`);
     const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(tmp, JSON.stringify(record), { mode: 0o600 });
     await rename(tmp, file);
-    this.#start();
-    await this.scan();
+  }
+
+  /**
+   * Remove a record whose pid was dead when it was read. The name may have been taken over since by a
+   * restarted node of the same id, so the file is first moved aside (atomic), read again, and a live
+   * record found there is linked back (no-clobber: a still newer one wins).
+   */
+  async #removeStale(path: string): Promise<void> {
+    const aside = `${path}.${randomBytes(4).toString('hex')}.stale`;
+    try {
+      await rename(path, aside);
+    } catch {
+      return; // gone already
+    }
+    try {
+      const record = JSON.parse(await readFile(aside, 'utf8')) as Record;
+      if (typeof record?.pid === 'number' && pidAlive(record.pid)) await link(aside, path).catch(() => {});
+    } catch {}
+    await rm(aside, { force: true });
   }
 
   peers(): DiscoveredNode[] {
@@ -118,6 +141,7 @@ export class RuntimeDirDiscovery implements Discovery {
     this.#closed = true;
     this.#watcher?.close();
     if (this.#timer) clearInterval(this.#timer);
+    await this.#scanning?.catch(() => {}); // a scan in progress may be putting our record back
     if (this.#self) await rm(join(this.dir, `${this.#self.id}.json`), { force: true });
   }
 
@@ -162,11 +186,16 @@ export class RuntimeDirDiscovery implements Discovery {
       }
       if (typeof record?.pid !== 'number' || typeof record.info?.id !== 'string') continue;
       if (!pidAlive(record.pid)) {
-        await rm(path, { force: true });
+        await this.#removeStale(path);
         continue;
       }
       live.push({ info: record.info, source: this.name, pid: record.pid });
     }
+    // Our own record must be there while we run: put it back if it went (removed by hand, or by an
+    // older tmesh that deleted a stale record by name after this node had replaced it).
+    const self = this.#self;
+    if (self && !this.#closed && !names.includes(`${self.id}.json`))
+      await this.#writeRecord(self).catch(() => {});
     if (!this.#closed) this.#peers.reconcile(live);
   }
 }
