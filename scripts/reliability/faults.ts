@@ -1,6 +1,6 @@
 // Fault injection through the @tmesh/manager facade (RELIABILITY.md, "Fault injection"):
 //   npx tsx scripts/reliability/faults.ts --trials 100 [--mode shm|tcp|both] [--side sender|receiver]
-//                                         [--net N] [--api request|send] [--no-restart] [--json out.json]
+//                                         [--net N] [--api request|send] [--no-restart] [--restart-within-ms N] [--json out.json]
 // kill -9: each trial SIGKILLs the sender or the receiver (alternating) at a random moment of a request
 // stream, restarts it, and checks: no corrupt or duplicated delivery, every answered message delivered,
 // every other message rejected to its (surviving) sender with a code, recovery, and no region or socket
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     net: { type: 'string', default: '0' },
     api: { type: 'string', default: 'request' },
     'no-restart': { type: 'boolean', default: false },
+    'restart-within-ms': { type: 'string', default: '400' },
     'stream-ms': { type: 'string', default: '2500' },
   },
 });
@@ -65,6 +66,7 @@ for (const mode of trials > 0 ? modes : []) {
       streamMs: Number(values['stream-ms']),
       api: values.api === 'send' ? 'send' : 'request',
       restart: !values['no-restart'],
+      restartWithinMs: Number(values['restart-within-ms']),
     });
     results.push(r);
     const t = r.tally;
