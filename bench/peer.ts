@@ -153,11 +153,13 @@ async function shmChannelServer(o: PeerOptions): Promise<string> {
       }
     }
   })();
-  return name;
+  // The client needs the channel's token to open it: the address is `<name>:<token>`.
+  return `${name}:${ch.token}`;
 }
 
 async function shmChannelClient(o: PeerOptions): Promise<Client> {
-  const ch = ShmChannel.open(o.targets[0]!, o.idle ? { idle: o.idle } : {});
+  const [name, token] = o.targets[0]!.split(':') as [string, string];
+  const ch = ShmChannel.open(name, { token, ...(o.idle ? { idle: o.idle } : {}) });
   const put = async (b: Buffer) => {
     if (!ch.trySend(b)) await ch.send(b);
   };

@@ -21,7 +21,10 @@ async function peer(args: string[]): Promise<void> {
   const [transport, mode, target, ...rest] = args;
   const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
   if (transport === 'shm') {
-    const ch = ShmChannel.open(target!, { idle: rest[0] as IdleStrategy });
+    const ch = ShmChannel.open(target!, {
+      idle: rest[0] as IdleStrategy,
+      token: process.env.TMESH_SHM_TOKEN ?? '',
+    });
     say({ ready: true });
     if (mode === 'echo') {
       for (;;) {
@@ -94,9 +97,11 @@ async function peer(args: string[]): Promise<void> {
 }
 
 // ---------------------------------------------------------------- parent side
-function startPeer(args: string[]) {
+function startPeer(args: string[], shmToken = '') {
+  // An shm peer needs the channel's token to open it; it travels in the environment.
   const proc = spawn(process.execPath, ['--import', 'tsx', self, '--peer', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, TMESH_SHM_TOKEN: shmToken },
   });
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).once('line', () => resolve());
@@ -114,7 +119,7 @@ const shmName = (tag: string) => `bench${process.pid % 10000}-${tag}${seq++}`;
 
 async function shmRtt(idle: IdleStrategy): Promise<number[]> {
   const ch = ShmChannel.create(shmName('rtt'), { capacity: 1 << 20, idle });
-  const p = startPeer(['shm', 'echo', ch.name, idle]);
+  const p = startPeer(['shm', 'echo', ch.name, idle], ch.token);
   await p.ready;
   const msg = Buffer.alloc(64, 1);
   const times: number[] = [];
@@ -191,7 +196,7 @@ async function shmStream(
   receive: 'copy' | 'lend' | 'into',
 ): Promise<Rates> {
   const ch = ShmChannel.create(shmName('s'), { capacity: 8 << 20, idle });
-  const p = startPeer(['shm', 'stream', ch.name, idle, String(size), String(count)]);
+  const p = startPeer(['shm', 'stream', ch.name, idle, String(size), String(count)], ch.token);
   await p.ready;
   let got = 0;
   let bytes = 0;

@@ -5,11 +5,14 @@ import { loadNative, type NativeChannel, native, toTmeshError } from './native.j
 /** Longest run of back-to-back batches `messages()` takes before it yields one event-loop turn. */
 const MESSAGES_TURN_MS = 5;
 
+/** Settings of the opening end: the creator's token is required. */
+export type ShmOpenOptions = ShmChannelOptions & { token: string };
+
 /** Settings of a channel end. */
 export interface ShmChannelOptions {
   /** Ring bytes per direction (create only), rounded up to a power of two; default 4 MiB. */
   capacity?: number;
-  /** Per-channel token, 32 hex digits: create stores it (random when absent), open checks it when given. */
+  /** Per-channel token, 32 hex digits: create stores it (random when absent), open requires it. */
   token?: string;
   /** Largest incoming message in bytes; larger ones fail with E_FRAME_TOO_LARGE. Default 1 GiB. */
   maxMessageSize?: number;
@@ -172,8 +175,11 @@ export class ShmChannel {
     return new ShmChannel(name, 'creator', ch, options);
   }
 
-  /** Open a channel created by another process (same user, mode 0600; token checked when given). */
-  static open(name: string, options: ShmChannelOptions = {}): ShmChannel {
+  /**
+   * Open a channel created by another process (same user, mode 0600). The creator's `token` is required
+   * (E_SHM_TOKEN when absent or wrong): being the same user is not enough to attach.
+   */
+  static open(name: string, options: ShmOpenOptions): ShmChannel {
     const binding = loadNative();
     const ch = native(() => binding.openChannel(name, nativeOptions(options)));
     return new ShmChannel(name, 'opener', ch, options);
@@ -683,6 +689,6 @@ export function createChannel(name: string, options?: ShmChannelOptions): ShmCha
 }
 
 /** Open a channel (shorthand for `ShmChannel.open`). */
-export function openChannel(name: string, options?: ShmChannelOptions): ShmChannel {
+export function openChannel(name: string, options: ShmOpenOptions): ShmChannel {
   return ShmChannel.open(name, options);
 }

@@ -3,6 +3,7 @@ export type {
   LentMessage,
   ShmChannelOptions,
   ShmMessage,
+  ShmOpenOptions,
   ShmPeerState,
   ShmRecvOptions,
   ShmSendOptions,

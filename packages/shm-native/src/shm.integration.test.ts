@@ -40,10 +40,12 @@ interface Peer {
 
 /** Start fixtures/peer.ts in a new Node process and read its JSON lines. */
 function startPeer(args: string[], env: Record<string, string> = {}): Peer {
+  // The peer opens the channel named in args[1]: hand it that channel's token (open requires it).
+  const token = channels.find((c) => c.name === args[1])?.token ?? '';
   const proc = spawn(process.execPath, ['--import', 'tsx', peerScript, ...args], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
+    env: { ...process.env, TMESH_SHM_TOKEN: token, ...env },
   });
   children.push(proc);
   const lines: Record<string, unknown>[] = [];
@@ -313,7 +315,7 @@ describe('a Rust end (tmesh-shm crate, blocking futex API) and a Node end', () =
     it(`echo through a Rust peer, Node side '${idle}', messages up to 3x the ring`, async () => {
       const ch = create(`rust${idle}`, 1 << 20);
       ch.idle = idle;
-      const proc = spawn(echoBin, [ch.name], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const proc = spawn(echoBin, [ch.name, ch.token], { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(proc);
       await new Promise<void>((resolve, reject) => {
         proc.stdout!.once('data', () => resolve());
@@ -348,7 +350,7 @@ describe('region safety', () => {
     execSync(`chown 65534:65534 /dev/shm/tmesh-${ch.name}`);
     let err: unknown;
     try {
-      ShmChannel.open(ch.name);
+      ShmChannel.open(ch.name, { token: ch.token });
     } catch (e) {
       err = e;
     }
@@ -357,7 +359,7 @@ describe('region safety', () => {
 
   it('refuses bad names with E_SHM_NAME', () => {
     for (const bad of ['', 'a/b', '../etc', 'sp ace', 'x'.repeat(25), 'dot.ted', 'nul\0']) {
-      for (const f of [() => ShmChannel.create(bad), () => ShmChannel.open(bad)]) {
+      for (const f of [() => ShmChannel.create(bad), () => ShmChannel.open(bad, { token: '0'.repeat(32) })]) {
         let err: unknown;
         try {
           f();
@@ -380,8 +382,10 @@ describe('region safety', () => {
       return 'no error';
     };
     expect(codeOf(() => ShmChannel.open(ch.name, { token: '0'.repeat(32) }))).toBe('E_SHM_TOKEN');
+    // No token at all: refused too (the type says it is required; plain JS callers get the error).
+    expect(codeOf(() => ShmChannel.open(ch.name, {} as { token: string }))).toBe('E_SHM_TOKEN');
     channels.push(ShmChannel.open(ch.name, { token: ch.token }));
-    expect(codeOf(() => ShmChannel.open(ch.name))).toBe('E_SHM_EXISTS');
+    expect(codeOf(() => ShmChannel.open(ch.name, { token: ch.token }))).toBe('E_SHM_EXISTS');
     expect(codeOf(() => ShmChannel.create(ch.name))).toBe('E_SHM_EXISTS');
   });
 
@@ -399,7 +403,7 @@ describe('region safety', () => {
 
   it('receives into a Uint8Array view at an offset, an empty buffer, and refuses a non-byte buffer', async () => {
     const ch = create('intoview', 1 << 16);
-    const other = ShmChannel.open(ch.name);
+    const other = ShmChannel.open(ch.name, { token: ch.token });
     channels.push(other);
     const ab = new ArrayBuffer(64);
     const view = new Uint8Array(ab, 8, 16);
@@ -442,7 +446,7 @@ describe('region safety', () => {
 
   it('lends a message in place until it is released', async () => {
     const ch = create('lend', 1 << 16);
-    const other = ShmChannel.open(ch.name);
+    const other = ShmChannel.open(ch.name, { token: ch.token });
     channels.push(other);
     other.trySend(Buffer.from('zero-copy'), { type: 3 });
     const lent = await ch.lend();

@@ -19,7 +19,7 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 pub struct ChannelOptions {
   /// Bytes per direction (create only), rounded up to a power of two, at least 4096. Default 4 MiB.
   pub capacity: usize,
-  /// The per-channel token: create stores it (random when None); open checks it when Some.
+  /// The per-channel token: create stores it (random when None); open requires it (E_SHM_TOKEN).
   pub token: Option<[u8; 16]>,
   /// Largest message accepted from the peer; bigger ones fail with E_FRAME_TOO_LARGE. Default 1 GiB.
   pub max_message_size: usize,
@@ -190,19 +190,23 @@ impl Channel {
   }
 
   /// Open the channel `name` made by another process. Checks the owner (same uid, mode 0600), the
-  /// header, and the token when one is given. A region whose creator is dead is removed (E_PEER_GONE).
+  /// header, and the token, which is required (E_SHM_TOKEN when absent or wrong). A region whose creator is dead is removed (E_PEER_GONE).
   pub fn open(name: &str, opts: &ChannelOptions) -> Result<Channel> {
     region::validate_name(name)?;
     let map = region::open_region(name)?;
     let mut token = [0u8; 16];
     // SAFETY: header page mapped; the token is written before MAGIC and never again.
     unsafe { std::ptr::copy_nonoverlapping(map.ptr().add(OFF_TOKEN), token.as_mut_ptr(), 16) };
-    if let Some(t) = opts.token {
-      if t != token {
-        return Err(ShmError::Token(format!(
-          "the token given does not match channel '{name}'"
-        )));
-      }
+    // The token is required: owning the same uid is not enough to attach to someone else's channel.
+    let Some(t) = opts.token else {
+      return Err(ShmError::Token(format!(
+        "opening channel '{name}' needs its token (the creator's Channel::token(), passed out of band)"
+      )));
+    };
+    if t != token {
+      return Err(ShmError::Token(format!(
+        "the token given does not match channel '{name}'"
+      )));
     }
     match end_state(&map, true, opts.stale_after_ms) {
       PeerState::Alive => {}

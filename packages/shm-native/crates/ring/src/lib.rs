@@ -10,7 +10,8 @@
 //! ```no_run
 //! use tmesh_shm::{Channel, ChannelOptions, MessageMeta};
 //! let mut a = Channel::create("demo", &ChannelOptions::default())?;
-//! let mut b = Channel::open("demo", &ChannelOptions::default())?;
+//! // The opener needs the creator's token, passed out of band (the facade sends it in its ShmOffer).
+//! let mut b = Channel::open("demo", &ChannelOptions { token: Some(a.token()), ..Default::default() })?;
 //! a.send(b"hello", MessageMeta { message_type: 1, ..Default::default() }, None)?;
 //! assert_eq!(b.recv(None)?.data, b"hello");
 //! # Ok::<(), tmesh_shm::ShmError>(())

@@ -25,9 +25,13 @@ fn shm_exists(name: &str) -> bool {
 #[cfg(unix)]
 static STALE_REGIONS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Both ends of a test channel use this token (open requires the creator's token).
+const TOKEN: [u8; 16] = *b"tmesh-test-token";
+
 fn opts() -> ChannelOptions {
   ChannelOptions {
     capacity: 1 << 16,
+    token: Some(TOKEN),
     ..Default::default()
   }
 }
@@ -115,7 +119,7 @@ fn try_send_says_full_and_recv_times_out() {
     &name,
     &ChannelOptions {
       capacity: 4096,
-      ..Default::default()
+      ..opts()
     },
   )
   .unwrap();
@@ -174,6 +178,17 @@ fn a_wrong_token_is_refused() {
     &name,
     &ChannelOptions {
       token: Some([8; 16]),
+      ..opts()
+    },
+  )
+  .err()
+  .unwrap();
+  assert_eq!(e.code(), "E_SHM_TOKEN");
+  // No token at all is refused too: the same uid is not enough to attach.
+  let e = Channel::open(
+    &name,
+    &ChannelOptions {
+      token: None,
       ..opts()
     },
   )

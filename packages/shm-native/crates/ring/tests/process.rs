@@ -18,9 +18,13 @@ fn uniq(tag: &str) -> String {
   format!("p{}-{tag}", std::process::id() % 100_000)
 }
 
+/// Both ends of a test channel use this token (open requires the creator's token).
+const TOKEN: [u8; 16] = *b"tmesh-test-token";
+
 fn opts() -> ChannelOptions {
   ChannelOptions {
     capacity: 1 << 16,
+    token: Some(TOKEN),
     ..Default::default()
   }
 }
@@ -146,7 +150,7 @@ fn a_killed_peer_is_reported_while_waiting_to_receive_and_to_send() {
   let o = ChannelOptions {
     capacity: 4096,
     stale_after_ms: 60_000,
-    ..Default::default()
+    ..opts()
   };
   let mut a = Channel::create(&name, &o).unwrap();
   let mut peer = Peer::start("hang", &name);
