@@ -42,7 +42,12 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
   if (kind === 'raw') {
     const server = net.createServer((socket) => {
       socket.setNoDelay(true);
-      if (mode === 'rtt') socket.on('data', (d) => socket.write(d));
+      if (mode === 'rtt')
+        socket.on('data', (d) => {
+          socket.write(d);
+          received += d.length;
+          if (received >= expected) done();
+        });
       else
         socket.on('data', (d) => {
           received += d.length;
@@ -58,7 +63,7 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
       connect: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
         call.on('data', (d: Buffer) => {
           if (mode === 'rtt') call.write(d);
-          else if (++received >= expected) done();
+          if (++received >= expected) done();
         });
         call.on('end', () => call.end());
       },
@@ -76,7 +81,11 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
       registry,
       heartbeatMs: 0,
       onLink: (link) => {
-        if (mode === 'rtt') link.onRequest((m) => ({ type: Blob, value: m.value }));
+        if (mode === 'rtt')
+          link.onRequest((m) => {
+            if (++received >= expected) done();
+            return { type: Blob, value: m.value };
+          });
         else
           link.on('message', () => {
             if (++received >= expected) done();
@@ -94,7 +103,8 @@ interface Result {
   mode: Mode;
   value: number;
   p99?: number;
-  /** CPU time (user + system) per message of the sender and of the receiver process, in µs. */
+  /** CPU time (user + system) per message (RTT: per round trip, warm-up included) of the sender and of
+   * the receiver process, in µs. */
   cpuSend?: number;
   cpuRecv?: number;
 }
@@ -144,9 +154,20 @@ async function grpcClient(port: number) {
   return { client, call };
 }
 
+/** Round trips before the measured ones (their CPU time is counted too). */
+const RTT_WARMUP = 2000;
+
 async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
   const size = mode === 'bulk' ? MIB : SMALL;
-  const expected = kind === 'raw' && mode !== 'rtt' ? count * size : count;
+  // RTT: the responder reports its CPU time once it has answered the warm-up and the measured requests.
+  const expected =
+    mode === 'rtt'
+      ? kind === 'raw'
+        ? (count + RTT_WARMUP) * size
+        : count + RTT_WARMUP
+      : kind === 'raw'
+        ? count * size
+        : count;
   const rx = await startReceiver(kind, mode, expected);
   const payload = new Uint8Array(size).fill(42);
   try {
@@ -197,15 +218,25 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
         };
         cleanup = () => void link.close();
       }
-      for (let i = 0; i < 2000; i++) await once();
+      const cpu0 = process.cpuUsage();
+      for (let i = 0; i < RTT_WARMUP; i++) await once();
       for (let i = 0; i < count; i++) {
         const t0 = process.hrtime.bigint();
         await once();
         times.push(Number(process.hrtime.bigint() - t0) / 1000);
       }
+      const { user, system } = process.cpuUsage(cpu0);
+      const cpuRecv = await rx.done;
       cleanup();
       times.sort((a, b) => a - b);
-      return { kind, mode, value: percentile(times, 0.5), p99: percentile(times, 0.99) };
+      return {
+        kind,
+        mode,
+        value: percentile(times, 0.5),
+        p99: percentile(times, 0.99),
+        cpuSend: (user + system) / (count + RTT_WARMUP),
+        cpuRecv: cpuRecv / (count + RTT_WARMUP),
+      };
     }
     // one-way and bulk: time from the first write until the receiver has everything.
     // CPU time is counted too: under load from other processes it moves far less than wall time.
@@ -310,21 +341,21 @@ async function main(): Promise<void> {
   // disturbs least. The medians' rounds, as above.
   console.log('');
   console.log(
-    '| transport | 64 B one-way CPU µs/msg sender / receiver | 1 MiB CPU µs/msg sender / receiver | 1 MiB CPU vs raw (sum) |',
+    '| transport | RTT CPU µs/round trip requester / responder | 64 B one-way CPU µs/msg sender / receiver | 1 MiB CPU µs/msg sender / receiver | 1 MiB CPU vs raw (sum) |',
   );
-  console.log('|---|---|---|---|');
+  console.log('|---|---|---|---|---|');
   const cpuSum = (r: Result) => r.cpuSend! + r.cpuRecv!;
   for (const kind of kinds) {
-    const [, oneway, bulk] = row(kind) as [Result, Result, Result];
+    const [rtt, oneway, bulk] = row(kind) as [Result, Result, Result];
     console.log(
-      `| ${kind} | ${oneway.cpuSend!.toFixed(3)} / ${oneway.cpuRecv!.toFixed(3)} | ${bulk.cpuSend!.toFixed(0)} / ${bulk.cpuRecv!.toFixed(0)} | ${(cpuSum(bulk) / cpuSum(base('bulk'))).toFixed(2)}x |`,
+      `| ${kind} | ${rtt.cpuSend!.toFixed(2)} / ${rtt.cpuRecv!.toFixed(2)} | ${oneway.cpuSend!.toFixed(3)} / ${oneway.cpuRecv!.toFixed(3)} | ${bulk.cpuSend!.toFixed(0)} / ${bulk.cpuRecv!.toFixed(0)} | ${(cpuSum(bulk) / cpuSum(base('bulk'))).toFixed(2)}x |`,
     );
   }
 }
 
 function format(r: Result): string {
-  if (r.mode === 'rtt') return `p50 ${r.value.toFixed(1)} µs, p99 ${r.p99!.toFixed(1)} µs`;
   const cpu = `, CPU per message: sender ${r.cpuSend!.toFixed(2)} µs, receiver ${r.cpuRecv!.toFixed(2)} µs`;
+  if (r.mode === 'rtt') return `p50 ${r.value.toFixed(1)} µs, p99 ${r.p99!.toFixed(1)} µs${cpu}`;
   if (r.mode === 'oneway') return `${(r.value / 1e6).toFixed(3)} M msgs/s${cpu}`;
   return `${(r.value / 1e9).toFixed(2)} GB/s${cpu}`;
 }

@@ -129,14 +129,47 @@ interface Waiter {
   cleanup: () => void;
 }
 
-interface PendingRequest {
-  resolve: (msg: DecodedMessage) => void;
-  reject: (error: TmeshError) => void;
-  cleanup: () => void;
-  /** performance.now() past which the link's request sweep fails it (Infinity: no deadline). */
-  deadline: number;
-  /** Fail it with E_TIMEOUT. */
-  expire: () => void;
+/**
+ * A request sent (or waiting for queue space) and awaiting its response. One object per request with
+ * its methods on the prototype: the common case (no signal, sent at once) makes no closures, no timer
+ * and no settle entry (a lost request frame is failed by #failRetained from #pending).
+ */
+class PendingRequest {
+  seq = 0;
+  done = false;
+  timer: NodeJS.Timeout | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  /** Set while it waits for queue space. */
+  waiter: Waiter | undefined = undefined;
+
+  constructor(
+    private readonly pending: Map<number, PendingRequest>,
+    private readonly ok: (msg: DecodedMessage) => void,
+    private readonly fail: (error: TmeshError) => void,
+    readonly typeName: string,
+    readonly timeoutMs: number,
+    /** performance.now() past which the link's request sweep fails it (Infinity: no deadline). */
+    readonly deadline: number,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  resolve(msg: DecodedMessage): void {
+    if (this.finish()) this.ok(msg);
+  }
+
+  reject(error: TmeshError): void {
+    if (this.finish()) this.fail(error);
+  }
+
+  /** Drop its timer, abort listener and map entry; false when it was already settled. */
+  private finish(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.onAbort !== undefined) this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.seq) this.pending.delete(this.seq);
+    return true;
+  }
 }
 
 /** Dials a new connection and runs the handshake on it (the initiator's way back after a drop). */
@@ -834,66 +867,66 @@ export class LinkImpl extends EventEmitter implements Link {
         );
         return;
       }
-      let seq = 0;
-      let done = false;
-      let timer: NodeJS.Timeout | undefined;
-      const finish = (): void => {
-        done = true;
-        if (timer !== undefined) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (seq) this.#pending.delete(seq);
-      };
-      const timedOut = (): void => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        pending.reject(
-          tmeshError(
-            'E_TIMEOUT',
-            `request ${type.name} to ${this.#peerHello?.nodeId}: no response within ${timeoutMs} ms`,
-          ),
-        );
-      };
       const finite = Number.isFinite(timeoutMs) && timeoutMs > 0;
-      const pending: PendingRequest = {
-        resolve: (msg) => {
-          finish();
-          resolve(msg);
-        },
-        reject: (e) => {
-          finish();
-          reject(e);
-        },
-        cleanup: finish,
-        deadline: finite ? performance.now() + timeoutMs : Number.POSITIVE_INFINITY,
-        expire: timedOut,
-      };
-      const onAbort = (): void => {
-        if (done) return;
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        pending.reject(tmeshError('E_ABORTED', `request ${type.name}: aborted`, { cause: signal?.reason }));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const commit = (): void => {
-        seq = this.#commit(type, value, FRAME_FLAGS.REQUEST, undefined, undefined, (e) => pending.reject(e));
-        this.#pending.set(seq, pending);
-      };
-      const waiter: Waiter = { commit, reject: (e) => pending.reject(e), cleanup: () => {} };
+      const p = new PendingRequest(
+        this.#pending,
+        resolve,
+        reject,
+        type.name,
+        timeoutMs,
+        finite ? performance.now() + timeoutMs : Number.POSITIVE_INFINITY,
+        signal,
+      );
+      if (signal) {
+        p.onAbort = () => {
+          if (p.done) return;
+          this.#dropWaiter(p);
+          p.reject(tmeshError('E_ABORTED', `request ${type.name}: aborted`, { cause: signal.reason }));
+        };
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
       if (this.#waiters.length === 0 && this.#hasSpace() && this.#adapter) {
         try {
-          commit();
+          this.#commitRequest(type, value, p);
         } catch (error) {
-          pending.reject(error as TmeshError);
+          p.reject(error as TmeshError);
           return;
         }
         // Sent at once: the link's sweep watches the deadline, no timer of its own.
-        if (finite) this.#watchDeadline(pending.deadline);
+        if (finite) this.#watchDeadline(p.deadline);
       } else {
         // Waiting for queue space: its own timer also takes it out of the waiters.
-        if (finite) timer = setTimeout(timedOut, timeoutMs);
-        this.#waiters.push(waiter);
+        p.waiter = {
+          commit: () => this.#commitRequest(type, value, p),
+          reject: (e) => p.reject(e),
+          cleanup: () => {},
+        };
+        if (finite) p.timer = setTimeout(() => this.#expire(p), timeoutMs);
+        this.#waiters.push(p.waiter);
       }
     });
+  }
+
+  #commitRequest<T>(type: MessageType<T>, value: T, p: PendingRequest): void {
+    p.seq = this.#commit(type, value, FRAME_FLAGS.REQUEST, undefined);
+    this.#pending.set(p.seq, p);
+  }
+
+  #dropWaiter(p: PendingRequest): void {
+    if (p.waiter === undefined) return;
+    const i = this.#waiters.indexOf(p.waiter);
+    if (i >= 0) this.#waiters.splice(i, 1);
+  }
+
+  /** Fail a request with E_TIMEOUT (and take it out of the waiters if it never left). */
+  #expire(p: PendingRequest): void {
+    this.#dropWaiter(p);
+    p.reject(
+      tmeshError(
+        'E_TIMEOUT',
+        `request ${p.typeName} to ${this.#peerHello?.nodeId}: no response within ${p.timeoutMs} ms`,
+      ),
+    );
   }
 
   /** Make sure the request sweep runs by `deadline` (performance.now() time). */
@@ -915,7 +948,7 @@ export class LinkImpl extends EventEmitter implements Link {
       if (p.deadline <= now + 0.5) expired.push(p);
       else if (p.deadline < next) next = p.deadline;
     }
-    for (const p of expired) p.expire();
+    for (const p of expired) this.#expire(p);
     if (next !== Number.POSITIVE_INFINITY) this.#watchDeadline(Math.max(next, now + SWEEP_MIN_MS));
   };
 
@@ -932,6 +965,16 @@ export class LinkImpl extends EventEmitter implements Link {
       return;
     }
     const prefix = this.#adapter!.encode(control.ReplyTo, { request: BigInt(request) }, 0, 0);
+    if (this.#state === 'closed') return;
+    if (this.#waiters.length === 0 && this.#hasSpace()) {
+      // The common case, sent at once: no closures.
+      try {
+        this.#commit(reply.type, reply.value, FRAME_FLAGS.RESPONSE, prefix);
+      } catch (error) {
+        this.#respondError(request, error);
+      }
+      return;
+    }
     const commit = (): void => {
       this.#commit(reply.type, reply.value, FRAME_FLAGS.RESPONSE, prefix);
     };
@@ -1170,6 +1213,9 @@ export class LinkImpl extends EventEmitter implements Link {
     const first = this.#retainedBase + this.#retainedHead;
     const types = this.#retainedTypes.slice(this.#retainedHead);
     const settles = [...this.#settles.values()];
+    // Requests keep no settle entry: the ones whose frame was not acknowledged fail here too.
+    const requests: PendingRequest[] = [];
+    for (const p of this.#pending.values()) if (p.seq >= first) requests.push(p);
     this.#clearRetained();
     const error = tmeshError(
       code,
@@ -1186,6 +1232,7 @@ export class LinkImpl extends EventEmitter implements Link {
     );
     for (const w of this.#flushWaiters) if (w.upTo >= first) w.failed ??= error;
     for (const settle of settles) settle.onFail?.(error);
+    for (const p of requests) p.reject(error);
     this.#checkFlushWaiters();
     // Emitted after the caller's state change is complete (a listener may send again right away).
     if (this.listenerCount('undelivered') > 0) queueMicrotask(() => this.emit('undelivered', error));

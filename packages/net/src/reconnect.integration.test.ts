@@ -293,6 +293,38 @@ describe('delivery across a reconnect', () => {
     await expect(link.send(FileChunk, message(2))).rejects.toMatchObject({ code: 'E_CLOSED' });
   });
 
+  it('gives up after maxAttempts: a request whose frame was never acknowledged fails with delivery unknown', async () => {
+    const server = await listen(
+      { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      {
+        self: node('server'),
+        registry,
+        onLink: (l) => l.onRequest((m) => ({ type: FileChunk, value: m.value })),
+      },
+    );
+    cleanups.push(() => server.close());
+    const p = await proxy((server.address() as { port: number }).port);
+    const link = await connect(
+      { kind: 'tcp', host: '127.0.0.1', port: p.port },
+      { self: node('client'), registry, reconnect: { initialMs: 10, maxMs: 20, maxAttempts: 3 } },
+    );
+    await expect(link.request(FileChunk, message(0))).resolves.toMatchObject({
+      value: { path: message(0).path },
+    });
+    await link.flush(); // the first request is acknowledged: only the second one is left to fail
+    const closed = new Promise((resolve) => link.once('close', resolve));
+    p.close();
+    const pending = link.request(FileChunk, message(1)).then(
+      () => 'answered',
+      (e: unknown) => e,
+    );
+    await expect(closed).resolves.toMatchObject({ code: 'E_CONNECTION' });
+    await expect(pending).resolves.toMatchObject({
+      code: 'E_CONNECTION',
+      details: { delivery: 'unknown', count: 1, messages: [{ type: FileChunk.name }] },
+    });
+  });
+
   it('a corrupted byte on the wire: the receiver refuses the frame, the link reconnects and resumes, exactly once', async () => {
     const got: number[] = [];
     const errors: string[] = [];
