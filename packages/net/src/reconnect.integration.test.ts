@@ -325,6 +325,50 @@ describe('delivery across a reconnect', () => {
     });
   });
 
+  it('requests waiting for queue space time out or abort there; one still waiting leaves once space frees', async () => {
+    const server = await listen(
+      { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      {
+        self: node('server'),
+        registry,
+        heartbeatMs: 50,
+        deadAfterMs: 300,
+        onLink: (l) => l.onRequest((m) => ({ type: FileChunk, value: m.value })),
+      },
+    );
+    cleanups.push(() => server.close());
+    const p = await proxy((server.address() as { port: number }).port);
+    cleanups.push(() => p.close());
+    const link = await connect(
+      { kind: 'tcp', host: '127.0.0.1', port: p.port },
+      {
+        self: node('client'),
+        registry,
+        heartbeatMs: 50,
+        deadAfterMs: 300,
+        reconnect: { initialMs: 10, maxMs: 50 },
+        sendQueue: { maxMessages: 2 },
+      },
+    );
+    cleanups.push(() => link.close());
+    await link.request(FileChunk, message(0));
+    await link.flush();
+    p.blackhole(); // nothing is acknowledged until the link reconnects: two requests fill the queue
+    const sent = [link.request(FileChunk, message(1)), link.request(FileChunk, message(2))];
+    expect(link.trySend(FileChunk, message(9))).toBe(false); // full: the next requests wait for space
+    const timedOut = link.request(FileChunk, message(3), { timeoutMs: 50 });
+    const ac = new AbortController();
+    const aborted = link.request(FileChunk, message(4), { signal: ac.signal });
+    const queued = link.request(FileChunk, message(5));
+    await expect(timedOut).rejects.toMatchObject({ code: 'E_TIMEOUT' });
+    ac.abort();
+    await expect(aborted).rejects.toMatchObject({ code: 'E_ABORTED' });
+    const answers = await Promise.all([...sent, queued]);
+    expect(answers.map((m) => (m.value as { path: string }).path)).toEqual(
+      [1, 2, 5].map((i) => message(i).path),
+    );
+  });
+
   it('a corrupted byte on the wire: the receiver refuses the frame, the link reconnects and resumes, exactly once', async () => {
     const got: number[] = [];
     const errors: string[] = [];
