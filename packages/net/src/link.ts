@@ -336,6 +336,8 @@ export class LinkImpl extends EventEmitter implements Link {
   #outBytes = 0;
   #flushScheduled = false;
   #lastFlushAt = 0;
+  /** Bytes arrived since the last flush: whatever is sent now answers them (request/response). */
+  #readSinceFlush = false;
   #flushTimer: NodeJS.Timeout | undefined;
   #blocked = false;
   #flushWaiters: {
@@ -1040,11 +1042,12 @@ export class LinkImpl extends EventEmitter implements Link {
       this.#flushTimer = setTimeout(this.#flush, this.#batchDelayMs);
       return;
     }
-    // A link that flushed moments ago is streaming: wait for the event-loop turn so frames coalesce.
-    // An idle one (request/response) writes at the end of the current job, saving a loop turn of latency.
-    const now = performance.now();
-    if (now - this.#lastFlushAt < BUSY_WITHIN_MS) setImmediate(this.#flush);
-    else queueMicrotask(this.#flush);
+    // A link that flushed moments ago and read nothing since is streaming: wait for the event-loop turn
+    // so frames coalesce. One that read since (request/response: what it sends answers what came) or
+    // is idle writes at the end of the current job, saving a loop turn of latency.
+    if (!this.#readSinceFlush && performance.now() - this.#lastFlushAt < BUSY_WITHIN_MS) {
+      setImmediate(this.#flush);
+    } else queueMicrotask(this.#flush);
   }
 
   readonly #flush = (): void => {
@@ -1072,6 +1075,7 @@ export class LinkImpl extends EventEmitter implements Link {
     const out = this.#out;
     if (out.length === 0) return;
     this.#lastFlushAt = performance.now();
+    this.#readSinceFlush = false;
     const bytes = this.#outBytes;
     this.#out = [];
     this.#outBytes = 0;
@@ -1254,6 +1258,7 @@ export class LinkImpl extends EventEmitter implements Link {
   // ---------------------------------------------------------------- receiving
 
   readonly #onData = (chunk: Buffer): void => {
+    this.#readSinceFlush = true;
     this.#lastRx = Date.now();
     this.#bytesIn += chunk.length;
     let msgs: DecodedMessage[];
