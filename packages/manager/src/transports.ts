@@ -144,6 +144,9 @@ interface Pending {
  * bincode payload (the Rust wire's payload, language-neutral by schema). Requests and replies prefix the
  * payload with a u32 correlation id (little-endian); an error reply carries "CODE: message" in UTF-8.
  */
+/** Messages of at least this size arrive from the shm addon in a Buffer of their own (DIRECT_BATCH_MIN). */
+const SHM_OWN_BUFFER_MIN = 64 * 1024;
+
 export class ShmTransport implements PeerTransport {
   readonly route = 'shm' as const;
   readonly strategy: TransportStrategy;
@@ -289,7 +292,10 @@ export class ShmTransport implements PeerTransport {
   }
 
   #decoded(type: MessageType<unknown>, m: ShmMessage, payload: Uint8Array): DecodedMessage {
-    const value = compileRust(type.schema).decode(payload, { copy: true });
+    // Every ShmMessage's bytes are ours (the addon copies out of the ring), so a large payload's bytes
+    // fields can stay views of it: it has a Buffer of its own. A small one sits in a batch buffer shared
+    // with other messages, so its bytes are copied rather than keeping the whole batch alive.
+    const value = compileRust(type.schema).decode(payload, { copy: payload.length < SHM_OWN_BUFFER_MIN });
     return {
       type,
       value,
