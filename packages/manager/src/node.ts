@@ -268,12 +268,13 @@ export class TmeshNode {
    * E_NOT_SUPPORTED: a peer that does not take acked messages), timed out or its transport failed.
    */
   async send<T>(peer: string, type: MessageType<T>, value: T, options: SendOptions = {}): Promise<void> {
-    const { delivery, ...rest } = options;
-    if (delivery === 'acked') return this.#sendAcked(peer, type, value, rest);
-    if (delivery !== undefined && delivery !== 'queued')
+    const delivery = options.delivery;
+    if (delivery !== undefined && delivery !== 'queued') {
+      if (delivery === 'acked') return this.#sendAcked(peer, type, value, options);
       throw tmeshError('E_INVALID_ARGUMENT', `delivery must be 'queued' or 'acked', got ${String(delivery)}`);
+    }
     await this.#withTransport(peer, async (transport, state) => {
-      await transport.send(type, value, rest);
+      await transport.send(type, value, options);
       state.sent++;
     });
   }
@@ -281,8 +282,13 @@ export class TmeshNode {
   async #sendAcked<T>(peer: string, type: MessageType<T>, value: T, options: SendOptions): Promise<void> {
     const payload = encodeAcked(type, value);
     const timeoutMs = options.timeoutMs ?? this.#options.requestTimeoutMs ?? 10_000;
+    const { signal } = options;
     await this.#withTransport(peer, async (transport, state) => {
-      const reply = await transport.request(managerControl.Echo, { payload }, { ...options, timeoutMs });
+      const reply = await transport.request(
+        managerControl.Echo,
+        { payload },
+        { timeoutMs, ...(signal ? { signal } : {}) },
+      );
       state.sent++;
       if ((reply.value as { payload: Uint8Array }).payload.length !== 0) {
         // The peer echoed the payload back: it does not know acked messages and did not deliver this one.
@@ -513,6 +519,14 @@ export class TmeshNode {
    */
   #deliver(incoming: IncomingMessage, bytes: number, acked: boolean): TmeshError | undefined {
     const id = incoming.type.id;
+    // The common case first: handlers for the type, nothing held, no iterators.
+    if (this.#hold.size === 0 && this.#inboxes.size === 0) {
+      const handlers = this.#handlers.get(id);
+      if (handlers !== undefined && handlers.size > 0) {
+        this.#runHandlers(handlers, incoming);
+        return undefined;
+      }
+    }
     const claimed = this.#claimed(id, incoming.from);
     if (claimed && this.#hold.count(id) > 0) {
       // Earlier messages of this type wait for the release that is queued: this one goes behind them.
@@ -539,22 +553,11 @@ export class TmeshNode {
 
   /** Run the handlers of the message's type and queue it for every `messages()` iterator. */
   #hand(incoming: IncomingMessage, acked: boolean): TmeshError | undefined {
-    // Handlers run now, in arrival order, so a later request's handler sees every earlier message.
-    const fail = (e: unknown) =>
-      this.#log(
-        incoming.from,
-        'failure',
-        `handler for ${incoming.type.name} threw: ${(e as Error)?.message}`,
-      );
+    const handlers = this.#handlers.get(incoming.type.id);
     let taken = false;
-    for (const h of this.#handlers.get(incoming.type.id) ?? []) {
+    if (handlers !== undefined && handlers.size > 0) {
+      this.#runHandlers(handlers, incoming);
       taken = true;
-      try {
-        const r = h(incoming);
-        if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch(fail);
-      } catch (e) {
-        fail(e);
-      }
     }
     let missed = 0;
     for (const [q, peer] of this.#inboxes) {
@@ -568,6 +571,26 @@ export class TmeshNode {
       return this.#refused(incoming.from, 'E_BACKPRESSURE', `${this.info.id}: ${why}: refused`);
     this.#refuse(incoming.from, why);
     return undefined;
+  }
+
+  /** Handlers run now, in arrival order, so a later request's handler sees every earlier message. */
+  #runHandlers(
+    handlers: Set<(m: IncomingMessage<any>) => void | Promise<void>>,
+    incoming: IncomingMessage,
+  ): void {
+    for (const h of handlers) {
+      try {
+        const r = h(incoming);
+        if (r && typeof (r as Promise<void>).catch === 'function')
+          (r as Promise<void>).catch((e: unknown) => this.#handlerFailed(incoming, e));
+      } catch (e) {
+        this.#handlerFailed(incoming, e);
+      }
+    }
+  }
+
+  #handlerFailed(incoming: IncomingMessage, e: unknown): void {
+    this.#log(incoming.from, 'failure', `handler for ${incoming.type.name} threw: ${(e as Error)?.message}`);
   }
 
   /** Held messages whose type has a consumer now go to it, in arrival order (one job after `on()`). */
