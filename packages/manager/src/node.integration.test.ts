@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -203,6 +203,25 @@ describe('TmeshNode end to end (TS <-> TS in separate processes)', () => {
       message: expect.stringContaining('is node id twin running twice?'),
     });
   });
+
+  it('a SIGKILLed node leaves its socket file; the same id starts in its place and removes it on close', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmesh-e2e-sock-'));
+    const path = join(dir, 'phoenix.sock');
+    const child = await startPeer('phoenix', dir);
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    expect(lstatSync(path).isSocket()).toBe(true); // nobody listens on it any more
+    const node = await createNode({ id: 'phoenix', types, discovery: { runtimeDir: dir } });
+    const after = lstatSync(path);
+    expect(after.isSocket()).toBe(true);
+    // The new node listens there: a second node of the id is refused while it runs.
+    await expect(createNode({ id: 'phoenix', types, discovery: { runtimeDir: dir } })).rejects.toMatchObject({
+      code: 'E_CONFIG',
+    });
+    await node.close();
+    expect(existsSync(path)).toBe(false);
+  }, 60_000);
 
   it('a peer that dies leaves peers() once its transport has closed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tmesh-e2e-leave-'));

@@ -10,6 +10,7 @@ import {
   type MessageType,
   type NodeInfo,
   PROTOCOL_VERSION,
+  type TmeshError,
   type TmeshErrorCode,
   tmeshError,
   type WireId,
@@ -21,11 +22,13 @@ import {
   TransportMonitor,
 } from '@tmesh/monitor';
 import { type SelectionPolicy, selectTransport, type TransportChoice } from '@tmesh/selector';
+import { decodeAcked, encodeAcked, isAcked } from './acked.js';
 import { managerControl } from './control.js';
 import { EtcdDiscovery, type EtcdDiscoveryOptions } from './discovery/etcd.js';
 import { RuntimeDirDiscovery } from './discovery/runtime-dir.js';
 import { StaticDiscovery } from './discovery/static.js';
 import type { DiscoveredNode, Discovery } from './discovery/types.js';
+import { MessageHold } from './hold.js';
 import { AsyncQueue } from './inbox.js';
 import type { IncomingSink, PeerTransport, SendOptions } from './transport.js';
 import { createTransportFactory, type TransportOptions } from './transports.js';
@@ -51,13 +54,16 @@ export interface TypedReply<R> {
   value: NoInfer<R>;
 }
 
-/** One line of the node's event log: fallbacks, reroutes, config changes. */
+/** One line of the node's event log: fallbacks, reroutes, config changes, messages not delivered. */
 export interface NodeEvent {
   at: number;
   peer: string;
-  kind: 'route' | 'fallback' | 'failure' | 'config' | 'peer-gone' | 'undelivered';
+  kind: 'route' | 'fallback' | 'failure' | 'config' | 'peer-gone' | 'undelivered' | 'refused';
   message: string;
-  /** 'undelivered': how many messages whose `send` had resolved were not delivered (delivery unknown). */
+  /**
+   * 'undelivered': how many messages to `peer` whose `send` had resolved were not delivered (delivery
+   * unknown). 'refused': how many messages from `peer` this node received but handed to no consumer.
+   */
   count?: number;
 }
 
@@ -96,8 +102,15 @@ export interface NodeOptions {
    * `'best'` (zstd) on slow links, or its thresholds and hysteresis.
    */
   optimizer?: OptimizerOptions;
-  /** Default deadline of `request` (ms). Default 10 000. */
+  /** Default deadline of `request` and of `send` with `delivery: 'acked'` (ms). Default 10 000. */
   requestTimeoutMs?: number;
+  /**
+   * Plain messages of a type that has no `on()` handler while no `messages()` iterator is open (e.g. they
+   * arrived before the handler was registered) are held, in arrival order, until one is: at most
+   * `maxMessages` per type (default 1024) and `maxBytes` of payload in all (default 16 MiB). What does not
+   * fit, or everything with `false`, is refused and reported as a 'refused' event.
+   */
+  unclaimed?: { maxMessages?: number; maxBytes?: number } | false;
   /** Called for every event of the node's log (fallbacks, reroutes, config changes). */
   onEvent?: (event: NodeEvent) => void;
 }
@@ -142,7 +155,13 @@ export class TmeshNode {
   readonly #peers = new Map<string, PeerState>();
   readonly #handlers = new Map<number, Set<(m: IncomingMessage<any>) => void | Promise<void>>>();
   readonly #requestHandlers = new Map<number, (m: IncomingMessage<any>) => Reply | Promise<Reply>>();
-  readonly #inboxes = new Set<AsyncQueue<IncomingMessage>>();
+  /** Open `messages()` iterators; a `stream(peer)` one takes only that peer's messages. */
+  readonly #inboxes = new Map<AsyncQueue<IncomingMessage>, string | undefined>();
+  readonly #hold: MessageHold<IncomingMessage>;
+  #releaseQueued = false;
+  /** Refusals not yet logged, per peer and reason: one event per burst, not one per message. */
+  readonly #refusals = new Map<string, { peer: string; why: string; count: number }>();
+  #refusalTimer: NodeJS.Immediate | undefined;
   readonly #events: NodeEvent[] = [];
   #tuner: NodeJS.Timeout | undefined;
   #closed = false;
@@ -153,6 +172,15 @@ export class TmeshNode {
     this.info = info;
     this.registry = new MessageRegistry([...options.types, ...Object.values(managerControl)]);
     this.optimizer = new AdaptiveOptimizer(options.optimizer);
+    const unclaimed = options.unclaimed;
+    this.#hold = new MessageHold(
+      unclaimed === false
+        ? { maxMessages: 0, maxBytes: 0 }
+        : {
+            maxMessages: nonNegative('unclaimed.maxMessages', unclaimed?.maxMessages, 1024),
+            maxBytes: nonNegative('unclaimed.maxBytes', unclaimed?.maxBytes, 16 * 1024 * 1024),
+          },
+    );
   }
 
   /** Start a node: listen, announce, and begin watching peers. */
@@ -176,14 +204,22 @@ export class TmeshNode {
     const node = new TmeshNode(options, factory, info);
     info.endpoints = await factory.listen(node.#sink, node);
     await node.#startDiscovery();
-    node.handle(managerControl.Echo, (m) => ({ type: managerControl.Echo, value: m.value }));
+    node.handle(managerControl.Echo, (m) => {
+      if (!isAcked(m.value.payload)) return { type: managerControl.Echo, value: m.value };
+      node.#takeAcked(m.from, m.value.payload, m.via);
+      return { type: managerControl.Echo, value: { payload: new Uint8Array(0) } };
+    });
     node.optimizer.subscribe((change) => node.#applyConfig(change));
     node.#tuner = setInterval(() => node.#tune(), 1000);
     node.#tuner.unref();
     return node;
   }
 
-  /** Call `handler` for every message of `type` (not for requests, which go to `handle`). Returns an unsubscribe. */
+  /**
+   * Call `handler` for every message of `type` (not for requests, which go to `handle`). Messages of the
+   * type that were held because nobody consumed them yet come first, in arrival order, to every handler
+   * registered in the same job. Returns an unsubscribe.
+   */
   on<T>(type: MessageType<T>, handler: (message: IncomingMessage<T>) => void | Promise<void>): () => void {
     let set = this.#handlers.get(type.id);
     if (!set) {
@@ -191,6 +227,7 @@ export class TmeshNode {
       this.#handlers.set(type.id, set);
     }
     set.add(handler as (m: IncomingMessage<any>) => void);
+    if (this.#hold.count(type.id) > 0) this.#queueRelease();
     return () => set.delete(handler as (m: IncomingMessage<any>) => void);
   }
 
@@ -202,10 +239,19 @@ export class TmeshNode {
     this.#requestHandlers.set(type.id, handler as (m: IncomingMessage<any>) => Reply);
   }
 
-  /** Every incoming message (requests excluded), for `for await`; bounded: a slow consumer slows the senders. */
+  /**
+   * Every incoming message (requests excluded), for `for await`, starting with those held because nobody
+   * consumed them yet. Bounded: past `limit` unread messages, further ones are refused for this iterator
+   * and reported as a 'refused' event.
+   */
   messages(limit = 10_000): AsyncIterableIterator<IncomingMessage> {
+    return this.#openInbox(limit, undefined);
+  }
+
+  #openInbox(limit: number, peer: string | undefined): AsyncIterableIterator<IncomingMessage> {
     const q = new AsyncQueue<IncomingMessage>(limit);
-    this.#inboxes.add(q);
+    this.#inboxes.set(q, peer);
+    if (this.#hold.size > 0) this.#queueRelease();
     const done = q.return.bind(q);
     q.return = () => {
       this.#inboxes.delete(q);
@@ -214,11 +260,43 @@ export class TmeshNode {
     return q;
   }
 
-  /** Send one message to a peer by id; resolves when the transport accepted it (backpressure applies). */
+  /**
+   * Send one message to a peer by id. By default it resolves when the transport accepted it (backpressure
+   * applies; a later failure is an 'undelivered' event). With `delivery: 'acked'` it resolves once the
+   * peer node handed it to an `on()` handler or a `messages()` iterator, and rejects when the peer refused
+   * it (E_UNKNOWN_MESSAGE_TYPE: no consumer for the type; E_BACKPRESSURE: its iterators are full;
+   * E_NOT_SUPPORTED: a peer that does not take acked messages), timed out or its transport failed.
+   */
   async send<T>(peer: string, type: MessageType<T>, value: T, options: SendOptions = {}): Promise<void> {
+    const delivery = options.delivery;
+    if (delivery !== undefined && delivery !== 'queued') {
+      if (delivery === 'acked') return this.#sendAcked(peer, type, value, options);
+      throw tmeshError('E_INVALID_ARGUMENT', `delivery must be 'queued' or 'acked', got ${String(delivery)}`);
+    }
     await this.#withTransport(peer, async (transport, state) => {
       await transport.send(type, value, options);
       state.sent++;
+    });
+  }
+
+  async #sendAcked<T>(peer: string, type: MessageType<T>, value: T, options: SendOptions): Promise<void> {
+    const payload = encodeAcked(type, value);
+    const timeoutMs = options.timeoutMs ?? this.#options.requestTimeoutMs ?? 10_000;
+    const { signal } = options;
+    await this.#withTransport(peer, async (transport, state) => {
+      const reply = await transport.request(
+        managerControl.Echo,
+        { payload },
+        { timeoutMs, ...(signal ? { signal } : {}) },
+      );
+      state.sent++;
+      if ((reply.value as { payload: Uint8Array }).payload.length !== 0) {
+        // The peer echoed the payload back: it does not know acked messages and did not deliver this one.
+        throw tmeshError(
+          'E_NOT_SUPPORTED',
+          `${peer} does not take acked messages (it echoed the request back): ${type.name} was not delivered`,
+        );
+      }
     });
   }
 
@@ -270,7 +348,7 @@ export class TmeshNode {
     send: <T>(type: MessageType<T>, value: T) => Promise<void>;
     close: () => void;
   } & AsyncIterable<IncomingMessage> {
-    const source = this.messages(limit);
+    const source = this.#openInbox(limit, peer);
     const own = async function* (): AsyncGenerator<IncomingMessage> {
       for await (const m of source) if (m.from === peer) yield m;
     };
@@ -326,7 +404,7 @@ export class TmeshNode {
     }));
   }
 
-  /** The monitor's report, the node's peers and its event log (fallbacks, config changes). */
+  /** The monitor's report, the node's peers, messages held for a consumer, and its event log. */
   stats() {
     this.monitor.flush();
     return {
@@ -334,6 +412,11 @@ export class TmeshNode {
       shm: this.#factory.shm,
       peers: this.peers(),
       report: this.monitor.report(),
+      /** Messages held because no `on()` handler or `messages()` iterator consumes their type yet. */
+      held: [...this.#hold.counts()].map(([id, messages]) => ({
+        type: this.registry.byId(id).name,
+        messages,
+      })),
       events: [...this.#events],
     };
   }
@@ -343,7 +426,13 @@ export class TmeshNode {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#tuner) clearInterval(this.#tuner);
-    for (const q of this.#inboxes) q.end();
+    for (const q of this.#inboxes.keys()) q.end();
+    for (const m of this.#hold.take(() => true))
+      this.#refuse(
+        m.from,
+        `node closed with messages of ${m.type.name} held (no on() handler or messages() took them)`,
+      );
+    this.#flushRefusals();
     await Promise.allSettled([...this.#peers.values()].map((p) => p.transport?.close()));
     await Promise.allSettled(this.#discovery.map((d) => d.close()));
     await this.#factory.close();
@@ -376,19 +465,7 @@ export class TmeshNode {
     message: (from, msg, via) => {
       const state = this.#peers.get(from);
       if (state) state.received++;
-      const incoming = this.#incoming(from, msg, via);
-      // Handlers run now, in arrival order, so a later request's handler sees every earlier message.
-      const fail = (e: unknown) =>
-        this.#log(from, 'failure', `handler for ${msg.type.name} threw: ${(e as Error)?.message}`);
-      for (const h of this.#handlers.get(msg.type.id) ?? []) {
-        try {
-          const r = h(incoming);
-          if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch(fail);
-        } catch (e) {
-          fail(e);
-        }
-      }
-      for (const q of this.#inboxes) q.push(incoming);
+      this.#deliver(this.#incoming(from, msg, via), msg.header.payloadSize, false);
     },
     request: async (from, msg, via) => {
       const state = this.#peers.get(from);
@@ -428,6 +505,132 @@ export class TmeshNode {
       }
     },
   };
+
+  /** Whether an `on()` handler or a `messages()` iterator takes this message now. */
+  #claimed(typeId: number, from: string): boolean {
+    if ((this.#handlers.get(typeId)?.size ?? 0) > 0) return true;
+    for (const peer of this.#inboxes.values()) if (peer === undefined || peer === from) return true;
+    return false;
+  }
+
+  /**
+   * Hand a message to its consumers, or hold it until there is one. Returns why it was refused when
+   * `acked` (the sender is told); a refused plain message is reported as a 'refused' event.
+   */
+  #deliver(incoming: IncomingMessage, bytes: number, acked: boolean): TmeshError | undefined {
+    const id = incoming.type.id;
+    // The common case first: handlers for the type, nothing held, no iterators.
+    if (this.#hold.size === 0 && this.#inboxes.size === 0) {
+      const handlers = this.#handlers.get(id);
+      if (handlers !== undefined && handlers.size > 0) {
+        this.#runHandlers(handlers, incoming);
+        return undefined;
+      }
+    }
+    const claimed = this.#claimed(id, incoming.from);
+    if (claimed && this.#hold.count(id) > 0) {
+      // Earlier messages of this type wait for the release that is queued: this one goes behind them.
+      this.#hold.add(incoming, id, bytes, true);
+      this.#queueRelease();
+      return undefined;
+    }
+    if (claimed) return this.#hand(incoming, acked);
+    if (acked) {
+      return this.#refused(
+        incoming.from,
+        'E_UNKNOWN_MESSAGE_TYPE',
+        `${this.info.id} has no on() handler or messages() iterator for ${incoming.type.name}: refused`,
+      );
+    }
+    if (this.#closed || !this.#hold.add(incoming, id, bytes)) {
+      this.#refuse(
+        incoming.from,
+        `no on() handler or messages() iterator for ${incoming.type.name}, and the hold for it is full`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Run the handlers of the message's type and queue it for every `messages()` iterator. */
+  #hand(incoming: IncomingMessage, acked: boolean): TmeshError | undefined {
+    const handlers = this.#handlers.get(incoming.type.id);
+    let taken = false;
+    if (handlers !== undefined && handlers.size > 0) {
+      this.#runHandlers(handlers, incoming);
+      taken = true;
+    }
+    let missed = 0;
+    for (const [q, peer] of this.#inboxes) {
+      if (peer !== undefined && peer !== incoming.from) continue;
+      if (q.push(incoming)) taken = true;
+      else missed++;
+    }
+    if (missed === 0) return undefined;
+    const why = `${missed} messages() iterator(s) full (${incoming.type.name} not queued for them)`;
+    if (acked && !taken)
+      return this.#refused(incoming.from, 'E_BACKPRESSURE', `${this.info.id}: ${why}: refused`);
+    this.#refuse(incoming.from, why);
+    return undefined;
+  }
+
+  /** Handlers run now, in arrival order, so a later request's handler sees every earlier message. */
+  #runHandlers(
+    handlers: Set<(m: IncomingMessage<any>) => void | Promise<void>>,
+    incoming: IncomingMessage,
+  ): void {
+    for (const h of handlers) {
+      try {
+        const r = h(incoming);
+        if (r && typeof (r as Promise<void>).catch === 'function')
+          (r as Promise<void>).catch((e: unknown) => this.#handlerFailed(incoming, e));
+      } catch (e) {
+        this.#handlerFailed(incoming, e);
+      }
+    }
+  }
+
+  #handlerFailed(incoming: IncomingMessage, e: unknown): void {
+    this.#log(incoming.from, 'failure', `handler for ${incoming.type.name} threw: ${(e as Error)?.message}`);
+  }
+
+  /** Held messages whose type has a consumer now go to it, in arrival order (one job after `on()`). */
+  #queueRelease(): void {
+    if (this.#releaseQueued) return;
+    this.#releaseQueued = true;
+    queueMicrotask(() => {
+      this.#releaseQueued = false;
+      if (this.#closed) return;
+      for (const m of this.#hold.take((id, held) => this.#claimed(id, held.from))) this.#hand(m, false);
+    });
+  }
+
+  /** An acked message (an Echo request carrying one): deliver it, or throw why not (the sender's error). */
+  #takeAcked(from: string, payload: Uint8Array, via: IncomingMessage['via']): void {
+    const { type, value, bytes } = decodeAcked(payload, this.registry);
+    const refused = this.#deliver({ from, type, value, via }, bytes, true);
+    if (refused) throw refused;
+  }
+
+  #refused(peer: string, code: TmeshErrorCode, message: string): TmeshError {
+    this.#refuse(peer, message);
+    return tmeshError(code, message);
+  }
+
+  /** Count a refused message for the event log (one 'refused' event per peer and reason per burst). */
+  #refuse(peer: string, why: string): void {
+    const key = `${peer}\0${why}`;
+    const entry = this.#refusals.get(key);
+    if (entry) entry.count++;
+    else this.#refusals.set(key, { peer, why, count: 1 });
+    this.#refusalTimer ??= setImmediate(() => this.#flushRefusals());
+  }
+
+  #flushRefusals(): void {
+    if (this.#refusalTimer) clearImmediate(this.#refusalTimer);
+    this.#refusalTimer = undefined;
+    for (const r of this.#refusals.values()) this.#log(r.peer, 'refused', r.why, r.count);
+    this.#refusals.clear();
+  }
 
   #incoming(from: string, msg: DecodedMessage, via: PeerTransport): IncomingMessage {
     return { from, type: msg.type, value: msg.value, via: { route: via.route, strategy: via.strategy.kind } };
@@ -539,6 +742,13 @@ export class TmeshNode {
       for (const n of source.peers()) join(n);
     }
   }
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0)
+    throw tmeshError('E_INVALID_ARGUMENT', `${name} must be a non-negative integer, got ${String(value)}`);
+  return value;
 }
 
 /** Options of {@link createNode}: the node's own, plus where it listens and how it secures links. */

@@ -227,6 +227,19 @@ describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node',
       const echo = await node.request(id, managerControl.Echo, { payload });
       expect(Buffer.from((echo.value as { payload: Uint8Array }).payload).equals(payload)).toBe(true);
 
+      // An acked send rides on Echo; the Rust peer only echoes it, so the sender hears it was not taken.
+      const acked = await node
+        .send(
+          id,
+          sampleMessages.FileChunk,
+          { path: 'a', offset: 0n, sequence: 0, last: false, data: payload },
+          {
+            delivery: 'acked',
+          },
+        )
+        .catch((e: unknown) => e);
+      expect(isTmeshError(acked, 'E_NOT_SUPPORTED'), String(acked)).toBe(true);
+
       // A second exchange on the same transport keeps counting from where the first left off.
       const again = await exchange(node, id, 20);
       expect(again.got.count).toBe(170);

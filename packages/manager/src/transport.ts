@@ -5,6 +5,11 @@ import type { Route } from '@tmesh/selector';
 export interface SendOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
+  /**
+   * `TmeshNode.send` only. 'queued' (default): resolve once a transport accepted the message. 'acked':
+   * resolve once the peer node handed it to a consumer, reject if it refused it (see `TmeshNode.send`).
+   */
+  delivery?: 'queued' | 'acked';
 }
 
 /**

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import { compileRust } from '@tmesh/codec-rust';
 import {
@@ -33,6 +32,7 @@ import type { TransportChoice } from '@tmesh/selector';
 import { isAvailable, ShmChannel, type ShmMessage } from '@tmesh/shm-native';
 import { managerControl } from './control.js';
 import { defaultRuntimeDir } from './discovery/runtime-dir.js';
+import { probeSocket } from './discovery/socket-files.js';
 import type { TransportFactory } from './node.js';
 import type { IncomingSink, PeerTransport, SendOptions } from './transport.js';
 
@@ -355,20 +355,6 @@ export class ShmTransport implements PeerTransport {
   }
 }
 
-/** True when something accepts connections on this Unix socket path (a live node owns it). */
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = createConnection(path);
-    const done = (alive: boolean) => {
-      sock.destroy();
-      resolve(alive);
-    };
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-    sock.setTimeout(500, () => done(false));
-  });
-}
-
 function shmDeadline(options: SendOptions): { timeout?: number; signal?: AbortSignal } {
   return {
     ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
@@ -478,7 +464,7 @@ export function createTransportFactory(options: TransportOptions = {}): Transpor
       if (options.unix !== false) {
         const path = options.unix ?? join(defaultRuntimeDir(), `${self().id}.sock`);
         mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-        if (await socketAnswers(path)) {
+        if ((await probeSocket(path)).state === 'live') {
           throw tmeshError(
             'E_CONFIG',
             `another process already listens at ${path}: is node id ${self().id} running twice?`,

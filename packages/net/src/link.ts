@@ -1511,8 +1511,12 @@ export class LinkImpl extends EventEmitter implements Link {
     this.#blockSent = this.#blockFill; // retransmitted from #retained after the reconnect
     this.#pings.clear();
     if (this.#state === 'closed') return;
-    if (this.#state === 'closing' && this.#retained.length - this.#retainedHead === 0) {
-      this.#finish('E_CLOSED', 'link closed');
+    if (this.#state === 'closing') {
+      // close() was waiting for acknowledgements that cannot come now: no reconnect, what is left fails.
+      this.#finish(
+        'E_CLOSED',
+        `link closed; the connection to ${this.#peerHello?.nodeId} dropped while closing`,
+      );
       return;
     }
     if (this.#state === 'open') this.#state = 'disconnected';
@@ -1568,6 +1572,15 @@ export class LinkImpl extends EventEmitter implements Link {
   close(): Promise<void> {
     if (this.#closePromise) return this.#closePromise;
     if (this.#state === 'closed') return RESOLVED;
+    if (!this.#stream) {
+      // The connection is down (reconnecting, or waiting for the peer to resume): nothing more can be
+      // acknowledged, so close now instead of after the resume window or the last reconnect attempt.
+      this.#finish(
+        'E_CLOSED',
+        `link closed while the connection to ${this.#peerHello?.nodeId ?? '?'} was down`,
+      );
+      return RESOLVED;
+    }
     this.#state = 'closing';
     for (const w of this.#waiters.splice(0)) w.reject(tmeshError('E_CLOSED', 'link is closing'));
     this.#closePromise = new Promise<void>((resolve) => {

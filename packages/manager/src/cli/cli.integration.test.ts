@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,8 @@ function tmesh(args: string[], input?: string | Buffer, env: NodeJS.ProcessEnv =
   });
   return { code: r.status, stdout: r.stdout, out: r.stdout.toString(), err: r.stderr.toString() };
 }
+
+type DoctorRow = { check: string; status: string; detail: string };
 
 const message = {
   path: 'dir/naïve.txt',
@@ -218,6 +220,55 @@ describe('tmesh peers and doctor', () => {
     }[];
     expect(cleaned.find((c) => c.check === 'shm cleanup')!.detail).toContain(name);
     expect(existsSync(`/dev/shm/tmesh-${name}`)).toBe(false);
+  });
+
+  it('doctor finds the socket file of a SIGKILLed node and --clean removes only that one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmesh-cli-sock-'));
+    const startNode = (id: string) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(here, '../fixtures/peer-node.ts'), id, dir],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      return new Promise<ChildProcess>((resolve) => child.stdout!.once('data', () => resolve(child)));
+    };
+    const [dead, live] = await Promise.all([startNode('sock-dead'), startNode('sock-live')]);
+    try {
+      const exited = new Promise((r) => dead.once('exit', r));
+      dead.kill('SIGKILL');
+      await exited;
+      // Not ours to judge: a regular file with a socket's name.
+      writeFileSync(join(dir, 'plain.sock'), '');
+      expect(existsSync(join(dir, 'sock-dead.sock'))).toBe(true);
+      const sockets = (args: string[]) =>
+        (JSON.parse(tmesh(['doctor', '--json', '--runtime-dir', dir, ...args]).out) as DoctorRow[]).filter(
+          (c) => c.check === 'unix sockets' || c.check === 'socket cleanup',
+        );
+      const [report] = sockets([]);
+      expect(report).toEqual({
+        check: 'unix sockets',
+        status: 'warn',
+        detail: `2 node socket file(s) in ${dir}, 1 stale: sock-dead.sock (no process listens; run with --clean)`,
+      });
+      expect(sockets(['--clean'])).toEqual([
+        {
+          check: 'unix sockets',
+          status: 'ok',
+          detail: `2 node socket file(s) in ${dir}, 1 stale: sock-dead.sock`,
+        },
+        { check: 'socket cleanup', status: 'ok', detail: 'removed sock-dead.sock' },
+      ]);
+      expect(existsSync(join(dir, 'sock-dead.sock'))).toBe(false);
+      expect(existsSync(join(dir, 'sock-live.sock'))).toBe(true);
+      expect(existsSync(join(dir, 'plain.sock'))).toBe(true);
+      expect(sockets([])[0]).toMatchObject({
+        status: 'ok',
+        detail: `1 node socket file(s) in ${dir}, 0 stale`,
+      });
+    } finally {
+      live.kill('SIGKILL');
+      dead.kill('SIGKILL');
+    }
   });
 
   it('doctor reports an unreachable etcd as a failure (exit 1)', () => {

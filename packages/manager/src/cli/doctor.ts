@@ -6,6 +6,7 @@ import { COMPRESSION_UNAVAILABLE_REASON, SUPPORTED_COMPRESSION } from '@tmesh/ne
 import { cleanupStaleRegions, isAvailable, listRegions } from '@tmesh/shm-native';
 import { Etcd3 } from 'etcd3';
 import { defaultRuntimeDir } from '../discovery/runtime-dir.js';
+import { listSocketFiles, removeStaleSocketFiles } from '../discovery/socket-files.js';
 
 /** One line of `tmesh doctor`: what was checked, whether it is fine, and what was found. */
 export interface DoctorCheck {
@@ -17,7 +18,10 @@ export interface DoctorCheck {
 /** Options of {@link runDoctor}. */
 export interface DoctorOptions {
   etcd?: string[];
+  /** Remove stale shared-memory regions and stale node socket files. */
   clean?: boolean;
+  /** The runtime directory to check (default: the one nodes use, see `defaultRuntimeDir`). */
+  runtimeDir?: string;
 }
 
 /** Run every check; never throws: a failing check is a row with status 'fail'. */
@@ -51,7 +55,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorChec
     status: COMPRESSION_UNAVAILABLE_REASON === undefined ? 'ok' : 'warn',
     detail: `links offer ${SUPPORTED_COMPRESSION.join(', ')}${COMPRESSION_UNAVAILABLE_REASON ? ` (no zstd/lz4: ${COMPRESSION_UNAVAILABLE_REASON})` : ''}`,
   });
-  const dir = defaultRuntimeDir();
+  const dir = options.runtimeDir ?? defaultRuntimeDir();
   try {
     const st = await stat(dir);
     const entries = (await readdir(dir)).filter((n) => n.endsWith('.json')).length;
@@ -68,6 +72,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorChec
       detail: `${dir} (not created yet; the first node creates it 0700)`,
     });
   }
+  checks.push(...(await socketChecks(dir, options.clean === true)));
   for (const [tool, why] of [
     ['ip', 'network-namespace tests and demo'],
     ['tc', 'link shaping'],
@@ -130,6 +135,30 @@ function addonChecks(clean: boolean): DoctorCheck[] {
       check: 'shm cleanup',
       status: 'ok',
       detail: removed.length ? `removed ${removed.join(', ')}` : 'nothing to remove',
+    });
+  }
+  return out;
+}
+
+/** Node socket files in the runtime directory: a stale one (nobody listens) was left by a node that died. */
+async function socketChecks(dir: string, clean: boolean): Promise<DoctorCheck[]> {
+  const files = await listSocketFiles(dir);
+  const name = (path: string) => path.slice(dir.length + 1);
+  const stale = files.filter((f) => f.state === 'stale');
+  const unknown = files.filter((f) => f.state === 'unknown');
+  const out: DoctorCheck[] = [
+    {
+      check: 'unix sockets',
+      status: (stale.length > 0 && !clean) || unknown.length > 0 ? 'warn' : 'ok',
+      detail: `${files.length} node socket file(s) in ${dir}, ${stale.length} stale${stale.length ? `: ${stale.map((f) => name(f.path)).join(', ')}` : ''}${stale.length && !clean ? ' (no process listens; run with --clean)' : ''}${unknown.length ? `; not judged: ${unknown.map((f) => `${name(f.path)} (${f.reason})`).join(', ')}` : ''}`,
+    },
+  ];
+  if (clean) {
+    const removed = await removeStaleSocketFiles(dir);
+    out.push({
+      check: 'socket cleanup',
+      status: 'ok',
+      detail: removed.length ? `removed ${removed.map(name).join(', ')}` : 'nothing to remove',
     });
   }
   return out;

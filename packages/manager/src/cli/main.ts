@@ -194,12 +194,19 @@ export function buildProgram(io: CliIO = processIO): Command {
 
   program
     .command('doctor')
-    .description('check the native addon, shared-memory limits and permissions, stale regions and etcd reach')
+    .description(
+      'check the native addon, shared-memory limits and permissions, stale regions and socket files, etcd reach',
+    )
     .option('--etcd <url>', 'etcd client URL to check (repeatable)', collect)
-    .option('--clean', 'remove stale shared-memory regions')
+    .option('--clean', 'remove stale shared-memory regions and stale node socket files')
+    .option('--runtime-dir <dir>', 'runtime directory to check (default: the one nodes use)')
     .option('--json', 'print JSON')
-    .action(async (opts: { etcd?: string[]; clean?: boolean; json?: boolean }) => {
-      const checks = await runDoctor({ etcd: opts.etcd, clean: opts.clean });
+    .action(async (opts: { etcd?: string[]; clean?: boolean; runtimeDir?: string; json?: boolean }) => {
+      const checks = await runDoctor({
+        etcd: opts.etcd,
+        clean: opts.clean,
+        ...(opts.runtimeDir ? { runtimeDir: opts.runtimeDir } : {}),
+      });
       if (opts.json) io.stdout(`${JSON.stringify(checks, null, 2)}\n`);
       else printChecks(io, checks);
       if (checks.some((c) => c.status === 'fail')) throw new CliExit(1);
