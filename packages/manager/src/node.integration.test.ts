@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { crc32, isTmeshError, sampleMessages } from '@tmesh/core';
 import type { SelectionPolicy } from '@tmesh/selector';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { requestReport, sendUntilFailure } from './fixtures/traffic.js';
 import { createNode, type TmeshNode } from './node.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -54,20 +55,8 @@ async function exchange(node: TmeshNode, peer: string, n: number) {
       data,
     });
   }
-  const reply = await node.request(peer, sampleMessages.FileChunk, {
-    path: 'report',
-    offset: 0n,
-    sequence: 0,
-    last: true,
-    data: new Uint8Array(),
-  });
-  const counters = (reply.value as { counters: Map<string, bigint> }).counters;
-  return {
-    expectedCrc: crc,
-    count: Number(counters.get('count')),
-    crc: Number(counters.get('crc')),
-    via: reply.via,
-  };
+  const { reply, counters } = await requestReport(node, peer);
+  return { expectedCrc: crc, count: counters.count, crc: counters.crc, via: reply.via };
 }
 
 describe('TmeshNode end to end (TS <-> TS in separate processes)', () => {
@@ -223,26 +212,9 @@ describe('TmeshNode end to end (TS <-> TS in separate processes)', () => {
     const child = await startPeer('victim', dir);
     const node = await createNode({ id: 'driver-k', types, discovery: { runtimeDir: dir } });
     open.push(node);
-    const data = new Uint8Array(64 * 1024);
-    let sent = 0;
-    let failure: unknown;
     const started = Date.now();
     setTimeout(() => child.kill('SIGKILL'), 300);
-    try {
-      for (;;) {
-        await node.send('victim', sampleMessages.FileChunk, {
-          path: 'x',
-          offset: 0n,
-          sequence: sent,
-          last: false,
-          data,
-        });
-        sent++;
-        if (Date.now() - started > 20_000) break;
-      }
-    } catch (e) {
-      failure = e;
-    }
+    const { sent, failure } = await sendUntilFailure(node, 'victim');
     expect(sent).toBeGreaterThan(0);
     expect(isTmeshError(failure), String(failure)).toBe(true);
     expect(['E_PEER_GONE', 'E_CLOSED', 'E_CONNECTION', 'E_NO_ROUTE', 'E_TIMEOUT']).toContain(
