@@ -61,12 +61,4 @@ export function delimited(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Lower-case hex of bytes. */
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
-}
-
-/** Bytes from hex, spaces allowed. */
-export function unhex(text: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
-}
+export { hex, unhex } from '../../../../test-support/bytes.js';
