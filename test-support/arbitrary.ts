@@ -3,28 +3,12 @@
 // integer encodings, protobuf varints, bincode's fixed widths) and how its decoder gives an absent optional
 // back. A profile says that.
 import fc from 'fast-check';
-import type { TypeDesc } from '../packages/core/src/index.js';
-
-/** The descriptor kinds with no inner type. */
-export type LeafKind =
-  | 'bool'
-  | 'u8'
-  | 'u16'
-  | 'u32'
-  | 'u64'
-  | 'i8'
-  | 'i16'
-  | 'i32'
-  | 'i64'
-  | 'f32'
-  | 'f64'
-  | 'string'
-  | 'bytes';
+import type { ScalarKind, TypeDesc } from '../packages/core/src/index.js';
 
 /** How `arbitraryOf` draws values. */
 export interface ValueProfile {
   /** The values of each leaf kind. */
-  leaves: Readonly<Record<LeafKind, fc.Arbitrary<unknown>>>;
+  leaves: Readonly<Record<ScalarKind, fc.Arbitrary<unknown>>>;
   /** The most elements a list, or entries a map, gets. */
   maxItems: number;
   /** Maps get distinct keys (a peer that keeps one entry per key would otherwise disagree). */
@@ -46,7 +30,7 @@ export const FULL_RANGE_NUMBERS = {
   i64: fc.bigInt({ min: -0x8000000000000000n, max: 0x7fffffffffffffffn }),
   f32: fc.float(),
   f64: fc.double(),
-} as const satisfies Partial<Record<LeafKind, fc.Arbitrary<unknown>>>;
+} as const satisfies Partial<Record<ScalarKind, fc.Arbitrary<unknown>>>;
 
 /** Whether `s` has no lone surrogate (so it survives a UTF-8 round trip unchanged). */
 export const isWellFormed = (s: string): boolean =>
@@ -91,7 +75,7 @@ export function arbitraryOf(desc: TypeDesc, profile: ValueProfile): fc.Arbitrary
         ),
       );
     default: {
-      const leaf = profile.leaves[desc.kind as LeafKind];
+      const leaf = profile.leaves[desc.kind as ScalarKind];
       if (!leaf) throw new Error(`no arbitrary for ${(desc as { kind: string }).kind}`);
       return leaf;
     }
