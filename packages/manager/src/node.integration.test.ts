@@ -3,10 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crc32, isTmeshError, sampleMessages } from '@tmesh/core';
+import { isTmeshError, sampleMessages } from '@tmesh/core';
 import type { SelectionPolicy } from '@tmesh/selector';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { requestReport, sendUntilFailure } from './fixtures/traffic.js';
+import { requestReport, sendChunks, sendUntilFailure } from './fixtures/traffic.js';
 import { createNode, type TmeshNode } from './node.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -43,20 +43,11 @@ afterAll(() => {
 });
 
 async function exchange(node: TmeshNode, peer: string, n: number) {
-  let crc = 0;
-  for (let i = 0; i < n; i++) {
-    const data = new Uint8Array(100 + ((i * 977) % 5000)).map((_, j) => (i + j) & 0xff);
-    crc = crc32(data, crc);
-    await node.send(peer, sampleMessages.FileChunk, {
-      path: `f${i}`,
-      offset: BigInt(i),
-      sequence: i,
-      last: i === n - 1,
-      data,
-    });
-  }
+  const sent = await sendChunks(node, peer, n, (i) =>
+    new Uint8Array(100 + ((i * 977) % 5000)).map((_, j) => (i + j) & 0xff),
+  );
   const { reply, counters } = await requestReport(node, peer);
-  return { expectedCrc: crc, count: counters.count, crc: counters.crc, via: reply.via };
+  return { expectedCrc: sent.crc, count: counters.count, crc: counters.crc, via: reply.via };
 }
 
 describe('TmeshNode end to end (TS <-> TS in separate processes)', () => {

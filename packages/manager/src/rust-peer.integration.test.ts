@@ -15,7 +15,7 @@ import {
   type RustPeer,
   startRustPeer,
 } from './fixtures/rust-peer.js';
-import { requestReport, sendUntilFailure } from './fixtures/traffic.js';
+import { requestReport, sendChunks, sendUntilFailure } from './fixtures/traffic.js';
 import { createNode, type TmeshNode } from './node.js';
 
 // The Rust peer (examples/rust-peer) is a node written from docs/PROTOCOL.md with the real bincode 1.3,
@@ -43,25 +43,12 @@ function startNode(peer: RustPeer, policy?: SelectionPolicy, token?: string): Pr
 
 /** Send n FileChunks of random sizes (0..64 KiB), then ask for the report. */
 async function exchange(node: TmeshNode, peer: string, n: number) {
-  let crc = 0;
-  let bytes = 0;
-  for (let i = 0; i < n; i++) {
-    const data = randomBytes(Math.floor(Math.random() * 65_536));
-    crc = crc32(data, crc);
-    bytes += data.length;
-    await node.send(peer, sampleMessages.FileChunk, {
-      path: `f${i}`,
-      offset: BigInt(i),
-      sequence: i,
-      last: i === n - 1,
-      data,
-    });
-  }
+  const expected = await sendChunks(node, peer, n, () => randomBytes(Math.floor(Math.random() * 65_536)));
   const { reply, counters } = await requestReport(node, peer);
   expect(reply.type).toBe(sampleMessages.Metrics);
   expect((reply.value as { node: string }).node).toBe(peer);
   return {
-    expected: { count: n, bytes, crc },
+    expected,
     got: { count: counters.count, bytes: counters.bytes, crc: counters.crc },
     via: reply.via,
   };
