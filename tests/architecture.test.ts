@@ -117,7 +117,9 @@ describe('shared test support', () => {
     it(`${name}: nothing its entry point reaches is test support`, () => {
       const files = [...published(entry)].map((f) => relative(root, f));
       expect(
-        files.filter((f) => /(^test-support\/|\/test-support\/|\/testing\/|\/fixtures\/|\.test\.ts$)/.test(f)),
+        files.filter((f) =>
+          /(^test-support\/|\/test-support\/|\/testing\/|\/fixtures\/|\.test\.ts$)/.test(f),
+        ),
       ).toEqual([]);
     });
   }
