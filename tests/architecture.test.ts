@@ -1,7 +1,7 @@
 // Dependencies run one way: core <- codecs and shm-native <- selector and monitor <- manager <- examples
 // and bench. This test fails when a package imports (or depends on) one at its own layer or above.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -78,5 +78,68 @@ describe('dependency direction', () => {
     const hits = [...fake.matchAll(IMPORT)].map((m) => m[1]);
     expect(hits).toEqual(['@tmesh/manager']);
     expect(LAYERS['@tmesh/manager']!).toBeGreaterThanOrEqual(LAYERS['@tmesh/codec-rust']!);
+  });
+});
+
+// test-support/ holds fixtures and suites shared by several packages' tests (netns links, etcd, generators,
+// the gather suite). It is in no package, so no tarball ships it: that holds as long as nothing a package
+// publishes reaches it, and it may import only @tmesh/core's sources (layer 0), so every package may use it.
+const RELATIVE = /(?:from\s+|import\s*\(\s*|import\s+)['"](\.{1,2}\/[^'"]+)['"]/g;
+const supportDir = join(root, 'test-support');
+
+function relativeImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(RELATIVE)].map((m) => resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')));
+}
+
+/** Every file a package's entry point reaches through relative imports: what its build bundles. */
+function published(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const queue = [entry];
+  while (queue.length) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    try {
+      statSync(file);
+    } catch {
+      continue;
+    }
+    queue.push(...relativeImports(file));
+  }
+  return seen;
+}
+
+describe('shared test support', () => {
+  for (const dir of packageDirs) {
+    const entry = join(dir, 'src', 'index.ts');
+    const name = relative(root, dir);
+    it(`${name}: nothing its entry point reaches is test support`, () => {
+      const files = [...published(entry)].map((f) => relative(root, f));
+      expect(
+        files.filter((f) =>
+          /(^test-support\/|\/test-support\/|\/testing\/|\/fixtures\/|\.test\.ts$)/.test(f),
+        ),
+      ).toEqual([]);
+    });
+  }
+
+  it('test-support imports only @tmesh/core sources and itself', () => {
+    const violations: string[] = [];
+    for (const file of sourceFiles(supportDir)) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(IMPORT)) violations.push(`${relative(root, file)} imports ${m[1]}`);
+      for (const target of relativeImports(file)) {
+        const rel = relative(root, target);
+        if (!rel.startsWith('test-support/') && !rel.startsWith('packages/core/src/'))
+          violations.push(`${relative(root, file)} imports ${rel}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('the reachability walk follows relative imports', () => {
+    const files = [...published(join(root, 'packages', 'core', 'src', 'index.ts'))];
+    expect(files.map((f) => relative(root, f))).toContain('packages/core/src/frame.ts');
   });
 });

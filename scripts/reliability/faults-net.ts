@@ -3,141 +3,28 @@
 // loss) or a tc tbf rate limit on A's end; and a real etcd stopped (SIGTERM, SIGKILL) and restarted while
 // nodes that discover each other through it keep talking. Used by scripts/reliability/faults.ts and
 // tests/reliability/faults-net.test.ts.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  check,
-  freePort,
-  PeerProcess,
-  readSenderLog,
-  runtimeLeftovers,
-  sleep,
-  type Tally,
-} from './faults-lib.js';
+import { EtcdServer, hasEtcd } from '../../test-support/etcd.js';
+import { NetnsPair, netnsSkipReason } from '../../test-support/netns.js';
+import { check, PeerProcess, readSenderLog, runtimeLeftovers, sleep, type Tally } from './faults-lib.js';
 import type { PeerConfig } from './faults-peer.js';
 
-function has(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+/** Why the netns scenarios cannot run here, or undefined when they can. */
+export function netFaultsSkipReason(): string | undefined {
+  return netnsSkipReason(['ip', 'nft', 'tc']);
 }
 
-/** Why the netns scenarios cannot run here, or undefined when they can. */
-export function netnsSkipReason(): string | undefined {
-  if (process.platform !== 'linux') return 'network namespaces need Linux';
-  if (process.getuid?.() !== 0) return 'network namespaces, nftables and tc need root';
-  if (!has('ip')) return 'needs iproute2 (`ip`): apt-get install -y iproute2';
-  if (!has('nft')) return 'needs nftables (`nft`): apt-get install -y nftables';
-  if (!has('tc')) return 'needs tc (iproute2)';
-  return undefined;
+/** The namespace pair the netns scenarios run on (`setup()` it, `dispose()` it). */
+export function faultsPair(): NetnsPair {
+  return new NetnsPair('flt');
 }
 
 /** Why the etcd scenario cannot run here, or undefined when it can. */
 export function etcdSkipReason(): string | undefined {
-  return has('etcd') ? undefined : 'needs an etcd binary: apt-get install -y etcd-server';
-}
-
-const run = (cmd: string, args: string[], input?: string) =>
-  execFileSync(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000, ...(input ? { input } : {}) });
-
-/** Two namespaces A and B and a veth pair between them; `dispose()` deletes both (and with them the pair). */
-export class NetnsPair {
-  readonly suffix = randomBytes(3).toString('hex');
-  readonly a = `tmesh-flt-${this.suffix}-a`;
-  readonly b = `tmesh-flt-${this.suffix}-b`;
-  readonly devA = `tf${this.suffix}a`;
-  readonly devB = `tf${this.suffix}b`;
-  readonly net = `10.${150 + (randomBytes(1)[0]! % 50)}.${randomBytes(1)[0]!}`;
-  readonly ipA = `${this.net}.1`;
-  readonly ipB = `${this.net}.2`;
-  readonly #created: string[] = [];
-
-  setup(): void {
-    for (const ns of [this.a, this.b]) {
-      run('ip', ['netns', 'add', ns]);
-      this.#created.push(ns);
-    }
-    run('ip', [
-      'link',
-      'add',
-      this.devA,
-      'netns',
-      this.a,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      this.devB,
-      'netns',
-      this.b,
-    ]);
-    this.inNs(this.a, 'ip', 'addr', 'add', `${this.ipA}/30`, 'dev', this.devA);
-    this.inNs(this.b, 'ip', 'addr', 'add', `${this.ipB}/30`, 'dev', this.devB);
-    for (const [ns, dev] of [
-      [this.a, this.devA],
-      [this.b, this.devB],
-    ] as const) {
-      this.inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
-      this.inNs(ns, 'ip', 'link', 'set', dev, 'up');
-    }
-  }
-
-  inNs(ns: string, cmd: string, ...args: string[]): string {
-    return run('ip', ['netns', 'exec', ns, cmd, ...args]).toString();
-  }
-
-  /** nftables rules in A dropping what `match` selects on A's veth, both ways (table `tmesh_fault`). */
-  drop(match: string): void {
-    const rules = `table inet tmesh_fault {
-  chain in { type filter hook input priority 0; policy accept; iifname "${this.devA}" ${match} drop; }
-  chain out { type filter hook output priority 0; policy accept; oifname "${this.devA}" ${match} drop; }
-}
-`;
-    run('ip', ['netns', 'exec', this.a, 'nft', '-f', '-'], rules);
-  }
-
-  heal(): void {
-    try {
-      this.inNs(this.a, 'nft', 'delete', 'table', 'inet', 'tmesh_fault');
-    } catch {}
-    try {
-      this.inNs(this.a, 'tc', 'qdisc', 'del', 'dev', this.devA, 'root');
-    } catch {}
-  }
-
-  /** A token-bucket rate limit on A's veth (egress, so A -> B). */
-  rateLimit(rate: string, burst: string, latency: string): void {
-    this.inNs(
-      this.a,
-      'tc',
-      'qdisc',
-      'add',
-      'dev',
-      this.devA,
-      'root',
-      'tbf',
-      'rate',
-      rate,
-      'burst',
-      burst,
-      'latency',
-      latency,
-    );
-  }
-
-  dispose(): string[] {
-    const failures: string[] = [];
-    for (const ns of this.#created.reverse()) {
-      try {
-        run('ip', ['netns', 'del', ns]);
-      } catch (e) {
-        failures.push(`could not delete netns ${ns}: ${String(e)}`);
-      }
-    }
-    this.#created.length = 0;
-    return failures;
-  }
+  return hasEtcd ? undefined : 'needs an etcd binary: apt-get install -y etcd-server';
 }
 
 export interface NetScenarioResult {
@@ -215,7 +102,7 @@ export async function runNetScenario(
     const before = readSenderLog(scfg.log);
     if (fault.kind === 'partition') pair.drop('');
     else if (fault.kind === 'loss') pair.drop(`meta l4proto tcp numgen random mod 100 < ${fault.percent}`);
-    else pair.rateLimit(fault.rate, '16kb', '400ms');
+    else pair.shape(fault.rate, '16kb', '400ms');
     try {
       await sleep(fault.holdMs);
     } finally {
@@ -255,73 +142,6 @@ export async function runNetScenario(
   };
 }
 
-/** A real etcd on loopback in a temporary data directory, stoppable with either signal and restartable. */
-export class EtcdProcess {
-  proc: ChildProcess | undefined;
-  readonly dataDir = mkdtempSync(join(tmpdir(), 'tmesh-faults-etcd-'));
-  clientPort = 0;
-  peerPort = 0;
-  get url(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
-  }
-  async start(): Promise<void> {
-    if (!this.clientPort) {
-      this.clientPort = await freePort();
-      this.peerPort = await freePort();
-    }
-    const peerUrl = `http://127.0.0.1:${this.peerPort}`;
-    const proc = spawn(
-      'etcd',
-      [
-        '--data-dir',
-        this.dataDir,
-        '--name',
-        'tmesh-faults',
-        '--listen-client-urls',
-        this.url,
-        '--advertise-client-urls',
-        this.url,
-        '--listen-peer-urls',
-        peerUrl,
-        '--initial-advertise-peer-urls',
-        peerUrl,
-        '--initial-cluster',
-        `tmesh-faults=${peerUrl}`,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    this.proc = proc;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('etcd did not start in 20 s')), 20_000);
-      let log = '';
-      proc.stderr!.on('data', (d: Buffer) => {
-        log = (log + d.toString()).slice(-20_000);
-        if (/ready to serve client requests|serving insecure client requests/.test(log)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`etcd exited with ${code}: ${log.slice(-500)}`));
-      });
-    });
-  }
-  async stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    await new Promise((r) => {
-      p.once('exit', r);
-      p.kill(signal);
-      if (signal === 'SIGTERM') setTimeout(() => p.kill('SIGKILL'), 10_000).unref();
-    });
-  }
-  async dispose(): Promise<void> {
-    await this.stop('SIGKILL');
-    rmSync(this.dataDir, { recursive: true, force: true });
-  }
-}
-
 export interface EtcdScenarioResult {
   tally: Tally;
   /** A node started after each restart found the running ones through etcd, and they found it. */
@@ -339,7 +159,7 @@ export interface EtcdScenarioResult {
  */
 export async function runEtcdScenario(): Promise<EtcdScenarioResult> {
   const started = Date.now();
-  const etcd = new EtcdProcess();
+  const etcd = new EtcdServer();
   const dir = mkdtempSync(join(tmpdir(), 'tmesh-faults-etcdn-'));
   const suffix = randomBytes(3).toString('hex');
   const problems: string[] = [];

@@ -16,9 +16,9 @@ import { parseArgs } from 'node:util';
 import { addTally, emptyTally, runKillTrial, type Tally, type TrialResult } from './faults-lib.js';
 import {
   etcdSkipReason,
+  faultsPair,
   type NetFault,
-  NetnsPair,
-  netnsSkipReason,
+  netFaultsSkipReason,
   runEtcdScenario,
   runNetScenario,
 } from './faults-net.js';
@@ -108,7 +108,7 @@ interface NetRow {
 }
 const netResults: NetRow[] = [];
 if (netRounds > 0) {
-  const skip = netnsSkipReason() ?? etcdSkipReason();
+  const skip = netFaultsSkipReason() ?? etcdSkipReason();
   if (skip) {
     console.error(`--net: ${skip}`);
     process.exit(2);
@@ -118,7 +118,7 @@ if (netRounds > 0) {
     { kind: 'loss', percent: 15, afterMs: 500, holdMs: 4000 },
     { kind: 'tbf', rate: '256kbit', afterMs: 500, holdMs: 4000 },
   ];
-  const pair = new NetnsPair();
+  const pair = faultsPair();
   try {
     pair.setup();
     for (let i = 0; i < netRounds; i++) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NodeInfo } from '../../packages/core/src/index.js';
 import { RuntimeDirDiscovery } from '../../packages/manager/src/discovery/runtime-dir.js';
+import { within } from '../../test-support/wait.js';
 
 const info = (id: string): NodeInfo => ({
   id,
@@ -18,15 +19,6 @@ const info = (id: string): NodeInfo => ({
   wires: ['rust', 'universal'],
   protocolVersions: [1],
 });
-
-async function until(fn: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (fn()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return fn();
-}
 
 /** The pid of a process that has exited (and been reaped). */
 function deadPid(): number {
@@ -49,13 +41,13 @@ describe('runtime-directory records across a fast restart', () => {
     open.push(a, b);
     await a.announce(info('fast-a'));
     await b.announce(info('fast-b'));
-    expect(await until(() => b.peers().some((p) => p.info.id === 'fast-a'), 5000)).toBe(true);
+    expect(await within(() => b.peers().some((p) => p.info.id === 'fast-a'), 5000)).toBe(true);
     // What the racing peer did: the file is deleted by name while its node runs.
     unlinkSync(join(dir, 'fast-a.json'));
-    expect(await until(() => existsSync(join(dir, 'fast-a.json')), 3000)).toBe(true);
+    expect(await within(() => existsSync(join(dir, 'fast-a.json')), 3000)).toBe(true);
     const record = JSON.parse(readFileSync(join(dir, 'fast-a.json'), 'utf8')) as { pid: number };
     expect(record.pid).toBe(process.pid);
-    expect(await until(() => b.peers().some((p) => p.info.id === 'fast-a'), 3000)).toBe(true);
+    expect(await within(() => b.peers().some((p) => p.info.id === 'fast-a'), 3000)).toBe(true);
   });
 
   it('a stale record is still removed, and nothing is left beside it', async () => {
@@ -66,7 +58,7 @@ describe('runtime-directory records across a fast restart', () => {
       mode: 0o600,
     });
     await c.announce(info('fast-c'));
-    expect(await until(() => !existsSync(file), 3000)).toBe(true);
+    expect(await within(() => !existsSync(file), 3000)).toBe(true);
     expect(c.peers().some((p) => p.info.id === 'gone-x')).toBe(false);
     const { readdirSync } = await import('node:fs');
     expect(readdirSync(dir).filter((f) => f.includes('gone-x'))).toEqual([]);

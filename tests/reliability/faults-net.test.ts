@@ -5,14 +5,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   etcdSkipReason,
-  NetnsPair,
+  faultsPair,
   type NetScenarioResult,
-  netnsSkipReason,
+  netFaultsSkipReason,
   runEtcdScenario,
   runNetScenario,
 } from '../../scripts/reliability/faults-net.js';
+import type { NetnsPair } from '../../test-support/netns.js';
 
-const netSkip = netnsSkipReason();
+const netSkip = netFaultsSkipReason();
 const etcdSkip = etcdSkipReason();
 if (process.env.CI && (netSkip || etcdSkip))
   throw new Error(`CI must run the network fault tests, but: ${netSkip ?? etcdSkip}`);
@@ -32,7 +33,7 @@ function expectClean(r: NetScenarioResult): void {
 describe.skipIf(netSkip !== undefined)('network faults between two namespaces', () => {
   let pair: NetnsPair;
   beforeAll(() => {
-    pair = new NetnsPair();
+    pair = faultsPair();
     pair.setup();
   });
   afterAll(() => {

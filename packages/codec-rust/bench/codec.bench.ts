@@ -4,15 +4,14 @@
 import { MessageRegistry, sampleMessages } from '@tmesh/core';
 import { Packr } from 'msgpackr';
 import protobuf from 'protobufjs';
+import {
+  fileChunk as chunk,
+  type FileChunkValue as FileChunk,
+  interleavedRates,
+  median,
+  medianRatio,
+} from '../../../test-support/codec-bench.js';
 import { compileRust, createRustCodec } from '../src/index.js';
-
-interface FileChunk {
-  path: string;
-  offset: bigint;
-  sequence: number;
-  last: boolean;
-  data: Uint8Array;
-}
 
 const quick = process.argv.includes('--quick');
 const ROUND_MS = quick ? 50 : 200;
@@ -29,29 +28,6 @@ const FileChunkProto = new protobuf.Type('FileChunk')
   .add(new protobuf.Field('data', 5, 'bytes'));
 new protobuf.Root().add(FileChunkProto);
 
-function chunk(dataSize: number, path: string): FileChunk {
-  const data = new Uint8Array(dataSize);
-  for (let i = 0; i < dataSize; i++) data[i] = (i * 31 + 7) & 0xff;
-  return { path, offset: 1_048_576n, sequence: 42, last: false, data };
-}
-
-let sink = 0;
-
-/** Ops/s of `fn` over one timed round of ROUND_MS. */
-function round(fn: () => number): number {
-  let ops = 0;
-  let batch = 1;
-  const start = performance.now();
-  let now = start;
-  while (now - start < ROUND_MS) {
-    for (let i = 0; i < batch; i++) sink += fn();
-    ops += batch;
-    if (batch < 4096) batch *= 2;
-    now = performance.now();
-  }
-  return (ops * 1000) / (now - start);
-}
-
 interface Row {
   name: string;
   bytes: number;
@@ -62,22 +38,19 @@ const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 function table(title: string, rows: Row[]): void {
-  // Warm every row up, then take its rounds in turn (row A, B, C, D, A, B, ...), so load from other
-  // processes hits all rows alike; report the median round of each.
-  for (const row of rows) round(row.fn);
-  const rates = rows.map(() => [] as number[]);
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const [i, row] of rows.entries()) rates[i]!.push(round(row.fn));
-  }
-  const median = (list: number[]) => [...list].sort((a, b) => a - b)[list.length >> 1]!;
-  // The ratio is the median of per-round ratios: each compares two rounds taken back to back.
+  // Rows take their rounds in turn (row A, B, C, D, A, B, ...); report the median round of each.
+  const rates = interleavedRates(
+    rows.map((row) => row.fn),
+    ROUNDS,
+    ROUND_MS,
+  );
   const base = rates[rows.findIndex((r) => r.name.startsWith('msgpackr'))]!;
   console.log(`\n${title}`);
   console.log('| codec | bytes | ops/s | MB/s | vs msgpackr |');
   console.log('|---|---:|---:|---:|---:|');
   for (const [i, row] of rows.entries()) {
     const ops = median(rates[i]!);
-    const ratio = median(rates[i]!.map((rate, r) => rate / base[r]!));
+    const ratio = medianRatio(rates[i]!, base);
     console.log(
       `| ${row.name} | ${fmt(row.bytes)} | ${fmt(ops)} | ${fmt((ops * row.bytes) / 1e6)} | ${ratio.toFixed(2)}x |`,
     );
@@ -143,4 +116,3 @@ for (const [label, value] of sizes) {
     },
   ]);
 }
-if (sink === 0) console.log('(sink)');

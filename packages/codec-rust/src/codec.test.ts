@@ -1,4 +1,4 @@
-import type { DecodedMessage, TmeshErrorCode } from '@tmesh/core';
+import type { DecodedMessage } from '@tmesh/core';
 import {
   crc32,
   defineMessage,
@@ -9,6 +9,8 @@ import {
   t,
 } from '@tmesh/core';
 import { describe, expect, it } from 'vitest';
+import { hex } from '../../../test-support/bytes.js';
+import { throwsCode } from '../../../test-support/errors.js';
 import { createRustCodec } from './index.js';
 import { fuzzInput, rng } from './test-support/fuzz-inputs.js';
 import { vectorCases } from './vector-cases.js';
@@ -19,18 +21,6 @@ const registry = new MessageRegistry([
   sampleMessages.Metrics,
 ]);
 const codec = createRustCodec(registry);
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
-
-function throwsCode(fn: () => unknown, code: TmeshErrorCode): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown, `expected ${code}`).toBeDefined();
-  if (!isTmeshError(thrown, code)) throw new Error(`expected TmeshError ${code}, got ${String(thrown)}`);
-}
 
 const chunk = {
   path: 'a.txt',

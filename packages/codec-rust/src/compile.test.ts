@@ -1,25 +1,13 @@
 import type { Schema, TmeshErrorCode, TypeDesc } from '@tmesh/core';
-import { isTmeshError, sampleMessages, t } from '@tmesh/core';
+import { sampleMessages, t } from '@tmesh/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { hex, unhex } from '../../../test-support/bytes.js';
+import { throwsCode } from '../../../test-support/errors.js';
 import { compileRust } from './index.js';
 import { arbitraryDesc, arbitraryOf } from './test-support/arbitrary.js';
 
 const S = sampleMessages.schemas;
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
-const unhex = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
-
-/** Expect `fn` to throw a TmeshError with exactly `code`. */
-function throwsCode(fn: () => unknown, code: TmeshErrorCode): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown, `expected ${code}`).toBeDefined();
-  if (!isTmeshError(thrown, code)) throw new Error(`expected TmeshError ${code}, got ${String(thrown)}`);
-}
 
 describe('compileRust: known answers (bincode 1.x as Rust bincode::serialize writes it)', () => {
   const cases: [string, Schema<any>, unknown, string][] = [

@@ -4,15 +4,13 @@
 import { MessageRegistry, sampleMessages } from '@tmesh/core';
 import { Packr } from 'msgpackr';
 import protobuf from 'protobufjs';
+import {
+  fileChunk as chunk,
+  type FileChunkValue as FileChunk,
+  interleavedRates,
+  median,
+} from '../../../test-support/codec-bench.js';
 import { compileSwift, createSwiftCodec } from '../src/index.js';
-
-type FileChunk = {
-  path: string;
-  offset: bigint;
-  sequence: number;
-  last: boolean;
-  data: Uint8Array;
-};
 
 const quick = process.argv.includes('--quick');
 const ROUND_MS = quick ? 40 : 100;
@@ -30,38 +28,12 @@ const FileChunkProto = new protobuf.Type('FileChunk')
   .add(new protobuf.Field('data', 5, 'bytes'));
 new protobuf.Root().add(FileChunkProto);
 
-function chunk(dataSize: number, path: string): FileChunk {
-  const data = new Uint8Array(dataSize);
-  for (let i = 0; i < dataSize; i++) data[i] = (i * 31 + 7) & 0xff;
-  return { path, offset: 1_048_576n, sequence: 42, last: false, data };
-}
-
-/** Ops/s of `fn` over one timed round of about ROUND_MS. */
-function round(fn: () => unknown): number {
-  let ops = 0;
-  let batch = 1;
-  const start = performance.now();
-  let now = start;
-  while (now - start < ROUND_MS) {
-    for (let i = 0; i < batch; i++) fn();
-    ops += batch;
-    if (batch < 4096) batch *= 2;
-    now = performance.now();
-  }
-  return (ops * 1000) / (now - start);
-}
-
 /**
  * Median ops/s of each function. Rounds are interleaved (one round of each in turn, ROUNDS times), so
  * load from other processes on this shared machine hits every implementation alike.
  */
 function measureAll(fns: (() => unknown)[]): number[] {
-  for (const fn of fns) round(fn); // warm-up: let the optimizing compiler see each one
-  const rates: number[][] = fns.map(() => []);
-  for (let r = 0; r < ROUNDS; r++) {
-    for (let i = 0; i < fns.length; i++) rates[i]!.push(round(fns[i]!));
-  }
-  return rates.map((list) => list.sort((a, b) => a - b)[Math.floor(list.length / 2)]!);
+  return interleavedRates(fns, ROUNDS, ROUND_MS).map(median);
 }
 
 interface Row {

@@ -2,16 +2,16 @@ import {
   crc32,
   type DecodedMessage,
   defineMessage,
-  isTmeshError,
   MessageRegistry,
   sampleMessages,
   type TmeshErrorCode,
   t,
 } from '@tmesh/core';
 import { describe, expect, it } from 'vitest';
+import { hex } from '../../../test-support/bytes.js';
+import { codeOf } from '../../../test-support/errors.js';
 import { compileSwift, createSwiftCodec } from './index.js';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const registry = new MessageRegistry([
   sampleMessages.FileChunk,
   sampleMessages.AllTypes,
@@ -19,16 +19,6 @@ const registry = new MessageRegistry([
 ]);
 const codec = createSwiftCodec(registry);
 const { FileChunk } = sampleMessages;
-
-function codeOf(fn: () => unknown): TmeshErrorCode | string {
-  try {
-    fn();
-  } catch (error) {
-    if (isTmeshError(error)) return error.code;
-    return `not a TmeshError: ${String(error)}`;
-  }
-  return 'no error';
-}
 
 const chunkValue = (i: number, size = 3) => ({
   path: `file-${i}.bin`,

@@ -1,28 +1,18 @@
-import { isTmeshError, type Schema, sampleMessages, type TmeshErrorCode, t } from '@tmesh/core';
+import { type Schema, sampleMessages, type TmeshErrorCode, t } from '@tmesh/core';
 import fc from 'fast-check';
 import { unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
+import { unhex as bytes, hex } from '../../../test-support/bytes.js';
+import { codeOf } from '../../../test-support/errors.js';
 import { compileSwift } from './index.js';
 import { arbitraryFor, arbitrarySchema } from './test-support/arbitrary.js';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
 /** A MessagePack str for `s` (fixstr only, for hand-written test payloads). */
 const s = (text: string): string => {
   const b = Buffer.from(text, 'utf8');
   if (b.length > 31) throw new Error('fixstr only');
   return (0xa0 | b.length).toString(16) + b.toString('hex');
 };
-
-function codeOf(fn: () => unknown): TmeshErrorCode | string {
-  try {
-    fn();
-  } catch (error) {
-    if (isTmeshError(error)) return error.code;
-    return `not a TmeshError: ${String(error)}`;
-  }
-  return 'no error';
-}
 
 const { FileChunk, AllTypes, Op, Kind, Inner } = sampleMessages.schemas;
 

@@ -11,6 +11,7 @@ import {
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../../../test-support/errors.js';
 import { createUniversalCodec } from './codec.js';
 import { crc32Small } from './envelope.js';
 import { ENVELOPE_PROTO } from './envelope-proto.js';
@@ -20,16 +21,6 @@ const { FileChunk, AllTypes, Metrics } = sampleMessages;
 const registry = new MessageRegistry([FileChunk, AllTypes, Metrics]);
 const codec = createUniversalCodec(registry);
 const Envelope = protobuf.parse(ENVELOPE_PROTO, { keepCase: true }).root.lookupType('tmesh.Envelope');
-
-function codeOf(fn: () => unknown): TmeshErrorCode | string {
-  try {
-    fn();
-  } catch (error) {
-    const e = error as { name?: string; code?: string };
-    return e.name === 'TmeshError' ? e.code! : `not a TmeshError: ${String(error)}`;
-  }
-  return 'no error';
-}
 
 const chunk = { path: 'a.txt', offset: 5n, sequence: 1, last: true, data: new Uint8Array([1, 2, 3, 4]) };
 const chunkOptions = { sequence: 9, timestamp: 1_700_000_000_000, source: 'n1', flags: FRAME_FLAGS.REQUEST };

@@ -1,21 +1,12 @@
 import { loadProtoSchemas, type Schema, sampleMessages, type TmeshErrorCode, t } from '@tmesh/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../../../test-support/errors.js';
 import { compileUniversal } from './payload.js';
 import { toProtoSource } from './proto-source.js';
 import { arbitraryOf, hex, rawMessage, unhex } from './testing/arbitrary.js';
 
 const { AllTypes, FileChunk, Inner, Kind, Op, Metrics } = sampleMessages.schemas;
-
-function codeOf(fn: () => unknown): TmeshErrorCode | string {
-  try {
-    fn();
-  } catch (error) {
-    const e = error as { name?: string; code?: string };
-    return e.name === 'TmeshError' ? e.code! : `not a TmeshError: ${String(error)}`;
-  }
-  return 'no error';
-}
 
 // Schemas that reach what the samples do not: every map key kind, optional of every kind, lists of
 // 64-bit ints, bools, floats, bytes, enums and unions, unions holding enums, unions and scalars.

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { codeOf } from '../../../test-support/errors.js';
 import {
   CRC32_NATIVE_THRESHOLD,
   crc32,
@@ -7,20 +8,10 @@ import {
   crc32Range,
   setCrc32Accelerator,
 } from './crc32.js';
-import { isTmeshError } from './errors.js';
 
 afterEach(() => setCrc32Accelerator(undefined));
 
 const data = (n: number) => new Uint8Array(n).map((_, i) => (i * 13 + 5) & 0xff);
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    return isTmeshError(error) ? error.code : String(error);
-  }
-  return 'no error';
-}
 
 describe('CRC-32 accelerator', () => {
   it('is used for inputs from the threshold up, with seeds, and gives the same answers', () => {

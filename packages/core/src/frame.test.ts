@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isTmeshError, type TmeshErrorCode } from './errors.js';
+import { hex } from '../../../test-support/bytes.js';
+import { codeOf } from '../../../test-support/errors.js';
+import type { TmeshErrorCode } from './errors.js';
 import {
   FixedFrameDecoder,
   openFrame,
@@ -10,21 +12,10 @@ import {
   sealFrame,
 } from './frame.js';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-
 function frameOf(layout: typeof SWIFT_FRAME, payload: number[] | Uint8Array, sequence = 1) {
   const f = new Uint8Array(layout.headerSize + payload.length);
   f.set(payload, layout.headerSize);
   return sealFrame(layout, f, { messageType: 1, flags: 0x0102, sequence, timestamp: 0x0102030405 });
-}
-
-function codeOf(fn: () => unknown): TmeshErrorCode | string {
-  try {
-    fn();
-  } catch (e) {
-    return isTmeshError(e) ? e.code : `not a TmeshError: ${String(e)}`;
-  }
-  return 'no error';
 }
 
 describe('fixed frame header', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isTmeshError, type TmeshErrorCode } from './errors.js';
+import { codeOf } from '../../../test-support/errors.js';
+import type { TmeshErrorCode } from './errors.js';
 import { loadProtoSchemas } from './proto-schema.js';
 
 const PROTO = `
@@ -25,15 +26,6 @@ message Msg {
   repeated Inner inners = 11;
 }
 `;
-
-function codeOf(fn: () => unknown): TmeshErrorCode | string {
-  try {
-    fn();
-  } catch (e) {
-    return isTmeshError(e) ? e.code : `not a TmeshError: ${String(e)}`;
-  }
-  return 'no error';
-}
 
 describe('loadProtoSchemas', () => {
   const loaded = loadProtoSchemas(PROTO, 'demo.proto');

@@ -1,16 +1,8 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { isTmeshError, type TmeshErrorCode } from './errors.js';
+import { codeOf } from '../../../test-support/errors.js';
+import type { TmeshErrorCode } from './errors.js';
 import { defineControlMessage, defineMessage, MessageRegistry } from './registry.js';
 import { type Infer, namedTypes, type TypeDesc, t, validateDesc } from './schema.js';
-
-function codeOf(fn: () => unknown): TmeshErrorCode | string {
-  try {
-    fn();
-  } catch (e) {
-    return isTmeshError(e) ? e.code : `not a TmeshError: ${String(e)}`;
-  }
-  return 'no error';
-}
 
 describe('schema builder: inferred static types', () => {
   const Inner = t.struct('Inner', { id: t.u32(), tags: t.list(t.string()) });

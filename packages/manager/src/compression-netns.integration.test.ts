@@ -1,8 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { AdaptiveOptimizer, TransportMonitor } from '@tmesh/monitor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NetnsPair, netnsSkipReason } from '../../../test-support/netns.js';
 
 // Real @tmesh/net links between two network namespaces joined by a veth pair, the sender's side shaped to
 // 10 Mbit/s with tc tbf. Uncompressed transfers feed the monitor; the optimizer sees a slow link with
@@ -13,43 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const SHAPED_RATE_BYTES_PER_SEC = 10e6 / 8;
 const FIXTURE = fileURLToPath(new URL('./fixtures/compression-link.ts', import.meta.url));
 
-function has(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const skipReason =
-  process.platform !== 'linux'
-    ? 'network namespaces need Linux'
-    : process.getuid?.() !== 0
-      ? 'network namespaces need root'
-      : !has('ip') || !has('tc')
-        ? 'needs iproute2 (`ip` and `tc`): apt-get install -y iproute2'
-        : undefined;
+const skipReason = netnsSkipReason(['ip', 'tc']);
 if (skipReason) {
   if (process.env.CI) throw new Error(`compression netns test cannot run in CI: ${skipReason}`);
   console.warn(`compression netns test skipped: ${skipReason}`);
 }
 
-const suffix = randomBytes(3).toString('hex');
-const subnet = `10.${150 + (randomBytes(1)[0]! % 40)}.${randomBytes(1)[0]!}`;
-const NS_SEND = `tmesh-cz-${suffix}-s`;
-const NS_RECV = `tmesh-cz-${suffix}-r`;
-const VETH_SEND = `tc${suffix}s`;
-const VETH_RECV = `tc${suffix}r`;
-const SEND_IP = `${subnet}.1`;
-const RECV_IP = `${subnet}.2`;
-
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe', timeout: 10_000 });
-}
-function inNs(ns: string, command: string, ...args: string[]): void {
-  execFileSync('ip', ['netns', 'exec', ns, command, ...args], { stdio: 'pipe', timeout: 10_000 });
-}
+// The sender runs in namespace a, whose end is shaped (a -> b); the receiver in b.
+const pair = new NetnsPair('cz', { prefixLength: 24 });
 
 interface Transfer {
   type: 'transfer';
@@ -83,105 +54,30 @@ describe.skipIf(skipReason !== undefined)(
   () => {
     let receiver: ChildProcess | undefined;
     let port = 0;
-    const created: string[] = [];
 
     beforeAll(async () => {
-      ip('netns', 'add', NS_SEND);
-      created.push(NS_SEND);
-      ip('netns', 'add', NS_RECV);
-      created.push(NS_RECV);
-      ip(
-        'link',
-        'add',
-        VETH_SEND,
-        'netns',
-        NS_SEND,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        VETH_RECV,
-        'netns',
-        NS_RECV,
+      pair.setup();
+      pair.shape('10mbit', '32kbit', '400ms');
+      const args = JSON.stringify({ role: 'receiver', host: pair.ipB });
+      const started = await pair.start(
+        pair.b,
+        process.execPath,
+        ['--import', 'tsx', FIXTURE, args],
+        /"ready":(\d+)/,
+        20_000,
       );
-      inNs(NS_SEND, 'ip', 'addr', 'add', `${SEND_IP}/24`, 'dev', VETH_SEND);
-      inNs(NS_RECV, 'ip', 'addr', 'add', `${RECV_IP}/24`, 'dev', VETH_RECV);
-      for (const [ns, dev] of [
-        [NS_SEND, VETH_SEND],
-        [NS_RECV, VETH_RECV],
-      ] as const) {
-        inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
-        inNs(ns, 'ip', 'link', 'set', dev, 'up');
-      }
-      inNs(
-        NS_SEND,
-        'tc',
-        'qdisc',
-        'replace',
-        'dev',
-        VETH_SEND,
-        'root',
-        'tbf',
-        'rate',
-        '10mbit',
-        'burst',
-        '32kbit',
-        'latency',
-        '400ms',
-      );
-      const args = JSON.stringify({ role: 'receiver', host: RECV_IP });
-      receiver = spawn('ip', ['netns', 'exec', NS_RECV, process.execPath, '--import', 'tsx', FIXTURE, args], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('receiver did not start in 20 s')), 20_000);
-        receiver!.stdout!.on('data', (chunk: Buffer) => {
-          const match = /"ready":(\d+)/.exec(chunk.toString());
-          if (match) {
-            clearTimeout(timer);
-            resolve(Number(match[1]));
-          }
-        });
-        receiver!.on('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
-      });
+      receiver = started.proc;
+      port = Number(started.match[1]);
     }, 40_000);
 
     afterAll(() => {
       receiver?.kill('SIGKILL');
-      for (const ns of created.reverse()) {
-        try {
-          ip('netns', 'del', ns);
-        } catch (error) {
-          console.warn(`could not delete netns ${ns}: ${String(error)}`);
-        }
-      }
+      for (const failure of pair.dispose()) console.warn(failure);
     });
 
     async function send(phases: { compression: string; count: number; size: number }[]): Promise<Line[]> {
-      const args = JSON.stringify({ role: 'sender', host: RECV_IP, port, phases });
-      const child = spawn(
-        'ip',
-        ['netns', 'exec', NS_SEND, process.execPath, '--import', 'tsx', FIXTURE, args],
-        {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        err += c.toString();
-      });
-      const code = await new Promise<number | null>((resolve) => {
-        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        child.on('exit', (c) => {
-          clearTimeout(timer);
-          resolve(c);
-        });
-      });
-      if (code !== 0) throw new Error(`sender exited with ${code}: ${err}`);
+      const args = JSON.stringify({ role: 'sender', host: pair.ipB, port, phases });
+      const out = await pair.run(pair.a, process.execPath, ['--import', 'tsx', FIXTURE, args], 60_000);
       return out
         .trim()
         .split('\n')

@@ -3,9 +3,10 @@ import { existsSync, lstatSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crc32, isTmeshError, sampleMessages } from '@tmesh/core';
+import { isTmeshError, sampleMessages } from '@tmesh/core';
 import type { SelectionPolicy } from '@tmesh/selector';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { requestReport, sendChunks, sendUntilFailure } from './fixtures/traffic.js';
 import { createNode, type TmeshNode } from './node.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -42,32 +43,11 @@ afterAll(() => {
 });
 
 async function exchange(node: TmeshNode, peer: string, n: number) {
-  let crc = 0;
-  for (let i = 0; i < n; i++) {
-    const data = new Uint8Array(100 + ((i * 977) % 5000)).map((_, j) => (i + j) & 0xff);
-    crc = crc32(data, crc);
-    await node.send(peer, sampleMessages.FileChunk, {
-      path: `f${i}`,
-      offset: BigInt(i),
-      sequence: i,
-      last: i === n - 1,
-      data,
-    });
-  }
-  const reply = await node.request(peer, sampleMessages.FileChunk, {
-    path: 'report',
-    offset: 0n,
-    sequence: 0,
-    last: true,
-    data: new Uint8Array(),
-  });
-  const counters = (reply.value as { counters: Map<string, bigint> }).counters;
-  return {
-    expectedCrc: crc,
-    count: Number(counters.get('count')),
-    crc: Number(counters.get('crc')),
-    via: reply.via,
-  };
+  const sent = await sendChunks(node, peer, n, (i) =>
+    new Uint8Array(100 + ((i * 977) % 5000)).map((_, j) => (i + j) & 0xff),
+  );
+  const { reply, counters } = await requestReport(node, peer);
+  return { expectedCrc: sent.crc, count: counters.count, crc: counters.crc, via: reply.via };
 }
 
 describe('TmeshNode end to end (TS <-> TS in separate processes)', () => {
@@ -242,26 +222,9 @@ describe('TmeshNode end to end (TS <-> TS in separate processes)', () => {
     const child = await startPeer('victim', dir);
     const node = await createNode({ id: 'driver-k', types, discovery: { runtimeDir: dir } });
     open.push(node);
-    const data = new Uint8Array(64 * 1024);
-    let sent = 0;
-    let failure: unknown;
     const started = Date.now();
     setTimeout(() => child.kill('SIGKILL'), 300);
-    try {
-      for (;;) {
-        await node.send('victim', sampleMessages.FileChunk, {
-          path: 'x',
-          offset: 0n,
-          sequence: sent,
-          last: false,
-          data,
-        });
-        sent++;
-        if (Date.now() - started > 20_000) break;
-      }
-    } catch (e) {
-      failure = e;
-    }
+    const { sent, failure } = await sendUntilFailure(node, 'victim');
     expect(sent).toBeGreaterThan(0);
     expect(isTmeshError(failure), String(failure)).toBe(true);
     expect(['E_PEER_GONE', 'E_CLOSED', 'E_CONNECTION', 'E_NO_ROUTE', 'E_TIMEOUT']).toContain(

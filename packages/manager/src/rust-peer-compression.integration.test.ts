@@ -1,14 +1,10 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { type CompressionAlgorithm, crc32, sampleMessages } from '@tmesh/core';
 import type { SelectionPolicy } from '@tmesh/selector';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { managerControl } from './control.js';
+import { buildRustPeer, hasCargo, killRustPeers, startRustPeer } from './fixtures/rust-peer.js';
+import { requestReport, sendChunks } from './fixtures/traffic.js';
 import { createNode, type TmeshNode } from './node.js';
 
 // zstd, lz4 and deflate between a TypeScript node and the Rust peer (examples/rust-peer), which
@@ -17,40 +13,11 @@ import { createNode, type TmeshNode } from './node.js';
 // CRC-32 of the data) and answers the Echo compressed with the same algorithm, which the TypeScript side
 // reads. The peer's report counts the compressed frames it received and sent per algorithm.
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const binary = join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'release', 'tmesh-rust-peer');
-const hasCargo = spawnSync('cargo', ['--version'], { stdio: 'ignore' }).status === 0;
 if (!hasCargo) console.warn('rust-peer compression tests skipped: cargo is not installed');
 
 const types = [sampleMessages.FileChunk, sampleMessages.Metrics];
 const MACHINE = `rpc-machine-${process.pid}`;
-const children: ChildProcess[] = [];
-
-async function startPeer(
-  id: string,
-  args: string[] = [],
-): Promise<{ id: string; dir: string; log: () => string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'tmesh-rpc-'));
-  const child = spawn(binary, ['--id', id, '--runtime-dir', dir, '--machine-id', MACHINE, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let log = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    log += d.toString();
-  });
-  await new Promise<void>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${id} did not start`)), 10_000);
-    child.once('exit', (code) => rej(new Error(`${id} exited with ${code}: ${log}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if ((JSON.parse(line) as { ready?: string }).ready === id) {
-        clearTimeout(timer);
-        res();
-      }
-    });
-  });
-  return { id, dir, log: () => log };
-}
+const startPeer = (id: string, args: string[] = []) => startRustPeer(id, ['--machine-id', MACHINE, ...args]);
 
 /** Log-like text (compresses about 4-6x), different per seed. */
 function text(size: number, seed: number): Buffer {
@@ -67,15 +34,7 @@ function text(size: number, seed: number): Buffer {
 }
 
 async function report(node: TmeshNode, peer: string): Promise<Record<string, number>> {
-  const reply = await node.request(peer, sampleMessages.FileChunk, {
-    path: 'report',
-    offset: 0n,
-    sequence: 0,
-    last: true,
-    data: new Uint8Array(),
-  });
-  const counters = (reply.value as { counters: Map<string, bigint> }).counters;
-  return Object.fromEntries([...counters].map(([k, v]) => [k, Number(v)]));
+  return (await requestReport(node, peer)).counters;
 }
 
 const WIRES: [string, SelectionPolicy][] = [
@@ -88,21 +47,12 @@ describe.skipIf(!hasCargo)('compression between TypeScript and the Rust peer', (
   const open: TmeshNode[] = [];
   let n = 0;
 
-  beforeAll(() => {
-    const build = spawnSync('cargo', ['build', '--release', '-p', 'tmesh-rust-peer'], {
-      cwd: root,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: 600_000,
-    });
-    if (build.status !== 0) throw new Error(`cargo build failed:\n${build.stderr?.toString()}`);
-  }, 610_000);
+  beforeAll(buildRustPeer, 610_000);
 
   afterEach(async () => {
     for (const node of open.splice(0)) await node.close();
   });
-  afterAll(() => {
-    for (const c of children) c.kill('SIGKILL');
-  });
+  afterAll(killRustPeers);
 
   async function node(policy: SelectionPolicy, compression: CompressionAlgorithm[], dir: string) {
     const created = await createNode({
@@ -122,29 +72,16 @@ describe.skipIf(!hasCargo)('compression between TypeScript and the Rust peer', (
       it(`${wire} wire, ${algorithm}: the peer reads every compressed message and answers in kind`, async () => {
         const peer = await startPeer(`rust-c-${wire}-${algorithm}`);
         const ts = await node(policy, [algorithm], peer.dir);
-        let crc = 0;
-        let bytes = 0;
         let compressible = 0;
-        const count = 40;
-        for (let i = 0; i < count; i++) {
+        const sent = await sendChunks(ts, peer.id, 40, (i) => {
           // Mostly compressible text above the 4096-byte threshold, some random bytes and small ones.
-          const data =
-            i % 8 === 7
-              ? randomBytes(20_000)
-              : i % 8 === 6
-                ? text(500, i + 1)
-                : text(5000 + ((i * 7919) % 60_000), i + 1);
           if (i % 8 < 6) compressible++;
-          crc = crc32(data, crc);
-          bytes += data.length;
-          await ts.send(peer.id, sampleMessages.FileChunk, {
-            path: `f${i}`,
-            offset: BigInt(i),
-            sequence: i,
-            last: i === count - 1,
-            data,
-          });
-        }
+          return i % 8 === 7
+            ? randomBytes(20_000)
+            : i % 8 === 6
+              ? text(500, i + 1)
+              : text(5000 + ((i * 7919) % 60_000), i + 1);
+        });
         expect(ts.peers().find((p) => p.info.id === peer.id)).toMatchObject({ route: 'tcp', strategy: wire });
 
         const echoed = text(100_000, 99);
@@ -152,11 +89,7 @@ describe.skipIf(!hasCargo)('compression between TypeScript and the Rust peer', (
         expect(crc32((echo.value as { payload: Uint8Array }).payload)).toBe(crc32(echoed));
 
         const counters = await report(ts, peer.id);
-        expect({ count: counters.count, bytes: counters.bytes, crc: counters.crc }).toEqual({
-          count,
-          bytes,
-          crc,
-        });
+        expect({ count: counters.count, bytes: counters.bytes, crc: counters.crc }).toEqual(sent);
         // Every compressible FileChunk and the Echo came compressed; the Echo's answer went back so.
         expect(counters[`${algorithm}.in`]).toBe(compressible + 1);
         expect(counters[`${algorithm}.out`]).toBe(1);
@@ -164,7 +97,7 @@ describe.skipIf(!hasCargo)('compression between TypeScript and the Rust peer', (
           expect(counters[`${other}.in`]).toBe(0);
           expect(counters[`${other}.out`]).toBe(0);
         }
-        expect(peer.log()).not.toContain('E_');
+        expect(peer.log).not.toContain('E_');
       }, 60_000);
     }
   }

@@ -3,26 +3,25 @@
 // to a running examples/rust-peer. Contract: the peer never panics (its log says so when a connection
 // task does, as the universal length overflow did before fuzz/ found it), never exits, closes every such
 // connection, and still serves a TypeScript node afterwards. TMESH_FUZZ_RUNS scales the connections.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { createRustCodec } from '@tmesh/codec-rust';
 import { createUniversalCodec } from '@tmesh/codec-universal';
 import { MessageRegistry, sampleMessages } from '@tmesh/core';
 import { control } from '@tmesh/net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildRustPeer,
+  hasCargo,
+  killRustPeers,
+  type RustPeer,
+  startRustPeer,
+} from './fixtures/rust-peer.js';
+import { requestReport } from './fixtures/traffic.js';
 import { createNode } from './node.js';
 
 const RUNS = Number(process.env.TMESH_FUZZ_RUNS ?? 1000);
 const CONNECTIONS = Math.max(60, Math.floor(RUNS / 10));
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const binary = join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'release', 'tmesh-rust-peer');
-const hasCargo = spawnSync('cargo', ['--version'], { stdio: 'ignore' }).status === 0;
 if (!hasCargo) console.warn('rust-peer fuzz test skipped: cargo is not installed');
 
 const registry = new MessageRegistry([
@@ -80,45 +79,19 @@ const opening = fc
   });
 
 describe.skipIf(!hasCargo)('fuzz: the Rust peer acceptor under hostile connections', () => {
-  let child: ChildProcess;
-  let log = '';
-  let port = 0;
+  let peer: RustPeer;
   let exitCode: number | null | undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'tmesh-rpf-'));
   const id = `rust-fuzz-${process.pid}`;
 
   beforeAll(async () => {
-    const build = spawnSync('cargo', ['build', '--release', '-p', 'tmesh-rust-peer'], {
-      cwd: root,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: 600_000,
-    });
-    if (build.status !== 0) throw new Error(`cargo build failed:\n${build.stderr?.toString()}`);
-    child = spawn(binary, ['--id', id, '--runtime-dir', dir, '--machine-id', 'rust-fuzz-machine'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, RUST_BACKTRACE: '0' },
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      log += d.toString();
-    });
-    child.once('exit', (code) => {
+    buildRustPeer();
+    peer = await startRustPeer(id, ['--machine-id', 'rust-fuzz-machine'], { env: { RUST_BACKTRACE: '0' } });
+    void peer.exited.then((code) => {
       exitCode = code;
-    });
-    port = await new Promise<number>((res, rej) => {
-      const timer = setTimeout(() => rej(new Error('the Rust peer did not start')), 10_000);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        const event = JSON.parse(line) as { ready?: string; port?: number };
-        if (event.ready === id) {
-          clearTimeout(timer);
-          res(event.port!);
-        }
-      });
     });
   }, 610_000);
 
-  afterAll(() => {
-    child?.kill('SIGKILL');
-  });
+  afterAll(killRustPeers);
 
   it(`${CONNECTIONS} hostile openings: no panic, every connection closed, a real node still served`, async () => {
     const streams = [
@@ -128,7 +101,7 @@ describe.skipIf(!hasCargo)('fuzz: the Rust peer acceptor under hostile connectio
     ];
     for (const bytes of streams) {
       await new Promise<void>((done, fail) => {
-        const s = net.connect(port, '127.0.0.1', () => s.end(bytes));
+        const s = net.connect(peer.port, '127.0.0.1', () => s.end(bytes));
         s.on('data', () => {});
         s.on('error', () => {});
         // The peer closes the connection (at worst after its 5 s handshake timeout, or its 5 s link
@@ -143,28 +116,22 @@ describe.skipIf(!hasCargo)('fuzz: the Rust peer acceptor under hostile connectio
         });
       });
     }
-    expect(exitCode, log).toBeUndefined();
-    expect(log).not.toMatch(/panicked/);
+    expect(exitCode, peer.log).toBeUndefined();
+    expect(peer.log).not.toMatch(/panicked/);
 
     const node = await createNode({
       id: `ts-rpf-${process.pid}`,
       types: [sampleMessages.FileChunk, sampleMessages.Metrics],
       machineId: `ts-rpf-machine-${process.pid}`,
-      discovery: { runtimeDir: dir },
+      discovery: { runtimeDir: peer.dir },
       transport: { unix: false },
     });
     try {
-      const reply = await node.request(id, sampleMessages.FileChunk, {
-        path: 'report',
-        offset: 0n,
-        sequence: 0,
-        last: true,
-        data: new Uint8Array(),
-      });
+      const { reply } = await requestReport(node, id);
       expect(reply.type).toBe(sampleMessages.Metrics);
     } finally {
       await node.close();
     }
-    expect(log).not.toMatch(/panicked/);
+    expect(peer.log).not.toMatch(/panicked/);
   }, 300_000);
 });

@@ -1,71 +1,33 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { crc32, isTmeshError, sampleMessages } from '@tmesh/core';
 import type { SelectionPolicy } from '@tmesh/selector';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { within } from '../../../test-support/wait.js';
 import { managerControl } from './control.js';
+import {
+  buildRustPeer,
+  hasCargo,
+  killRustPeers,
+  type RustPeer,
+  startRustPeer,
+} from './fixtures/rust-peer.js';
+import { requestReport, sendChunks, sendUntilFailure } from './fixtures/traffic.js';
 import { createNode, type TmeshNode } from './node.js';
 
 // The Rust peer (examples/rust-peer) is a node written from docs/PROTOCOL.md with the real bincode 1.3,
 // prost, crc32fast and the tmesh-shm crate. These tests drive it from a TypeScript node over every route.
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
-const binary = join(targetDir, 'release', 'tmesh-rust-peer');
-const hasCargo = spawnSync('cargo', ['--version'], { stdio: 'ignore' }).status === 0;
 if (!hasCargo)
   console.warn('rust-peer tests skipped: cargo is not installed (the Rust peer cannot be built)');
 
 const types = [sampleMessages.FileChunk, sampleMessages.Metrics];
 const MACHINE = `rp-machine-${process.pid}`;
-
-interface RustPeer {
-  child: ChildProcess;
-  id: string;
-  dir: string;
-  port: number;
-  /** Shared-memory channels the peer reported opening. */
-  channels: string[];
-  /** What it wrote to stderr (TMESH_PEER_LOG is on: links, resumptions, errors). */
-  log: string;
-  exited: Promise<number | null>;
-}
-
-const peers: RustPeer[] = [];
-
-function startRustPeer(id: string, args: string[] = []): Promise<RustPeer> {
-  const dir = mkdtempSync(join(tmpdir(), 'tmesh-rp-'));
-  const child = spawn(binary, ['--id', id, '--runtime-dir', dir, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TMESH_PEER_LOG: '1' },
-  });
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-  const peer: RustPeer = { child, id, dir, port: 0, channels: [], log: '', exited };
-  child.stderr!.on('data', (d: Buffer) => {
-    peer.log += d.toString();
-  });
-  peers.push(peer);
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${id} did not start`)), 10_000);
-    void exited.then((code) => rej(new Error(`${id} exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const event = JSON.parse(line) as { ready?: string; port?: number; shm?: string };
-      if (event.shm) peer.channels.push(event.shm);
-      if (event.ready === id) {
-        expect(event.port).toBeGreaterThan(0);
-        peer.port = event.port!;
-        clearTimeout(timer);
-        res(peer);
-      }
-    });
-  });
-}
+/** The peer logs links, resumptions and errors to stderr (`peer.log`). */
+const PEER_LOG = { env: { TMESH_PEER_LOG: '1' } };
 
 let nodeCount = 0;
 function startNode(peer: RustPeer, policy?: SelectionPolicy, token?: string): Promise<TmeshNode> {
@@ -81,37 +43,13 @@ function startNode(peer: RustPeer, policy?: SelectionPolicy, token?: string): Pr
 
 /** Send n FileChunks of random sizes (0..64 KiB), then ask for the report. */
 async function exchange(node: TmeshNode, peer: string, n: number) {
-  let crc = 0;
-  let bytes = 0;
-  for (let i = 0; i < n; i++) {
-    const data = randomBytes(Math.floor(Math.random() * 65_536));
-    crc = crc32(data, crc);
-    bytes += data.length;
-    await node.send(peer, sampleMessages.FileChunk, {
-      path: `f${i}`,
-      offset: BigInt(i),
-      sequence: i,
-      last: i === n - 1,
-      data,
-    });
-  }
-  const reply = await node.request(peer, sampleMessages.FileChunk, {
-    path: 'report',
-    offset: 0n,
-    sequence: 0,
-    last: true,
-    data: new Uint8Array(),
-  });
+  const expected = await sendChunks(node, peer, n, () => randomBytes(Math.floor(Math.random() * 65_536)));
+  const { reply, counters } = await requestReport(node, peer);
   expect(reply.type).toBe(sampleMessages.Metrics);
-  const value = reply.value as { node: string; counters: Map<string, bigint> };
-  expect(value.node).toBe(peer);
+  expect((reply.value as { node: string }).node).toBe(peer);
   return {
-    expected: { count: n, bytes, crc },
-    got: {
-      count: Number(value.counters.get('count')),
-      bytes: Number(value.counters.get('bytes')),
-      crc: Number(value.counters.get('crc')),
-    },
+    expected,
+    got: { count: counters.count, bytes: counters.bytes, crc: counters.crc },
     via: reply.via,
   };
 }
@@ -121,36 +59,18 @@ function stopPeer(peer: RustPeer): Promise<number | null> {
   return peer.exited;
 }
 
-async function waitUntil(check: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return check();
-}
-
 const regionGone = (name: string) => !existsSync(`/dev/shm/tmesh-${name}`);
 
 describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node', () => {
   const open: TmeshNode[] = [];
 
-  beforeAll(() => {
-    const build = spawnSync('cargo', ['build', '--release', '-p', 'tmesh-rust-peer'], {
-      cwd: root,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: 600_000,
-    });
-    if (build.status !== 0) throw new Error(`cargo build failed:\n${build.stderr?.toString()}`);
-  }, 610_000);
+  beforeAll(buildRustPeer, 610_000);
 
   afterEach(async () => {
     for (const n of open.splice(0)) await n.close();
   });
 
-  afterAll(() => {
-    for (const p of peers) p.child.kill('SIGKILL');
-  });
+  afterAll(killRustPeers);
 
   it.each<
     [string, SelectionPolicy | undefined, string[], { route: string; strategy: string; explanation: string }]
@@ -197,7 +117,7 @@ describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node',
     '%s: the selector picks it; counts and CRC of random-size messages match',
     async (name, policy, args, expected) => {
       const id = `rust-${name.replace(/[^a-z]+/g, '-').slice(0, 24)}`;
-      const peer = await startRustPeer(id, ['--machine-id', MACHINE, ...args]);
+      const peer = await startRustPeer(id, ['--machine-id', MACHINE, ...args], PEER_LOG);
       const node = await startNode(peer, policy);
       open.push(node);
 
@@ -248,7 +168,7 @@ describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node',
       open.splice(open.indexOf(node), 1);
       if (expected.route === 'shm') {
         expect(peer.channels.length).toBe(1);
-        expect(await waitUntil(() => regionGone(peer.channels[0]!), 3000)).toBe(true);
+        expect(await within(() => regionGone(peer.channels[0]!), 3000)).toBe(true);
       }
       // SIGTERM: a clean exit that withdraws the runtime-directory record.
       expect(existsSync(join(peer.dir, `${id}.json`))).toBe(true);
@@ -259,7 +179,11 @@ describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node',
   );
 
   it('token authentication: the right token links, a wrong one is refused with E_AUTH', async () => {
-    const peer = await startRustPeer('rust-token', ['--machine-id', MACHINE, '--token', 'open sesame']);
+    const peer = await startRustPeer(
+      'rust-token',
+      ['--machine-id', MACHINE, '--token', 'open sesame'],
+      PEER_LOG,
+    );
     const good = await startNode(peer, { disableShm: true }, 'open sesame');
     open.push(good);
     const result = await exchange(good, 'rust-token', 5);
@@ -281,7 +205,7 @@ describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node',
   }, 30_000);
 
   it('a dropped connection resumes: every message arrives exactly once, none is failed', async () => {
-    const peer = await startRustPeer('rust-resume', ['--machine-id', MACHINE]);
+    const peer = await startRustPeer('rust-resume', ['--machine-id', MACHINE], PEER_LOG);
     // A TCP proxy in front of the peer, announced in a runtime directory of its own, so the test can cut
     // the connection under the link while frames are in flight.
     const sockets: Socket[] = [];
@@ -330,29 +254,16 @@ describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node',
       await send(0);
       // A request answered: the link is up on both sides (an initiator can finish its handshake before the
       // acceptor has read its Auth; a drop in that window leaves the acceptor nothing to resume).
-      await node.request(peer.id, sampleMessages.FileChunk, {
-        path: 'report',
-        offset: 0n,
-        sequence: 0,
-        last: true,
-        data: new Uint8Array(),
-      });
+      await requestReport(node, peer.id);
       for (let i = 1; i < 300; i++) await send(i); // queued at once: most are unacknowledged here
       for (const s of sockets.splice(0)) s.destroy();
       for (let i = 300; i < 400; i++) await send(i);
-      const reply = await node.request(peer.id, sampleMessages.FileChunk, {
-        path: 'report',
-        offset: 0n,
-        sequence: 0,
-        last: true,
-        data: new Uint8Array(),
+      const { counters } = await requestReport(node, peer.id);
+      expect({ count: counters.count, bytes: counters.bytes, crc: counters.crc }).toEqual({
+        count: 400,
+        bytes,
+        crc,
       });
-      const counters = (reply.value as { counters: Map<string, bigint> }).counters;
-      expect({
-        count: Number(counters.get('count')),
-        bytes: Number(counters.get('bytes')),
-        crc: Number(counters.get('crc')),
-      }).toEqual({ count: 400, bytes, crc });
       expect(connections).toBeGreaterThanOrEqual(2);
       expect(peer.log).toMatch(/link from ts-rp-\S+: rust wire, version 1, resumed/);
       expect(node.stats().events.some((e) => e.kind === 'failure')).toBe(false);
@@ -363,29 +274,12 @@ describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node',
   }, 30_000);
 
   it('a Rust peer killed mid-stream over shm fails the sender in bounded time; no region is left', async () => {
-    const peer = await startRustPeer('rust-victim', ['--machine-id', MACHINE]);
+    const peer = await startRustPeer('rust-victim', ['--machine-id', MACHINE], PEER_LOG);
     const node = await startNode(peer);
     open.push(node);
-    const data = new Uint8Array(64 * 1024);
-    let sent = 0;
-    let failure: unknown;
     const started = Date.now();
     setTimeout(() => peer.child.kill('SIGKILL'), 300);
-    try {
-      for (;;) {
-        await node.send('rust-victim', sampleMessages.FileChunk, {
-          path: 'x',
-          offset: 0n,
-          sequence: sent,
-          last: false,
-          data,
-        });
-        sent++;
-        if (Date.now() - started > 20_000) break;
-      }
-    } catch (e) {
-      failure = e;
-    }
+    const { sent, failure } = await sendUntilFailure(node, 'rust-victim');
     expect(sent).toBeGreaterThan(0);
     expect(isTmeshError(failure), String(failure)).toBe(true);
     expect(['E_PEER_GONE', 'E_CLOSED', 'E_CONNECTION', 'E_NO_ROUTE']).toContain(
@@ -396,6 +290,6 @@ describe.skipIf(!hasCargo)('Rust peer (examples/rust-peer) <-> TypeScript node',
     await node.close();
     open.splice(open.indexOf(node), 1);
     // The TS end created the region; with its peer gone, closing it unlinks the region.
-    expect(await waitUntil(() => regionGone(peer.channels[0]!), 3000)).toBe(true);
+    expect(await within(() => regionGone(peer.channels[0]!), 3000)).toBe(true);
   }, 30_000);
 });

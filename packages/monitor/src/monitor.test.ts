@@ -1,20 +1,11 @@
-import { isTmeshError } from '@tmesh/core';
 import { register as globalRegistry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { codeOf } from '../../../test-support/errors.js';
 import { strategyLabel, TransportMonitor } from './monitor.js';
 import { PrometheusExporter } from './prometheus.js';
 
 const MiB = 1024 * 1024;
 const ms = (v: number) => v * 1e6;
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return isTmeshError(error) ? error.code : 'not a TmeshError';
-  }
-  return undefined;
-}
 
 const monitors: TransportMonitor[] = [];
 function makeMonitor(clock: { t: number }, options = {}): TransportMonitor {

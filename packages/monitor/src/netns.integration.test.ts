@@ -1,8 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NetnsPair, netnsSkipReason } from '../../../test-support/netns.js';
 import { TransportMonitor } from './monitor.js';
 import type { ConfigChange } from './optimizer.js';
 import { AdaptiveOptimizer } from './optimizer.js';
@@ -16,40 +15,11 @@ const SHAPED_RATE_BYTES_PER_SEC = 10e6 / 8;
 const RECEIVER = fileURLToPath(new URL('./netns/receiver.mjs', import.meta.url));
 const SENDER = fileURLToPath(new URL('./netns/sender.mjs', import.meta.url));
 
-function has(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const skipReason =
-  process.platform !== 'linux'
-    ? 'network namespaces need Linux'
-    : process.getuid?.() !== 0
-      ? 'network namespaces need root'
-      : !has('ip') || !has('tc')
-        ? 'needs iproute2 (`ip` and `tc`): apt-get install -y iproute2'
-        : undefined;
+const skipReason = netnsSkipReason(['ip', 'tc']);
 if (skipReason) console.warn(`netns integration test skipped: ${skipReason}`);
 
-const suffix = randomBytes(3).toString('hex');
-const subnet = `10.${200 + (randomBytes(1)[0]! % 50)}.${randomBytes(1)[0]!}`;
-const NS_SEND = `tmesh-mon-${suffix}-s`;
-const NS_RECV = `tmesh-mon-${suffix}-r`;
-const VETH_SEND = `tm${suffix}s`;
-const VETH_RECV = `tm${suffix}r`;
-const SEND_IP = `${subnet}.1`;
-const RECV_IP = `${subnet}.2`;
-
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe', timeout: 10_000 });
-}
-function inNs(ns: string, command: string, ...args: string[]): void {
-  execFileSync('ip', ['netns', 'exec', ns, command, ...args], { stdio: 'pipe', timeout: 10_000 });
-}
+// The sender runs in namespace a, the receiver in b; shaping applies to a's end (a -> b).
+const pair = new NetnsPair('mon', { prefixLength: 24 });
 
 interface Ping {
   type: 'ping';
@@ -84,106 +54,27 @@ describe.skipIf(skipReason !== undefined)(
   () => {
     let receiver: ChildProcess | undefined;
     let port = 0;
-    const created: string[] = [];
 
     beforeAll(async () => {
-      ip('netns', 'add', NS_SEND);
-      created.push(NS_SEND);
-      ip('netns', 'add', NS_RECV);
-      created.push(NS_RECV);
-      ip(
-        'link',
-        'add',
-        VETH_SEND,
-        'netns',
-        NS_SEND,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        VETH_RECV,
-        'netns',
-        NS_RECV,
-      );
-      inNs(NS_SEND, 'ip', 'addr', 'add', `${SEND_IP}/24`, 'dev', VETH_SEND);
-      inNs(NS_RECV, 'ip', 'addr', 'add', `${RECV_IP}/24`, 'dev', VETH_RECV);
-      for (const [ns, dev] of [
-        [NS_SEND, VETH_SEND],
-        [NS_RECV, VETH_RECV],
-      ] as const) {
-        inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
-        inNs(ns, 'ip', 'link', 'set', dev, 'up');
-      }
-      receiver = spawn('ip', ['netns', 'exec', NS_RECV, process.execPath, RECEIVER, '0'], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('receiver did not start in 10 s')), 10_000);
-        receiver!.stdout!.on('data', (chunk: Buffer) => {
-          const match = /ready (\d+)/.exec(chunk.toString());
-          if (match) {
-            clearTimeout(timer);
-            resolve(Number(match[1]));
-          }
-        });
-        receiver!.on('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
-      });
+      pair.setup();
+      const started = await pair.start(pair.b, process.execPath, [RECEIVER, '0'], /ready (\d+)/, 10_000);
+      receiver = started.proc;
+      port = Number(started.match[1]);
     }, 30_000);
 
     afterAll(() => {
       receiver?.kill('SIGKILL');
-      // Deleting a namespace destroys the veth end inside it, and with it the pair.
-      for (const ns of created.reverse()) {
-        try {
-          ip('netns', 'del', ns);
-        } catch (error) {
-          console.warn(`could not delete netns ${ns}: ${String(error)}`);
-        }
-      }
+      for (const failure of pair.dispose()) console.warn(failure);
     });
 
     function shape(on: boolean): void {
-      if (on)
-        inNs(
-          NS_SEND,
-          'tc',
-          'qdisc',
-          'replace',
-          'dev',
-          VETH_SEND,
-          'root',
-          'tbf',
-          'rate',
-          '10mbit',
-          'burst',
-          '32kbit',
-          'latency',
-          '400ms',
-        );
-      else inNs(NS_SEND, 'tc', 'qdisc', 'del', 'dev', VETH_SEND, 'root');
+      if (on) pair.shape('10mbit', '32kbit', '400ms');
+      else pair.unshape();
     }
 
     async function send(options: SendOptions): Promise<SenderLine[]> {
-      const args = JSON.stringify({ host: RECV_IP, port, ...options });
-      const child = spawn('ip', ['netns', 'exec', NS_SEND, process.execPath, SENDER, args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        err += c.toString();
-      });
-      const code = await new Promise<number | null>((resolve) => {
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        child.on('exit', (c) => {
-          clearTimeout(timer);
-          resolve(c);
-        });
-      });
-      if (code !== 0) throw new Error(`sender exited with ${code}: ${err}`);
+      const args = JSON.stringify({ host: pair.ipB, port, ...options });
+      const out = await pair.run(pair.a, process.execPath, [SENDER, args], 30_000);
       return out
         .trim()
         .split('\n')

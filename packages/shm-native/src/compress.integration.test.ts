@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { codeOf } from '../../../test-support/errors.js';
 import {
   compressionAvailable,
   lz4Compress,
@@ -19,15 +20,6 @@ const hasZstdCli = spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status 
 if (!hasZstdCli) {
   if (process.env.CI) throw new Error('the zstd CLI is missing (scripts/tmesh-run.mjs installs it in CI)');
   console.warn('zstd CLI checks skipped: apt-get install -y zstd');
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
 }
 
 function text(size: number): Buffer {

@@ -1,69 +1,30 @@
 import type { FieldDesc, TypeDesc, VariantDesc } from '@tmesh/core';
 import { t } from '@tmesh/core';
 import fc from 'fast-check';
+import {
+  FULL_RANGE_NUMBERS,
+  type ValueProfile,
+  arbitraryOf as valuesOf,
+} from '../../../../test-support/arbitrary.js';
+
+/** bincode's view: every integer over its full width, any string (lone surrogates too), distinct map keys. */
+const BINCODE_VALUES: ValueProfile = {
+  leaves: {
+    ...FULL_RANGE_NUMBERS,
+    string: fc.oneof(
+      fc.string({ maxLength: 30 }),
+      fc.string({ unit: 'binary', maxLength: 30 }),
+      fc.string({ minLength: 60, maxLength: 200 }),
+    ),
+    bytes: fc.uint8Array({ maxLength: 64 }),
+  },
+  maxItems: 6,
+  distinctKeys: true,
+};
 
 /** A fast-check arbitrary of the values of a schema type, driven by its descriptor (test support). */
 export function arbitraryOf(desc: TypeDesc): fc.Arbitrary<unknown> {
-  switch (desc.kind) {
-    case 'bool':
-      return fc.boolean();
-    case 'u8':
-      return fc.integer({ min: 0, max: 0xff });
-    case 'u16':
-      return fc.integer({ min: 0, max: 0xffff });
-    case 'u32':
-      return fc.integer({ min: 0, max: 0xffffffff });
-    case 'i8':
-      return fc.integer({ min: -0x80, max: 0x7f });
-    case 'i16':
-      return fc.integer({ min: -0x8000, max: 0x7fff });
-    case 'i32':
-      return fc.integer({ min: -0x80000000, max: 0x7fffffff });
-    case 'u64':
-      return fc.bigInt({ min: 0n, max: 0xffffffffffffffffn });
-    case 'i64':
-      return fc.bigInt({ min: -0x8000000000000000n, max: 0x7fffffffffffffffn });
-    case 'f32':
-      return fc.float();
-    case 'f64':
-      return fc.double();
-    case 'string':
-      return fc.oneof(
-        fc.string({ maxLength: 30 }),
-        fc.string({ unit: 'binary', maxLength: 30 }),
-        fc.string({ minLength: 60, maxLength: 200 }),
-      );
-    case 'bytes':
-      return fc.uint8Array({ maxLength: 64 });
-    case 'optional':
-      return fc.option(arbitraryOf(desc.inner), { nil: undefined });
-    case 'list':
-      return fc.array(arbitraryOf(desc.item), { maxLength: 6 });
-    case 'map':
-      return fc
-        .uniqueArray(fc.tuple(arbitraryOf(desc.key), arbitraryOf(desc.value)), {
-          selector: (e) => e[0],
-          maxLength: 6,
-        })
-        .map((entries) => new Map(entries));
-    case 'struct': {
-      const record: Record<string, fc.Arbitrary<unknown>> = {};
-      for (const f of desc.fields) record[f.name] = arbitraryOf(f.type);
-      return fc.record(record);
-    }
-    case 'enum':
-      return fc.constantFrom(...desc.variants.map((v) => v.name));
-    case 'union':
-      return fc.oneof(
-        ...desc.variants.map((v) =>
-          v.type
-            ? arbitraryOf(v.type).map((value) => ({ kind: v.name, value }))
-            : fc.constant({ kind: v.name }),
-        ),
-      );
-    default:
-      throw new Error(`no arbitrary for ${(desc as { kind: string }).kind}`);
-  }
+  return valuesOf(desc, BINCODE_VALUES);
 }
 
 const SCALARS: TypeDesc[] = (

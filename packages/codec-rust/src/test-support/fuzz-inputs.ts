@@ -1,17 +1,8 @@
 import { crc32 } from '@tmesh/core';
+import { xorshift32 } from '../../../../test-support/prng.js';
 
 /** A small deterministic PRNG (xorshift32), so fuzz runs are reproducible from a seed. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
+export const rng = xorshift32;
 
 /**
  * One fuzz input derived from valid frames: random bytes, a frame with bytes flipped, set, cut,

@@ -1,9 +1,8 @@
 import type { TypeDesc } from '@tmesh/core';
 
-/** Lowercase hex of bytes. */
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
-}
+import { hex } from '../../../../test-support/bytes.js';
+
+export { hex };
 
 const f32 = new Float32Array(1);
 const f32bits = new Uint32Array(f32.buffer);

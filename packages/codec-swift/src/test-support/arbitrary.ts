@@ -1,80 +1,48 @@
 // fast-check generators driven by a schema: values for any TypeDesc, and random schemas themselves.
 import { type Schema, type TypeDesc, t } from '@tmesh/core';
 import fc from 'fast-check';
-
-const wellFormed = (s: string): boolean => (s as { isWellFormed?: () => boolean }).isWellFormed?.() !== false;
+import {
+  arbitraryOf,
+  FULL_RANGE_NUMBERS,
+  isWellFormed,
+  type ValueProfile,
+} from '../../../../test-support/arbitrary.js';
 
 /** Strings mixing short ASCII, any Unicode and long ones (both encoder paths). */
 export const anyString: fc.Arbitrary<string> = fc.oneof(
   fc.string({ maxLength: 8 }),
-  fc.string({ unit: 'binary', maxLength: 40 }).filter(wellFormed),
-  fc.string({ unit: 'binary', minLength: 60, maxLength: 200 }).filter(wellFormed),
+  fc.string({ unit: 'binary', maxLength: 40 }).filter(isWellFormed),
+  fc.string({ unit: 'binary', minLength: 60, maxLength: 200 }).filter(isWellFormed),
 );
+
+/**
+ * MessagePack's view: integers often small (fixint and the one-byte forms) as well as full width, short and
+ * long bytes (bin8/bin16), and an absent optional as a missing key.
+ */
+const MSGPACK_VALUES: ValueProfile = {
+  leaves: {
+    ...FULL_RANGE_NUMBERS,
+    u8: fc.integer({ min: 0, max: 255 }),
+    u16: fc.integer({ min: 0, max: 65535 }),
+    u32: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 4294967295 })),
+    i8: fc.integer({ min: -128, max: 127 }),
+    i16: fc.integer({ min: -32768, max: 32767 }),
+    i32: fc.oneof(fc.integer({ min: -40, max: 300 }), fc.integer({ min: -2147483648, max: 2147483647 })),
+    u64: fc.oneof(fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: 0n, max: 0xffffffffffffffffn })),
+    i64: fc.oneof(
+      fc.bigInt({ min: -40n, max: 300n }),
+      fc.bigInt({ min: -0x8000000000000000n, max: 0x7fffffffffffffffn }),
+    ),
+    string: anyString,
+    bytes: fc.oneof(fc.uint8Array({ maxLength: 20 }), fc.uint8Array({ minLength: 250, maxLength: 300 })),
+  },
+  maxItems: 4,
+  omitAbsent: true,
+};
 
 /** An arbitrary producing API values of `desc`. */
 export function arbitraryFor(desc: TypeDesc): fc.Arbitrary<unknown> {
-  switch (desc.kind) {
-    case 'bool':
-      return fc.boolean();
-    case 'u8':
-      return fc.integer({ min: 0, max: 255 });
-    case 'u16':
-      return fc.integer({ min: 0, max: 65535 });
-    case 'u32':
-      return fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 4294967295 }));
-    case 'i8':
-      return fc.integer({ min: -128, max: 127 });
-    case 'i16':
-      return fc.integer({ min: -32768, max: 32767 });
-    case 'i32':
-      return fc.oneof(fc.integer({ min: -40, max: 300 }), fc.integer({ min: -2147483648, max: 2147483647 }));
-    case 'u64':
-      return fc.oneof(fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: 0n, max: 0xffffffffffffffffn }));
-    case 'i64':
-      return fc.oneof(
-        fc.bigInt({ min: -40n, max: 300n }),
-        fc.bigInt({ min: -0x8000000000000000n, max: 0x7fffffffffffffffn }),
-      );
-    case 'f32':
-      return fc.float();
-    case 'f64':
-      return fc.double();
-    case 'string':
-      return anyString;
-    case 'bytes':
-      return fc.oneof(fc.uint8Array({ maxLength: 20 }), fc.uint8Array({ minLength: 250, maxLength: 300 }));
-    case 'optional':
-      return fc.option(arbitraryFor(desc.inner), { nil: undefined });
-    case 'list':
-      return fc.array(arbitraryFor(desc.item), { maxLength: 4 });
-    case 'map':
-      return fc
-        .array(fc.tuple(arbitraryFor(desc.key), arbitraryFor(desc.value)), { maxLength: 4 })
-        .map((entries) => new Map(entries));
-    case 'struct': {
-      const shape: Record<string, fc.Arbitrary<unknown>> = {};
-      for (const f of desc.fields) shape[f.name] = arbitraryFor(f.type);
-      // An absent optional is a missing key, as the decoder returns it.
-      return fc.record(shape).map((o) => {
-        for (const key of Object.keys(o)) if (o[key] === undefined) delete o[key];
-        return o;
-      });
-    }
-    case 'enum':
-      return fc.constantFrom(...desc.variants.map((v) => v.name));
-    case 'union':
-      return fc.oneof(
-        ...desc.variants.map((v) =>
-          v.type
-            ? arbitraryFor(v.type).map((value) =>
-                value === undefined ? { kind: v.name } : { kind: v.name, value },
-              )
-            : fc.constant({ kind: v.name }),
-        ),
-      );
-    default:
-      throw new Error(`no arbitrary for ${(desc as TypeDesc).kind}`);
-  }
+  return arbitraryOf(desc, MSGPACK_VALUES);
 }
 
 const SCALARS = [

@@ -1,19 +1,12 @@
 // Random and mutated Swift-wire frames for the fuzz test and the fuzz script. Deterministic (seeded), so
 // a failure can be replayed.
 import { crc32, MessageRegistry, sampleMessages } from '@tmesh/core';
+import { mulberry32 } from '../../../../test-support/prng.js';
 import { createSwiftCodec } from '../codec.js';
 import { VECTOR_CASES } from './vectors.js';
 
 /** A small, fast, seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 /** The codec under fuzz and the valid frames the mutations start from. */
 export function fuzzSetup(): { codec: ReturnType<typeof createSwiftCodec>; seeds: Uint8Array[] } {

@@ -1,72 +1,31 @@
-// Internal test support: fast-check arbitraries driven by a schema descriptor, and helpers to build
-// protobuf bytes by hand. Not exported from the package.
+// Internal test support: fast-check arbitraries driven by a schema descriptor (the walk is the shared one in
+// test-support/arbitrary.ts), and helpers to build protobuf bytes by hand. Not exported from the package.
 import type { TypeDesc } from '@tmesh/core';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
+import {
+  FULL_RANGE_NUMBERS,
+  isWellFormed,
+  type ValueProfile,
+  arbitraryOf as valuesOf,
+} from '../../../../test-support/arbitrary.js';
 import { BigintWriter } from '../pb-io.js';
 
-const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+/** protobuf's view: full-range integers (varints of every length), well-formed strings, absent optionals left out. */
+const PROTOBUF_VALUES: ValueProfile = {
+  leaves: {
+    ...FULL_RANGE_NUMBERS,
+    u32: fc.bigInt({ min: 0n, max: 0xffffffffn }).map(Number),
+    string: fc.string({ unit: 'binary', maxLength: 20 }).filter(isWellFormed),
+    bytes: fc.uint8Array({ maxLength: 40 }),
+  },
+  maxItems: 5,
+  omitAbsent: true,
+};
 
 /** Any value of the type `desc` describes, as the API represents it. */
 export function arbitraryOf(desc: TypeDesc): fc.Arbitrary<unknown> {
-  switch (desc.kind) {
-    case 'bool':
-      return fc.boolean();
-    case 'u8':
-      return fc.integer({ min: 0, max: 0xff });
-    case 'u16':
-      return fc.integer({ min: 0, max: 0xffff });
-    case 'u32':
-      return fc.bigInt({ min: 0n, max: 0xffffffffn }).map(Number);
-    case 'i8':
-      return fc.integer({ min: -0x80, max: 0x7f });
-    case 'i16':
-      return fc.integer({ min: -0x8000, max: 0x7fff });
-    case 'i32':
-      return fc.integer({ min: -0x80000000, max: 0x7fffffff });
-    case 'u64':
-      return fc.bigInt({ min: 0n, max: 0xffffffffffffffffn });
-    case 'i64':
-      return fc.bigInt({ min: -0x8000000000000000n, max: 0x7fffffffffffffffn });
-    case 'f32':
-      return fc.float();
-    case 'f64':
-      return fc.double();
-    case 'string':
-      return fc.string({ unit: 'binary', maxLength: 20 }).filter(isWellFormed);
-    case 'bytes':
-      return fc.uint8Array({ maxLength: 40 });
-    case 'optional':
-      return fc.option(arbitraryOf(desc.inner), { nil: undefined });
-    case 'list':
-      return fc.array(arbitraryOf(desc.item), { maxLength: 5 });
-    case 'map':
-      return fc
-        .array(fc.tuple(arbitraryOf(desc.key), arbitraryOf(desc.value)), { maxLength: 5 })
-        .map((e) => new Map(e));
-    case 'enum':
-      return fc.constantFrom(...desc.variants.map((v) => v.name));
-    case 'union':
-      return fc.oneof(
-        ...desc.variants.map((v) =>
-          v.type
-            ? arbitraryOf(v.type).map((value) => ({ kind: v.name, value }))
-            : fc.constant({ kind: v.name }),
-        ),
-      );
-    case 'struct': {
-      const fields: Record<string, fc.Arbitrary<unknown>> = {};
-      for (const f of desc.fields) fields[f.name] = arbitraryOf(f.type);
-      // Optional fields that came out undefined are left out, as a decoder gives them back.
-      return fc.record(fields).map((r) => {
-        const out: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(r)) if (v !== undefined) out[k] = v;
-        return out;
-      });
-    }
-    default:
-      throw new Error(`no arbitrary for ${(desc as { kind: string }).kind}`);
-  }
+  return valuesOf(desc, PROTOBUF_VALUES);
 }
 
 /** One field of a hand-built protobuf message: [field number, wire type, value]. */
@@ -102,12 +61,4 @@ export function delimited(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Lower-case hex of bytes. */
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
-}
-
-/** Bytes from hex, spaces allowed. */
-export function unhex(text: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
-}
+export { hex, unhex } from '../../../../test-support/bytes.js';

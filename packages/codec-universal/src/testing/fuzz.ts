@@ -3,6 +3,7 @@
 // thrown that is not a TmeshError is a finding.
 import * as zlib from 'node:zlib';
 import { isTmeshError, MessageRegistry, type MessageType, sampleMessages } from '@tmesh/core';
+import { xorshift32 } from '../../../../test-support/prng.js';
 import { createUniversalCodec } from '../codec.js';
 import { compileUniversal } from '../payload.js';
 import { vectors } from '../vectors.js';
@@ -16,24 +17,11 @@ export interface FuzzReport {
   millis: number;
 }
 
-/** A small seeded PRNG (xorshift32), so a run can be repeated. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
-
 const { AllTypes, FileChunk, Metrics } = sampleMessages;
 
 /** Run `count` fuzz inputs (spread over five kinds of input) with the given seed. */
 export function fuzzUniversal(count: number, seed = 1): FuzzReport {
-  const random = rng(seed);
+  const random = xorshift32(seed);
   const int = (n: number) => Math.floor(random() * n);
   const registry = new MessageRegistry([AllTypes, FileChunk, Metrics]);
   const codec = createUniversalCodec(registry, { maxFrameSize: 1 << 20 });

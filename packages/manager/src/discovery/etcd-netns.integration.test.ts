@@ -1,9 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Endpoint, NodeInfo } from '@tmesh/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdServer, freePort, hasEtcd, until } from './etcd-test-support.js';
+import { EtcdServer, hasEtcd } from '../../../../test-support/etcd.js';
+import { NetnsPair, netnsSkipReason } from '../../../../test-support/netns.js';
+import { until } from '../../../../test-support/wait.js';
 
 // Two network namespaces, A and B, joined by a veth pair: the nodes listen on that link. Each namespace
 // also has a veth to the host namespace, where a real etcd listens on the host side of A's veth (B reaches
@@ -13,49 +14,15 @@ import { EtcdServer, freePort, hasEtcd, until } from './etcd-test-support.js';
 const NODE = fileURLToPath(new URL('./fixtures/etcd-netns-node.ts', import.meta.url));
 const TTL_SECONDS = 2;
 
-function has(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const skipReason =
-  process.platform !== 'linux'
-    ? 'network namespaces need Linux'
-    : process.getuid?.() !== 0
-      ? 'network namespaces need root'
-      : !has('ip')
-        ? 'needs iproute2 (`ip`): apt-get install -y iproute2'
-        : !hasEtcd
-          ? 'needs an etcd binary: apt-get install -y etcd-server'
-          : undefined;
+  netnsSkipReason(['ip']) ?? (hasEtcd ? undefined : 'needs an etcd binary: apt-get install -y etcd-server');
 if (skipReason) console.warn(`etcd netns integration test skipped: ${skipReason}`);
 
-const suffix = randomBytes(3).toString('hex');
-const net = `10.${200 + (randomBytes(1)[0]! % 50)}.${randomBytes(1)[0]!}`;
-const NS_A = `tmesh-etcd-${suffix}-a`;
-const NS_B = `tmesh-etcd-${suffix}-b`;
-// Link between the namespaces: A .1, B .2 (a /30 each, all inside one random /24).
-const LINK_A = `te${suffix}a`;
-const LINK_B = `te${suffix}b`;
-const A_IP = `${net}.1`;
-const B_IP = `${net}.2`;
+// The link between the namespaces: A .1, B .2 (a /30 each, all inside the pair's random /24).
+const pair = new NetnsPair('etcd');
+const { suffix, net, ipA: A_IP, ipB: B_IP } = pair;
 // A <-> host: host .5 (etcd), A .6.   B <-> host: host .9, B .10.
-const HOST_A = `te${suffix}ha`;
-const A_HOST = `te${suffix}ah`;
-const HOST_B = `te${suffix}hb`;
-const B_HOST = `te${suffix}bh`;
 const ETCD_IP = `${net}.5`;
-
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe', timeout: 10_000 });
-}
-function inNs(ns: string, ...args: string[]): void {
-  execFileSync('ip', ['netns', 'exec', ns, 'ip', ...args], { stdio: 'pipe', timeout: 10_000 });
-}
 
 type PeerView = { id: string; machineId: string; endpoints: Endpoint[] }[];
 interface PeerLine {
@@ -75,11 +42,9 @@ class NsNode {
   readonly proc: ChildProcess;
   stderr = '';
   constructor(ns: string, config: object) {
-    this.proc = spawn(
-      'ip',
-      ['netns', 'exec', ns, process.execPath, '--import', 'tsx', NODE, JSON.stringify(config)],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
+    this.proc = pair.spawn(ns, process.execPath, ['--import', 'tsx', NODE, JSON.stringify(config)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let buffered = '';
     this.proc.stdout!.on('data', (d: Buffer) => {
       buffered += d.toString();
@@ -133,56 +98,29 @@ async function waitFor(fn: () => boolean, ms: number, nodes: NsNode[]): Promise<
 }
 
 describe.skipIf(skipReason !== undefined)('etcd discovery across two network namespaces', () => {
-  const created: string[] = [];
   const nodes: NsNode[] = [];
   let etcd: EtcdServer | undefined;
 
   beforeAll(async () => {
-    ip('netns', 'add', NS_A);
-    created.push(NS_A);
-    ip('netns', 'add', NS_B);
-    created.push(NS_B);
-    ip('link', 'add', LINK_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', LINK_B, 'netns', NS_B);
-    ip('link', 'add', HOST_A, 'type', 'veth', 'peer', 'name', A_HOST, 'netns', NS_A);
-    ip('link', 'add', HOST_B, 'type', 'veth', 'peer', 'name', B_HOST, 'netns', NS_B);
-    inNs(NS_A, 'addr', 'add', `${A_IP}/30`, 'dev', LINK_A);
-    inNs(NS_B, 'addr', 'add', `${B_IP}/30`, 'dev', LINK_B);
-    ip('addr', 'add', `${ETCD_IP}/30`, 'dev', HOST_A);
-    inNs(NS_A, 'addr', 'add', `${net}.6/30`, 'dev', A_HOST);
-    ip('addr', 'add', `${net}.9/30`, 'dev', HOST_B);
-    inNs(NS_B, 'addr', 'add', `${net}.10/30`, 'dev', B_HOST);
-    ip('link', 'set', HOST_A, 'up');
-    ip('link', 'set', HOST_B, 'up');
-    for (const [ns, devs] of [
-      [NS_A, [LINK_A, A_HOST]],
-      [NS_B, [LINK_B, B_HOST]],
-    ] as const) {
-      inNs(ns, 'link', 'set', 'lo', 'up');
-      for (const dev of devs) inNs(ns, 'link', 'set', dev, 'up');
-    }
-    inNs(NS_A, 'route', 'add', `${ETCD_IP}/32`, 'via', `${net}.5`);
-    inNs(NS_B, 'route', 'add', `${ETCD_IP}/32`, 'via', `${net}.9`);
-    etcd = new EtcdServer(await freePort(ETCD_IP), await freePort(), ETCD_IP);
+    pair.setup();
+    pair.linkToHost(pair.a, ETCD_IP, `${net}.6`);
+    pair.linkToHost(pair.b, `${net}.9`, `${net}.10`);
+    pair.exec(pair.a, 'ip', 'route', 'add', `${ETCD_IP}/32`, 'via', `${net}.5`);
+    pair.exec(pair.b, 'ip', 'route', 'add', `${ETCD_IP}/32`, 'via', `${net}.9`);
+    etcd = new EtcdServer(ETCD_IP);
     await etcd.start();
   }, 30_000);
 
   afterAll(async () => {
     for (const n of nodes) n.proc.kill('SIGKILL');
     await etcd?.dispose();
-    // Deleting a namespace destroys the veth ends inside it, and with them the pairs (and host-side ends).
-    for (const ns of created.reverse()) {
-      try {
-        ip('netns', 'del', ns);
-      } catch (error) {
-        console.warn(`could not delete netns ${ns}: ${String(error)}`);
-      }
-    }
+    for (const failure of pair.dispose()) console.warn(failure);
   });
 
   it('each node sees the other with its machine id and endpoint, reaches it, and sees it leave when its lease lapses', async () => {
     const common = { etcd: etcd!.url, prefix: `/tmesh-netns-${suffix}/`, ttlSeconds: TTL_SECONDS };
-    const a = new NsNode(NS_A, { id: 'node-a', machineId: `machine-a-${suffix}`, host: A_IP, ...common });
-    const b = new NsNode(NS_B, { id: 'node-b', machineId: `machine-b-${suffix}`, host: B_IP, ...common });
+    const a = new NsNode(pair.a, { id: 'node-a', machineId: `machine-a-${suffix}`, host: A_IP, ...common });
+    const b = new NsNode(pair.b, { id: 'node-b', machineId: `machine-b-${suffix}`, host: B_IP, ...common });
     nodes.push(a, b);
     const [infoA, infoB] = await Promise.all([a.ready(), b.ready()]);
     // Each listens only on its end of the link between the namespaces.

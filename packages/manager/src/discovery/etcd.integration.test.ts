@@ -1,7 +1,8 @@
 import type { NodeInfo } from '@tmesh/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdServer, hasEtcd } from '../../../../test-support/etcd.js';
+import { until } from '../../../../test-support/wait.js';
 import { EtcdDiscovery } from './etcd.js';
-import { EtcdServer, freePort, hasEtcd, until } from './etcd-test-support.js';
 
 const info = (id: string): NodeInfo => ({
   id,
@@ -17,7 +18,7 @@ describe.skipIf(!hasEtcd)('etcd discovery (real etcd on loopback)', () => {
   const nodes: EtcdDiscovery[] = [];
 
   beforeAll(async () => {
-    server = new EtcdServer(await freePort(), await freePort());
+    server = new EtcdServer();
     await server.start();
   }, 30_000);
 
