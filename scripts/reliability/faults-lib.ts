@@ -308,6 +308,20 @@ export function regionsOf(pids: number[]): string[] {
 }
 
 /**
+ * The regions between two processes (one created it, the other opened it). A region the victim created
+ * and died before anyone opened is not shared with the survivor: it is reclaimed as stale (below).
+ */
+export function regionsBetween(a: number, b: number): string[] {
+  try {
+    return listRegions()
+      .filter((r) => (r.creatorPid === a && r.openerPid === b) || (r.creatorPid === b && r.openerPid === a))
+      .map((r) => `${r.name} (creator ${r.creatorPid} ${r.creator}, opener ${r.openerPid} ${r.opener})`);
+  } catch {
+    return [];
+  }
+}
+
+/**
  * Reclaim the stale regions (no end alive) that name one of `pids`, through the product's own path: a
  * `create` of a stale name removes it (docs/PROTOCOL.md 6.3); the new channel, with no peer, unlinks on
  * close. Per name, so other processes' stale regions (another test may be looking at one) stay.
@@ -489,7 +503,7 @@ export async function runKillTrial(options: KillTrialOptions): Promise<TrialResu
     }
     // The survivor must not hold regions whose other end was the killed process.
     for (let i = 0; i < 30; i++) {
-      deadPeerRegionsHeld = regionsOf([victimPid]);
+      deadPeerRegionsHeld = regionsBetween(victimPid, survivor.pid!);
       if (deadPeerRegionsHeld.length === 0) break;
       await sleep(100);
     }
