@@ -57,7 +57,7 @@ async function socketPair() {
   return { server, client, socket };
 }
 
-// Big frames, and runs of small ones (some of which lie whole inside one read: views of the read's slab).
+// Big frames, and runs of small ones (some of which lie whole inside one read: views of its chunk).
 const SMALL = Array.from({ length: 40 }, (_, i) => (i * 53) % 700);
 const SIZES = [
   1 << 20,
@@ -74,78 +74,87 @@ const SIZES = [
   ...SMALL,
 ];
 
+/**
+ * Write a stream of frames to `client` in pieces of random sizes, each once the previous one was read,
+ * so no read spans two pieces: the reads split the stream at least at every piece boundary (the kernel
+ * may split further). Checks every message afterwards, byte for byte.
+ */
+async function splitRun(wire: WireId, direct: boolean, seed: number): Promise<void> {
+  const { client, socket } = await socketPair();
+  const reads = directReadsOf(socket);
+  expect(reads !== undefined).toBe(direct);
+  const adapter = wireAdapter(wire, registry);
+  const reader = adapter.createReader(4 << 20);
+  const sent = SIZES.map((n, i) => filled(n, i + seed));
+  const stream = Buffer.concat(sent.map((d, i) => adapter.encode(FileChunk, chunk(i, d), i + 1, 0)));
+  const received: DecodedMessage[] = [];
+  const errors: unknown[] = [];
+  let bytesIn = 0;
+  let directBytes = 0;
+  let wake: (() => void) | undefined;
+  const arrived = (n: number) => {
+    bytesIn += n;
+    wake?.();
+  };
+  socket.on('data', (c: Buffer) => {
+    try {
+      received.push(...reader(c));
+    } catch (error) {
+      errors.push(error);
+    }
+    arrived(c.length);
+  });
+  reads?.attach(reader.direct!, (buf, n) => {
+    try {
+      received.push(...reader.direct!.filled(buf, n));
+    } catch (error) {
+      errors.push(error);
+    }
+    directBytes += n;
+    arrived(n);
+  });
+  socket.resume();
+  const rand = prng(seed);
+  let sentBytes = 0;
+  let pieces = 0;
+  while (sentBytes < stream.length) {
+    const kind = rand(4);
+    const size = kind === 0 ? 1 + rand(40) : kind === 1 ? 1 + rand(4096) : 1 + rand(300_000);
+    const piece = stream.subarray(sentBytes, Math.min(stream.length, sentBytes + size));
+    sentBytes += piece.length;
+    pieces++;
+    const read = new Promise<void>((r) => {
+      wake = () => {
+        if (bytesIn >= sentBytes) r();
+      };
+    });
+    client.write(piece);
+    await read;
+  }
+  expect(errors).toEqual([]);
+  expect(pieces).toBeGreaterThan(20);
+  expect(received.map((m) => (m.value as ReturnType<typeof chunk>).sequence)).toEqual(SIZES.map((_, i) => i));
+  // Every payload view is checked after all reads, so a later read written over one would show.
+  received.forEach((m, i) => {
+    expect(sha((m.value as ReturnType<typeof chunk>).data)).toBe(sha(sent[i]!));
+  });
+  if (direct) expect(directBytes).toBeGreaterThan(stream.length / 2);
+  else expect(directBytes).toBe(0);
+}
+
 describe.each(['rust', 'swift'] as WireId[])('onread reads on the %s wire', (wire) => {
   it.each([true, false])(
     '1 MiB frames split across reads of random sizes arrive whole, byte for byte (onread %s)',
     async (direct) => {
       setDirectReads(direct);
-      const { client, socket } = await socketPair();
-      const reads = directReadsOf(socket);
-      expect(reads !== undefined).toBe(direct);
-      const adapter = wireAdapter(wire, registry);
-      const reader = adapter.createReader(4 << 20);
-      const sent = SIZES.map((n, i) => filled(n, i));
-      const stream = Buffer.concat(sent.map((d, i) => adapter.encode(FileChunk, chunk(i, d), i + 1, 0)));
-      const received: DecodedMessage[] = [];
-      const errors: unknown[] = [];
-      let bytesIn = 0;
-      let directBytes = 0;
-      let wake: (() => void) | undefined;
-      const arrived = (n: number) => {
-        bytesIn += n;
-        wake?.();
-      };
-      socket.on('data', (c: Buffer) => {
-        try {
-          received.push(...reader(c));
-        } catch (error) {
-          errors.push(error);
-        }
-        arrived(c.length);
-      });
-      reads?.attach(reader.direct!, (buf, n) => {
-        try {
-          received.push(...reader.direct!.filled(buf, n));
-        } catch (error) {
-          errors.push(error);
-        }
-        directBytes += n;
-        arrived(n);
-      });
-      socket.resume();
-      // Each piece is written only once the previous one was read, so no read spans two pieces: the
-      // reads split the stream at least at every piece boundary (and the kernel may split further).
-      const rand = prng(wire === 'rust' ? 7 : 11);
-      let sentBytes = 0;
-      let pieces = 0;
-      while (sentBytes < stream.length) {
-        const kind = rand(4);
-        const size = kind === 0 ? 1 + rand(40) : kind === 1 ? 1 + rand(4096) : 1 + rand(300_000);
-        const piece = stream.subarray(sentBytes, Math.min(stream.length, sentBytes + size));
-        sentBytes += piece.length;
-        pieces++;
-        const read = new Promise<void>((r) => {
-          wake = () => {
-            if (bytesIn >= sentBytes) r();
-          };
-        });
-        client.write(piece);
-        await read;
-      }
-      expect(errors).toEqual([]);
-      expect(pieces).toBeGreaterThan(20);
-      expect(received.map((m) => (m.value as ReturnType<typeof chunk>).sequence)).toEqual(
-        SIZES.map((_, i) => i),
-      );
-      // Every payload view is checked after all reads, so a later read written over one would show.
-      received.forEach((m, i) => {
-        expect(sha((m.value as ReturnType<typeof chunk>).data)).toBe(sha(sent[i]!));
-      });
-      if (direct) expect(directBytes).toBeGreaterThan(stream.length / 2);
-      else expect(directBytes).toBe(0);
+      await splitRun(wire, direct, wire === 'rust' ? 7 : 11);
     },
     60_000,
   );
+
+  it('three sockets read at once (sharing the read buffer), each stream whole', async () => {
+    await Promise.all([21, 22, 23].map((seed) => splitRun(wire, true, seed)));
+  }, 60_000);
 });
 
 describe('onread sockets', () => {
@@ -182,7 +191,7 @@ describe('onread sockets', () => {
     await new Promise<void>((r) => client.on('close', () => r()));
   });
 
-  it('slab reads keep Node semantics: bytes written before a data listener exists are not lost', async () => {
+  it('reads into the shared buffer keep Node semantics: bytes that came before a data listener are kept', async () => {
     const server = net.createServer((s) => s.end(Buffer.from('hello from the server')));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     cleanups.push(() => new Promise<void>((r) => server.close(() => r())));

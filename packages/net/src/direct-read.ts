@@ -9,12 +9,13 @@ import type { DirectFrameReader } from './framing.js';
  *
  * Reads land in one of two places:
  * - the unfilled rest of the frame a link's reader is assembling, when a reader is attached and at least
- *   DIRECT_MIN bytes of that frame are missing; the link hears of them through `onFilled`;
- * - otherwise the free tail of a 64 KiB slab. The bytes read become a chunk, a view of the slab, pushed
- *   into the socket's readable side exactly as Node pushes its own reads ('data' events, pause and
- *   resume as usual: the handshake and a link's `#onData` read them). A slab is only ever written past
- *   its last chunk, never reused: a chunk, and any payload view of it handed to the application, stays
- *   valid as long as it is held (as with Node's fresh chunks, whose memory it saves allocating per read).
+ *   DIRECT_MIN bytes of that frame are missing; the link hears of them through its sink;
+ * - otherwise a 64 KiB read buffer shared by every socket of the process. The bytes read are copied out
+ *   at once into a Buffer of their size (Node's pool below 4 KiB), which is pushed into the socket's
+ *   readable side exactly as Node pushes its own reads ('data' events, pause and resume as usual: the
+ *   handshake and a link's `#onData` read them). Sharing is safe because a read and its callback run
+ *   together on the one JS thread; an idle socket holds no read memory (a slab per socket would hold
+ *   64 KiB each), and the chunk owns its bytes as Node's own chunks do.
  *
  * Node asks for the next buffer right after each read, not when it reads again; a chunk the reader gets
  * in between (one the stream held while paused) would make that buffer stale: the reader then moves the
@@ -23,12 +24,13 @@ import type { DirectFrameReader } from './framing.js';
  * TLS sockets have no `onread`: they keep Node's 'data' chunks.
  */
 
-/** The size of a read slab (Node's own read size). */
-export const SLAB_SIZE = 64 * 1024;
-/** A slab whose free tail is shorter than this is replaced by a fresh one before the next read. */
-export const SLAB_MIN_TAIL = 16 * 1024;
-/** A frame with fewer bytes missing is finished through a slab read (one syscall may then read more frames). */
+/** The size of the shared read buffer (Node's own read size). */
+export const READ_BUFFER_SIZE = 64 * 1024;
+/** A frame with fewer bytes missing is finished through the shared buffer (one read may then take more frames). */
 export const DIRECT_MIN = 32 * 1024;
+
+/** The read buffer of every socket's reads that do not go into a frame; emptied by each read's callback. */
+const shared = Buffer.allocUnsafe(READ_BUFFER_SIZE);
 
 /**
  * Where a link takes the reads that landed in its reader's frame: it passes them on to the reader's
@@ -61,9 +63,7 @@ export function directReadsOf(stream: Duplex): DirectReads | undefined {
 /** The buffer generator and callback of one socket's `onread` option. */
 export class DirectReads {
   #socket: net.Socket | undefined;
-  #slab: Buffer = Buffer.allocUnsafe(0);
-  #slabFill = 0;
-  /** The reader whose frame the buffer last handed out belongs to (undefined: the slab's tail). */
+  /** The reader whose frame the buffer last handed out belongs to (undefined: the shared buffer). */
   #givenTo: DirectFrameReader | undefined;
   #reader: DirectFrameReader | undefined;
   #sink: DirectSink | undefined;
@@ -85,7 +85,7 @@ export class DirectReads {
     this.#sink = sink;
   }
 
-  /** Back to slab reads only ('data' events); a read already aimed at a frame is dropped. */
+  /** Back to shared-buffer reads only ('data' events); a read already aimed at a frame is dropped. */
   detach(): void {
     this.#reader = undefined;
     this.#sink = undefined;
@@ -99,11 +99,7 @@ export class DirectReads {
       return direct;
     }
     this.#givenTo = undefined;
-    if (this.#slab.length - this.#slabFill < SLAB_MIN_TAIL) {
-      this.#slab = Buffer.allocUnsafe(SLAB_SIZE); // written before any of it is read
-      this.#slabFill = 0;
-    }
-    return this.#slab.subarray(this.#slabFill);
+    return shared;
   };
 
   readonly #callback = (n: number, buf: Uint8Array): boolean => {
@@ -114,9 +110,11 @@ export class DirectReads {
       if (reader === this.#reader) this.#sink!(buf, n);
       return true;
     }
-    this.#slabFill += n;
+    // Copied out before any other read can reuse the shared buffer.
+    const chunk = Buffer.allocUnsafe(n);
+    chunk.set(buf.subarray(0, n));
     // false (a paused stream or a full buffer) makes Node stop reading, as for its own chunks.
-    return this.#socket === undefined ? true : this.#socket.push(buf.subarray(0, n));
+    return this.#socket === undefined ? true : this.#socket.push(chunk);
   };
 }
 
