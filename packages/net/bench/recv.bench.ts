@@ -4,6 +4,7 @@
 // fork of this script), the sender is a link in the main process; both on 127.0.0.1.
 //   npx tsx packages/net/bench/recv.bench.ts                     (5 rounds, 400 x 1 MiB per case)
 //   npx tsx packages/net/bench/recv.bench.ts --rounds 7 --count 400 --size 1048576 --wires rust,swift
+//   npx tsx packages/net/bench/recv.bench.ts --burst   (trySend until the send queue is full, then wait)
 // BENCH_PROF=<dir> writes the receivers' CPU profiles under <dir>/onread and <dir>/data.
 // CPU time (user + system) of the receiving process from its first to its last message, per message.
 import { fork } from 'node:child_process';
@@ -25,6 +26,7 @@ const self = (id: string): NodeInfo => ({
 });
 
 type Variant = 'onread' | 'data';
+const burst = process.argv.includes('--burst');
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -83,7 +85,10 @@ async function run(variant: Variant, wire: WireId, count: number, size: number):
     { self: self('send'), registry, wires: [wire], reconnect: false },
   );
   const data = new Uint8Array(size).fill(42);
-  for (let i = 0; i < count; i++) await link.send(Blob, { data });
+  const value = { data };
+  // --burst: queue as much as the send queue takes before waiting (as net.bench.ts sends).
+  if (burst) for (let i = 0; i < count; i++) !link.trySend(Blob, value) && (await link.send(Blob, value));
+  else for (let i = 0; i < count; i++) await link.send(Blob, value);
   const sample = await result;
   await link.close();
   child.disconnect();
