@@ -59,6 +59,8 @@ async function serve(variant: Variant, expected: number): Promise<void> {
 interface Sample {
   user: number;
   system: number;
+  /** The sender's CPU time (user + system) over the whole run, µs. */
+  sender?: number;
 }
 
 async function run(variant: Variant, wire: WireId, count: number, size: number): Promise<Sample> {
@@ -86,10 +88,13 @@ async function run(variant: Variant, wire: WireId, count: number, size: number):
   );
   const data = new Uint8Array(size).fill(42);
   const value = { data };
+  const cpu0 = process.cpuUsage();
   // --burst: queue as much as the send queue takes before waiting (as net.bench.ts sends).
   if (burst) for (let i = 0; i < count; i++) !link.trySend(Blob, value) && (await link.send(Blob, value));
   else for (let i = 0; i < count; i++) await link.send(Blob, value);
   const sample = await result;
+  const { user, system } = process.cpuUsage(cpu0);
+  sample.sender = user + system;
   await link.close();
   child.disconnect();
   return sample;
@@ -106,8 +111,11 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(' ');
   console.log(`# receive path A/B, ${new Date().toISOString()}, node ${process.version}, load ${load()}`);
-  console.log(`# ${rounds} rounds x ${count} messages of ${size} bytes; receiver CPU µs per message`);
+  console.log(
+    `# ${rounds} rounds x ${count} messages of ${size} bytes; CPU µs per message of the receiver (and of the sender)`,
+  );
   const samples = new Map<string, number[]>();
+  const senders = new Map<string, number[]>();
   for (let round = 0; round < rounds; round++) {
     const order: Variant[] = round % 2 === 0 ? ['data', 'onread'] : ['onread', 'data'];
     for (const wire of wires) {
@@ -115,22 +123,30 @@ async function main(): Promise<void> {
         const s = await run(variant, wire, count, size);
         const per = (s.user + s.system) / (count - 1);
         const key = `${wire} ${variant}`;
+        const sender = s.sender! / count;
         samples.set(key, [...(samples.get(key) ?? []), per]);
+        senders.set(key, [...(senders.get(key) ?? []), sender]);
         console.log(
-          `[round ${round + 1}] ${key}: ${per.toPrecision(3)} µs (user ${(s.user / (count - 1)).toPrecision(3)}, sys ${(s.system / (count - 1)).toPrecision(3)}), load ${load()}`,
+          `[round ${round + 1}] ${key}: ${per.toPrecision(3)} µs (user ${(s.user / (count - 1)).toPrecision(3)}, sys ${(s.system / (count - 1)).toPrecision(3)}; sender ${sender.toPrecision(3)}), load ${load()}`,
         );
       }
     }
   }
-  console.log('| wire | data chunks: median (min-max) | onread: median (min-max) | onread / data |');
-  console.log('|---|---|---|---|');
+  console.log(
+    '| wire | receiver, data chunks: median (min-max) | receiver, onread: median (min-max) | onread / data | sender median, data / onread |',
+  );
+  console.log('|---|---|---|---|---|');
   const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
   const f = (x: number) => x.toPrecision(3);
   const span = (v: number[]) => `${f(med(v))} (${f(Math.min(...v))}-${f(Math.max(...v))})`;
   for (const wire of wires) {
     const d = samples.get(`${wire} data`)!;
     const o = samples.get(`${wire} onread`)!;
-    console.log(`| ${wire} | ${span(d)} | ${span(o)} | ${(med(o) / med(d)).toFixed(2)}x |`);
+    const sd = med(senders.get(`${wire} data`)!);
+    const so = med(senders.get(`${wire} onread`)!);
+    console.log(
+      `| ${wire} | ${span(d)} | ${span(o)} | ${(med(o) / med(d)).toFixed(2)}x | ${f(sd)} / ${f(so)} |`,
+    );
   }
   console.log(`# load at the end ${load()}`);
 }
