@@ -48,11 +48,6 @@ export function setDirectReads(on: boolean): void {
   enabled = on;
 }
 
-/** Whether new sockets use `onread` (see {@link setDirectReads}). */
-export function directReadsEnabled(): boolean {
-  return enabled;
-}
-
 const byStream = new WeakMap<Duplex, DirectReads>();
 
 /** The direct reads of a socket made by `connectDirect` or `adoptDirect`, if it is one. */
