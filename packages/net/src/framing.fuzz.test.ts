@@ -107,14 +107,29 @@ describe('fuzz: link stream framing', () => {
           fc.array(edit, { maxLength: 3 }),
           fc.array(fc.nat(), { maxLength: 10 }),
           fc.constantFrom(layout.headerSize, 64, 200, 1 << 20),
-          (payloads, edits, cuts, max) => {
+          fc.constantFrom(0, 1, 16),
+          (payloads, edits, cuts, max, directMin) => {
             const stream = apply(Buffer.concat(payloads.map((p, i) => sealed(layout, p, 1 + i, i))), edits);
             const want = reference(layout, stream, max);
             const reader = new FixedStreamReader(layout, max);
             const got: Seen[] = [];
+            const emit = (header: FrameHeader, payload: Uint8Array) =>
+              got.push({ header, payload: [...payload] });
             const code = outcome(() => {
               for (const piece of pieces(stream, cuts)) {
-                reader.push(piece, (header, payload) => got.push({ header, payload: [...payload] }));
+                // directMin > 0: as a socket with onread, write into the frame's buffer whenever it offers one.
+                let o = 0;
+                while (o < piece.length) {
+                  const target = directMin > 0 ? reader.target(directMin) : undefined;
+                  if (target === undefined) {
+                    reader.push(piece.subarray(o), emit);
+                    break;
+                  }
+                  const n = Math.min(target.length, piece.length - o);
+                  target.set(piece.subarray(o, o + n));
+                  reader.filled(target, n, emit);
+                  o += n;
+                }
               }
             });
             expect(got).toEqual(want.frames);

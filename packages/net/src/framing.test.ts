@@ -62,3 +62,96 @@ describe('FixedStreamReader', () => {
     expect(() => read(reader, [good])).toThrow(expect.objectContaining({ code: 'E_CHECKSUM' }));
   });
 });
+
+/** Frames with payloads of the given sizes (bytes a function of frame and position). */
+function sized(layout: typeof RUST_FRAME, sizes: number[]): Uint8Array {
+  return Buffer.concat(
+    sizes.map((size, i) => {
+      const f = new Uint8Array(layout.headerSize + size);
+      for (let j = 0; j < size; j++) f[layout.headerSize + j] = (i * 7 + j + (j >> 8)) & 255;
+      return sealFrame(layout, f, { messageType: 1 + i, flags: 0, sequence: i, timestamp: 1 });
+    }),
+  );
+}
+
+describe('FixedStreamReader direct reads (target/filled)', () => {
+  const sizes = [200_000, 3, 0, 70_000, 1 << 20, 5, 40_000, 100];
+
+  it('reads written into target() at random sizes, mixed with pushed chunks, give the same frames', () => {
+    for (const layout of [RUST_FRAME, SWIFT_FRAME]) {
+      const stream = sized(layout, sizes);
+      const expected = new FixedFrameDecoder(layout)
+        .push(stream)
+        .map((f) => ({ header: f.header, payload: Buffer.from(f.payload).toString('base64') }));
+      for (const seed of [1, 2, 3]) {
+        let x = seed;
+        const rand = (n: number) => {
+          x = (x * 1103515245 + 12345) % 2147483648;
+          return 1 + (x % n);
+        };
+        const reader = new FixedStreamReader(layout, 2 << 20);
+        const out: { header: FrameHeader; payload: Uint8Array }[] = [];
+        const emit = (header: FrameHeader, payload: Uint8Array) => out.push({ header, payload });
+        let pos = 0;
+        let direct = 0;
+        while (pos < stream.length) {
+          const target = reader.target(1000);
+          if (target) {
+            const n = Math.min(rand(150_000), target.length);
+            target.set(stream.subarray(pos, pos + n));
+            reader.filled(target, n, emit);
+            direct += n;
+            pos += n;
+          } else {
+            const n = rand(9000);
+            reader.push(stream.slice(pos, pos + n), emit);
+            pos += n;
+          }
+        }
+        const got = out.map((f) => ({
+          header: f.header,
+          payload: Buffer.from(f.payload).toString('base64'),
+        }));
+        expect(got).toEqual(expected);
+        expect(direct).toBeGreaterThan(stream.length / 2);
+      }
+    }
+  });
+
+  it('a chunk pushed while a target is out moves the frame: a late read into the old target touches no payload', () => {
+    const stream = sized(RUST_FRAME, [100_000, 10, 100_000]);
+    const hs = RUST_FRAME.headerSize;
+    const endA = hs + 100_000;
+    const reader = new FixedStreamReader(RUST_FRAME, 1 << 20);
+    const out: Uint8Array[] = [];
+    const emit = (_h: FrameHeader, payload: Uint8Array) => out.push(payload);
+    reader.push(stream.slice(0, 1000), emit);
+    const stale = reader.target(1)!;
+    expect(stale.length).toBe(endA - 1000);
+    // The stream goes on through a chunk (as one a paused socket held would), completing frame A.
+    reader.push(stream.slice(1000, endA + 20), emit);
+    expect(out).toHaveLength(1);
+    const a = Uint8Array.from(out[0]!);
+    // The read under way lands in the old target: the next bytes of the stream.
+    const k = 30_000;
+    stale.set(stream.subarray(endA + 20, endA + 20 + k));
+    reader.filled(stale, k, emit);
+    expect(out).toHaveLength(2);
+    reader.push(stream.slice(endA + 20 + k), emit);
+    expect(out).toHaveLength(3);
+    expect(Buffer.from(out[0]!).equals(a)).toBe(true); // frame A, delivered before the late read, is unchanged
+    expect(Buffer.from(out[1]!).equals(stream.subarray(endA + hs, endA + hs + 10))).toBe(true);
+    expect(Buffer.from(out[2]!).equals(stream.subarray(stream.length - 100_000))).toBe(true);
+  });
+
+  it('a direct read longer than the target is E_INTERNAL, and the reader stays failed', () => {
+    const stream = sized(RUST_FRAME, [100_000]);
+    const reader = new FixedStreamReader(RUST_FRAME, 1 << 20);
+    const emit = () => {};
+    reader.push(stream.slice(0, 1000), emit);
+    const target = reader.target(1)!;
+    expect(() => reader.filled(target, target.length + 1, emit)).toThrow(
+      expect.objectContaining({ code: 'E_INTERNAL' }),
+    );
+  });
+});

@@ -35,8 +35,22 @@ import {
   SUPPORTED_COMPRESSION,
 } from './compression.js';
 
-/** Turns pushed chunks into decoded messages (control and application alike). */
-export type FrameReader = (chunk: Uint8Array) => DecodedMessage[];
+/**
+ * Reads that land straight in the frame being assembled (see `directReads` in direct-read.ts): the socket
+ * asks `target` where its next read may go and reports with `filled` how many bytes landed there.
+ */
+export interface DirectFrameReader {
+  /** The unfilled rest of the frame being assembled when at least `min` bytes of it are missing, else undefined. */
+  target(min: number): Uint8Array | undefined;
+  /** `n` bytes were read into `buf` (the last `target()` or a buffer of its own): the messages they complete. */
+  filled(buf: Uint8Array, n: number): DecodedMessage[];
+}
+
+/**
+ * Turns pushed chunks into decoded messages (control and application alike); the SWFT/RUST readers also
+ * take reads straight into a frame's buffer (`direct`).
+ */
+export type FrameReader = ((chunk: Uint8Array) => DecodedMessage[]) & { direct?: DirectFrameReader };
 
 /** What the link needs from a wire: encode a message into a frame, compress a frame, read a stream. */
 export interface WireAdapter {
@@ -183,16 +197,27 @@ class FixedWireAdapter implements WireAdapter {
     accepted: readonly CompressionAlgorithm[] = SUPPORTED_COMPRESSION,
   ): FrameReader {
     const frames = new FixedStreamReader(this.#layout, maxFrameSize);
-    return (chunk) => {
-      const out: DecodedMessage[] = [];
-      frames.push(chunk, (header, payload) => {
-        const entry = this.#entry(header.messageType);
-        const flag = header.flags & FRAME_FLAGS.COMPRESSION_MASK;
-        const plain = flag === 0 ? payload : decompress(flag, payload, maxFrameSize, accepted);
-        out.push({ type: entry.type, header, value: entry.codec.decode(plain) });
-      });
+    let out: DecodedMessage[] = [];
+    const emit = (header: FrameHeader, payload: Uint8Array): void => {
+      const entry = this.#entry(header.messageType);
+      const flag = header.flags & FRAME_FLAGS.COMPRESSION_MASK;
+      const plain = flag === 0 ? payload : decompress(flag, payload, maxFrameSize, accepted);
+      out.push({ type: entry.type, header, value: entry.codec.decode(plain) });
+    };
+    const reader: FrameReader = (chunk) => {
+      out = [];
+      frames.push(chunk, emit);
       return out;
     };
+    reader.direct = {
+      target: (min) => frames.target(min),
+      filled: (buf, n) => {
+        out = [];
+        frames.filled(buf, n, emit);
+        return out;
+      },
+    };
+    return reader;
   }
 }
 
@@ -211,6 +236,8 @@ export class FixedStreamReader {
   #frame: Uint8Array | undefined;
   #frameHeader: FrameHeader | undefined;
   #frameFill = 0;
+  /** The rest of #frame last handed to a read by `target` and not yet `filled`. */
+  #lease: Uint8Array | undefined;
   #failed: unknown;
 
   constructor(layout: FixedFrameLayout, maxFrameSize: number) {
@@ -224,9 +251,54 @@ export class FixedStreamReader {
     return this.#frame ? this.#frameFill : this.#headFill;
   }
 
+  /**
+   * Where the next read may be written directly: the unfilled rest of the frame being assembled (its
+   * header passed every check and its buffer exists) when at least `min` bytes of it are missing. The
+   * rest is leased to the read until `filled`; a chunk pushed meanwhile moves the frame to a new buffer
+   * first, so a read that lands late in the old one never touches a delivered payload.
+   */
+  target(min: number): Uint8Array | undefined {
+    const frame = this.#frame;
+    if (frame === undefined || this.#failed || frame.length - this.#frameFill < min) return undefined;
+    this.#lease = frame.subarray(this.#frameFill);
+    return this.#lease;
+  }
+
+  /**
+   * `n` bytes were read into `buf`: if `buf` is the current lease they extend the frame (emitted once
+   * complete), otherwise (a lease given up since) they are read as a chunk.
+   */
+  filled(buf: Uint8Array, n: number, emit: (header: FrameHeader, payload: Uint8Array) => void): void {
+    if (buf !== this.#lease || this.#lease === undefined) {
+      this.push(buf.subarray(0, n), emit);
+      return;
+    }
+    this.#lease = undefined;
+    if (this.#failed) throw this.#failed;
+    const frame = this.#frame!;
+    if (!(n > 0 && n <= frame.length - this.#frameFill)) {
+      throw tmeshError(
+        'E_INTERNAL',
+        `a read of ${n} bytes does not fit the ${frame.length - this.#frameFill} leased`,
+      );
+    }
+    this.#frameFill += n;
+    if (this.#frameFill < frame.length) return;
+    const header = this.#frameHeader!;
+    this.#frame = undefined;
+    this.#frameHeader = undefined;
+    try {
+      this.#deliver(header, frame, emit);
+    } catch (error) {
+      this.#failed = error;
+      throw error;
+    }
+  }
+
   /** Feed a chunk; `emit` gets every frame it completes, in order. */
   push(chunk: Uint8Array, emit: (header: FrameHeader, payload: Uint8Array) => void): void {
     if (this.#failed) throw this.#failed;
+    if (this.#lease !== undefined) this.#moveFrame();
     try {
       this.#push(chunk, emit);
     } catch (error) {
@@ -234,6 +306,16 @@ export class FixedStreamReader {
       this.#frame = undefined;
       throw error;
     }
+  }
+
+  /** Give up the lease: the frame continues in a copy of what it holds so far. */
+  #moveFrame(): void {
+    this.#lease = undefined;
+    const frame = this.#frame;
+    if (frame === undefined) return;
+    const moved = Buffer.allocUnsafe(frame.length); // filled completely before use
+    moved.set(frame.subarray(0, this.#frameFill));
+    this.#frame = moved;
   }
 
   #header(b: Uint8Array, o: number): FrameHeader {

@@ -17,6 +17,7 @@ import {
 } from '@tmesh/core';
 import { type CompressionChoice, pickCompression } from './compression.js';
 import { control, type HelloValue, isNumbered, linkRegistry } from './control.js';
+import { directReadsOf } from './direct-read.js';
 import type { FrameReader, WireAdapter } from './framing.js';
 import { wireAdapter } from './framing.js';
 import type { HandshakeParams, HandshakeResult, ResumePoint } from './handshake.js';
@@ -538,6 +539,9 @@ export class LinkImpl extends EventEmitter implements Link {
     this.#lastRx = Date.now();
     this.#state = this.#state === 'closing' ? 'closing' : 'open';
     stream.on('data', this.#onData);
+    // A socket with onread: big frames are read straight into the buffer they are assembled in.
+    const direct = this.#reader.direct;
+    if (direct) directReadsOf(stream)?.attach(direct, this.#onFilled);
     stream.on('drain', this.#onDrain);
     stream.on('error', this.#onStreamError);
     stream.on('close', this.#onStreamClose);
@@ -586,6 +590,7 @@ export class LinkImpl extends EventEmitter implements Link {
 
   #detach(stream: Duplex): void {
     stream.removeListener('data', this.#onData);
+    directReadsOf(stream)?.detach();
     stream.removeListener('drain', this.#onDrain);
     stream.removeListener('error', this.#onStreamError);
     stream.removeListener('close', this.#onStreamClose);
@@ -1268,6 +1273,24 @@ export class LinkImpl extends EventEmitter implements Link {
       this.#protocolError(error);
       return;
     }
+    this.#onMessages(msgs);
+  };
+
+  /** A read that landed in the buffer of the frame the reader is assembling (see direct-read.ts). */
+  readonly #onFilled = (buf: Uint8Array, n: number): void => {
+    this.#lastRx = Date.now();
+    this.#bytesIn += n;
+    let msgs: DecodedMessage[];
+    try {
+      msgs = this.#reader!.direct!.filled(buf, n);
+    } catch (error) {
+      this.#protocolError(error);
+      return;
+    }
+    if (msgs.length > 0) this.#onMessages(msgs);
+  };
+
+  #onMessages(msgs: DecodedMessage[]): void {
     const stream = this.#stream;
     for (let i = 0; i < msgs.length; i++) {
       if (this.#stream !== stream) return; // a Close in this chunk dropped the connection
@@ -1284,7 +1307,7 @@ export class LinkImpl extends EventEmitter implements Link {
         this.#flush();
       } else this.#scheduleFlush();
     }
-  };
+  }
 
   #onMessage(msg: DecodedMessage): void {
     const id = msg.type.id;
@@ -1613,6 +1636,7 @@ export class LinkImpl extends EventEmitter implements Link {
     stream.removeListener('close', this.#onStreamClose);
     stream.removeListener('error', this.#onStreamError);
     stream.removeListener('data', this.#onData);
+    directReadsOf(stream)?.detach();
     stream.removeListener('drain', this.#onDrain);
     stream.on('error', () => {});
     stream.resume(); // discard what still arrives, so the peer's end is seen

@@ -6,6 +6,7 @@ import tls from 'node:tls';
 import { type Endpoint, tmeshError } from '@tmesh/core';
 import { Acceptor, type LinkServer } from './acceptor.js';
 import { control, linkRegistry } from './control.js';
+import { adoptDirect, connectDirect } from './direct-read.js';
 import { codecFor } from './framing.js';
 import { handshake, socketError } from './handshake.js';
 import { type Dialer, type Link, LinkImpl, newSessionId, type ReconnectOptions } from './link.js';
@@ -101,10 +102,11 @@ function open(
       socket.once('error', onError);
       return;
     }
+    // Reads through onread: big frames land straight in the buffer they are assembled in (direct-read.ts).
     const socket =
       endpoint.kind === 'unix'
-        ? net.connect({ path: endpoint.path })
-        : net.connect({ host: endpoint.host, port: endpoint.port });
+        ? connectDirect({ path: endpoint.path })
+        : connectDirect({ host: endpoint.host, port: endpoint.port });
     if (endpoint.kind === 'tcp') socket.setNoDelay(true);
     const onError = (e: Error): void => reject(socketError(e, `connect ${where}`));
     socket.once('error', onError);
@@ -243,7 +245,10 @@ export async function listen(
     });
     server = tserver;
   } else {
-    server = net.createServer((socket) => {
+    // Paused on accept so nothing is read before the socket is rewrapped with onread (direct-read.ts);
+    // the handshake resumes it.
+    server = net.createServer({ pauseOnConnect: true }, (accepted) => {
+      const socket = adoptDirect(accepted);
       if (endpoint.kind === 'tcp') socket.setNoDelay(true);
       onStream(
         socket,
