@@ -1278,6 +1278,7 @@ export class LinkImpl extends EventEmitter implements Link {
 
   /** A read that landed in the buffer of the frame the reader is assembling (see direct-read.ts). */
   readonly #onFilled = (buf: Uint8Array, n: number): void => {
+    this.#readSinceFlush = true;
     this.#lastRx = Date.now();
     this.#bytesIn += n;
     let msgs: DecodedMessage[];
