@@ -310,7 +310,10 @@ export class LinkImpl extends EventEmitter implements Link {
 
   // sending
   #nextSeq = 1;
-  #clock = 0;
+  // Starts as a non-number so the field holds a reference to the number Date.now() returned: handing it
+  // to the encoder then boxes nothing per frame (a field of plain numbers is unboxed, and re-boxed in a
+  // new object at every call that takes it).
+  #clock: number = undefined as unknown as number;
   #clockLeft = 0;
   #clockArmed = false;
   // The unacknowledged numbered frames, oldest first, in parallel arrays with no object per message:
