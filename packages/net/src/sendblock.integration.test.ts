@@ -61,7 +61,9 @@ describe.each(['rust', 'swift'] as WireId[])('send blocks (%s)', (wire) => {
     });
     expect(link.stats().queuedBytes).toBe(0);
   }, 30_000);
+});
 
+describe.each(['rust', 'swift', 'universal'] as WireId[])('sends from getters (%s)', (wire) => {
   it('refuses a send from a getter of a value being encoded, and keeps working', async () => {
     const { link, received } = await pair(wire);
     link.trySend(FileChunk, chunk(0));
