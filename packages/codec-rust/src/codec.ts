@@ -20,11 +20,12 @@ import {
   openFrame,
   RUST_FRAME,
   sealFrame,
+  sealFrameAt,
   sealFrameParts,
   tmeshError,
 } from '@tmesh/core';
 import { type CompiledBincode, compileDescRust, compileRust } from './compile.js';
-import { acquireWriter, releaseWriter } from './writer.js';
+import { acquireWriter, bindWriter, NO_ROOM, releaseWriter } from './writer.js';
 
 /** Options of {@link createRustCodec}. */
 export interface RustCodecOptions {
@@ -43,6 +44,16 @@ function checkCompression(header: FrameHeader): void {
     throw tmeshError(
       'E_COMPRESSION',
       `rust frame seq ${header.sequence}: compression ${algorithm} is applied by the link layer, not by the codec; decompress before decoding`,
+    );
+  }
+}
+
+/** The buffer and offset of `encodeFrameInto`: a Uint8Array and an integer offset within it. */
+function checkTarget(buf: Uint8Array, at: number): void {
+  if (!(buf instanceof Uint8Array) || !Number.isInteger(at) || at < 0 || at > buf.length) {
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      `rust encodeFrameInto: needs a Uint8Array and an offset within it, got offset ${at}`,
     );
   }
 }
@@ -67,8 +78,8 @@ class RustCodec implements WireCodec {
   readonly wire = 'rust' as const;
   readonly registry: MessageRegistry;
   readonly #max: number;
-  /** Compiled payload codec per registered type, keyed by frame id (filled lazily). */
-  readonly #byId = new Map<number, { type: MessageType<any>; codec: CompiledBincode<any> }>();
+  /** Compiled payload codec per registered type, indexed by frame id (a u8; filled lazily). */
+  readonly #byId: ({ type: MessageType<any>; codec: CompiledBincode<any> } | undefined)[] = new Array(256);
 
   constructor(registry: MessageRegistry, options: RustCodecOptions) {
     const max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -84,11 +95,11 @@ class RustCodec implements WireCodec {
   }
 
   #entry(id: number): { type: MessageType<any>; codec: CompiledBincode<any> } {
-    let entry = this.#byId.get(id);
+    let entry = this.#byId[id];
     if (!entry) {
       const type = this.registry.byId(id);
       entry = { type, codec: compileDescRust(type.schema.desc) };
-      this.#byId.set(id, entry);
+      this.#byId[id] = entry;
     }
     return entry;
   }
@@ -156,6 +167,33 @@ class RustCodec implements WireCodec {
       if (w.refs.length > 0) w.refs = [];
       releaseWriter(w);
     }
+  }
+
+  encodeFrameInto<T>(
+    type: MessageType<T>,
+    value: T,
+    options: WireEncodeOptions,
+    buf: Uint8Array,
+    at: number,
+  ): number {
+    const codec = this.#check(type, options);
+    // Read before the value is encoded (a getter may encode again with other options).
+    const { flags = 0, sequence = 0, timestamp } = options;
+    checkTarget(buf, at);
+    if (buf.length - at < HEADER) return -HEADER;
+    const w = bindWriter(buf, at);
+    let end: number;
+    try {
+      end = codec.encodeInto(w, value, at + HEADER);
+    } catch (error) {
+      if (error === NO_ROOM) return -w.need;
+      throw error;
+    } finally {
+      w.bounded = false;
+      releaseWriter(w);
+    }
+    this.#tooLarge(type, end - at);
+    return sealFrameAt(RUST_FRAME, buf, at, end, meta(type, flags, sequence, timestamp));
   }
 
   #open(raw: RawFrame, copy: boolean): DecodedMessage {

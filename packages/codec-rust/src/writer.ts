@@ -27,6 +27,14 @@ export class SlabWriter {
     this.refs.push(pos - this.start, bytes);
   }
 
+  /**
+   * Set while the writer writes into a caller's buffer (`bindWriter`): a value that does not fit is not
+   * moved to a new slab; the encode stops with `NO_ROOM` and `need` holds the room it asked for (the
+   * bytes written so far plus those of the write that did not fit).
+   */
+  bounded = false;
+  need = 0;
+
   constructor(size = SLAB_SIZE) {
     this.buf = new Uint8Array(size);
     this.dv = new DataView(this.buf.buffer);
@@ -39,6 +47,10 @@ export class SlabWriter {
   grow(pos: number, need: number): number {
     const used = pos - this.start;
     const min = used + need;
+    if (this.bounded) {
+      this.need = min;
+      throw NO_ROOM;
+    }
     // Room for what is known plus slack for the fields after it, so a big bytes field is moved once.
     const size = min < SLAB_SIZE / 2 ? SLAB_SIZE : min + Math.max(4096, min >>> 3);
     const next = new Uint8Array(size);
@@ -64,7 +76,35 @@ export class SlabWriter {
   }
 }
 
+/**
+ * What a writer bound to a caller's buffer throws when the value does not fit (a plain object, not an
+ * Error: no stack is captured, and the frame codec catches it right away).
+ */
+export const NO_ROOM: { readonly reason: string } = Object.freeze({ reason: 'no room in the bound buffer' });
+
 const shared = new SlabWriter();
+const bound = new SlabWriter(0);
+let boundBuffer: Uint8Array | undefined;
+let boundDv: DataView = bound.dv;
+
+/**
+ * A writer that writes into `buf` from `at` on and throws `NO_ROOM` instead of growing (see
+ * `SlabWriter.bounded`); give it back with `releaseWriter`. Its DataView is made once per buffer.
+ */
+export function bindWriter(buf: Uint8Array, at: number): SlabWriter {
+  let w = bound;
+  if (w.busy) w = new SlabWriter(0);
+  else if (buf !== boundBuffer) {
+    boundBuffer = buf;
+    boundDv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  w.busy = true;
+  w.bounded = true;
+  w.buf = buf;
+  w.dv = w === bound ? boundDv : new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  w.start = at;
+  return w;
+}
 
 /** The shared writer, or a fresh one if an encode is already running (re-entrant encode from a getter). */
 export function acquireWriter(): SlabWriter {

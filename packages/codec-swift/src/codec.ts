@@ -20,6 +20,7 @@ import {
   openFrame,
   SWIFT_FRAME,
   sealFrame,
+  sealFrameAt,
   sealFrameParts,
   tmeshError,
 } from '@tmesh/core';
@@ -133,6 +134,28 @@ export function createSwiftCodec(registry: MessageRegistry, options: SwiftCodecO
         refs.length === 0 ? [head] : gatherParts(head, refs),
         meta(type.id, flags, sequence, timestamp),
       );
+    },
+    encodeFrameInto<T>(
+      type: MessageType<T>,
+      value: T,
+      encodeOptions: WireEncodeOptions,
+      buf: Uint8Array,
+      at: number,
+    ): number {
+      const flags = checkEncode(type, encodeOptions);
+      // Read before the value is encoded (a getter may encode again with other options).
+      const { sequence = 0, timestamp } = encodeOptions;
+      if (!(buf instanceof Uint8Array) || !Number.isInteger(at) || at < 0 || at > buf.length) {
+        throw tmeshError(
+          'E_INVALID_ARGUMENT',
+          `swift encodeFrameInto: needs a Uint8Array and an offset within it, got offset ${at}`,
+        );
+      }
+      const hs = SWIFT_FRAME.headerSize;
+      if (buf.length - at < hs) return -hs;
+      const end = codecFor(type.id).codec.encodeInto(value, hs, buf, at);
+      if (end < 0) return end;
+      return sealFrameAt(SWIFT_FRAME, buf, at, end, meta(type.id, flags, sequence, timestamp));
     },
     decode(frame: Uint8Array, decodeOptions?: { copy?: boolean }): DecodedMessage {
       if (!(frame instanceof Uint8Array))

@@ -2,7 +2,7 @@
 // (one function per struct, enum, union, list and map), so the hot path does no per-field reflection.
 import type { PayloadCodec, Schema, TypeDesc } from '@tmesh/core';
 import { tmeshError } from '@tmesh/core';
-import { check, encodeStr, Reader, Writer } from './msgpack.js';
+import { check, encodeStr, NO_ROOM, Reader, Writer } from './msgpack.js';
 
 /** The key Swift writes for the associated value of an enum case (`case delete(Delete)` -> `_0`). */
 export const ASSOCIATED_VALUE_KEY = '_0';
@@ -19,6 +19,12 @@ export interface SwiftPayloadCodec<T> extends PayloadCodec<T> {
    * the slab region `head` and listed in `refs` as pairs (offset into `head`, the caller's array).
    */
   encodeGather(value: T, reserve: number): { head: Uint8Array; refs: (number | Uint8Array)[] };
+  /**
+   * `encodeWithReserve` into the caller's `buf` from `at` on (`reserve` blank bytes, then the payload):
+   * returns the end, or `-need` (the room the encoder asked for where it stopped, more than
+   * `buf.length - at`) when it does not fit, having written nothing but bytes of `buf` from `at` on.
+   */
+  encodeInto(value: T, reserve: number, buf: Uint8Array, at: number): number;
   /** `decode` without the options object (the frame decoder's hot path). */
   decodePayload(bytes: Uint8Array, copy: boolean): T;
 }
@@ -449,9 +455,26 @@ export function compileSwift<T>(schema: Schema<T>): SwiftPayloadCodec<T> {
       writer.busy = false;
     }
   };
+  const encodeInto = (value: T, reserve: number, buf: Uint8Array, at: number): number => {
+    if (writer.busy)
+      throw tmeshError('E_ENCODE_INVALID_VALUE', `${where}: encode called again while encoding`);
+    writer.busy = true;
+    writer.bind(buf, at, reserve);
+    try {
+      compiled.encode(value);
+      return writer.pos;
+    } catch (error) {
+      if (error === NO_ROOM) return -writer.need;
+      throw error;
+    } finally {
+      writer.unbind();
+      writer.busy = false;
+    }
+  };
   const codec: SwiftPayloadCodec<T> = {
     encodeWithReserve,
     encodeGather,
+    encodeInto,
     encode: (value) => encodeWithReserve(value, 0),
     decode(bytes, options) {
       if (!(bytes instanceof Uint8Array)) {

@@ -44,6 +44,12 @@ function allocSlab(size: number): Uint8Array {
   return B ? new Uint8Array(B.allocUnsafeSlow(size).buffer, 0, size) : new Uint8Array(size);
 }
 
+/**
+ * What a writer bound to a caller's buffer throws when the message does not fit (a plain object, not an
+ * Error: no stack is captured, and the encoder catches it right away).
+ */
+export const NO_ROOM: { readonly reason: string } = Object.freeze({ reason: 'no room in the bound buffer' });
+
 /** Size of one output slab; a bigger message gets a slab of its own size plus this. */
 export const SLAB_SIZE = 64 * 1024;
 
@@ -68,9 +74,39 @@ export class Writer {
    */
   gather = false;
   refs: (number | Uint8Array)[] = [];
+  /**
+   * Set while the writer writes into a caller's buffer (`bind`): a message that does not fit is not
+   * moved to a new slab; the encode stops with `NO_ROOM` and `need` holds the room it asked for (the
+   * bytes written so far plus those of the write that did not fit).
+   */
+  bounded = false;
+  need = 0;
+  /** The slab and its first free byte, kept aside while bound to a caller's buffer. */
+  #slab: Uint8Array | undefined;
+  #slabFree = 0;
 
   constructor(size = SLAB_SIZE) {
     this.buf = allocSlab(size);
+  }
+
+  /** Write the next message into `buf` from `at` on, after `reserve` blank bytes, until `unbind`. */
+  bind(buf: Uint8Array, at: number, reserve: number): void {
+    this.#slab = this.buf;
+    this.#slabFree = this.free;
+    this.bounded = true;
+    this.buf = buf;
+    this.start = at;
+    this.pos = at + reserve;
+  }
+
+  /** Back to the writer's own slab after `bind`. */
+  unbind(): void {
+    this.bounded = false;
+    this.buf = this.#slab!;
+    this.free = this.#slabFree;
+    this.#slab = undefined;
+    this.start = this.free;
+    this.pos = this.free;
   }
 
   /** Start a message with `reserve` bytes left blank in front (for a frame header). */
@@ -98,6 +134,10 @@ export class Writer {
   /** Move the message written so far to the front of a new slab big enough for `n` more bytes. */
   grow(n: number): void {
     const used = this.pos - this.start;
+    if (this.bounded) {
+      this.need = used + n;
+      throw NO_ROOM;
+    }
     const next = allocSlab(Math.max(SLAB_SIZE, used + n + SLAB_SIZE));
     next.set(this.buf.subarray(this.start, this.pos));
     this.buf = next;

@@ -61,6 +61,25 @@ export interface WireCodec {
    * Optional: a codec without it is used through `encode`.
    */
   encodeParts?<T>(type: MessageType<T>, value: T, options?: WireEncodeOptions): Uint8Array[];
+  /**
+   * Encode one message as one complete frame written straight into the caller's buffer at `buf[at ..]`
+   * (a sender batching frames into its own write buffer: no frame array of its own, no copy). Returns
+   * the frame's end, the same bytes `encode` returns lying at `buf[at, end)`. When the encoder runs out
+   * of room before `buf.length` (it reserves a string's worst-case UTF-8 size before writing it, so a
+   * buffer must have that much slack), returns `-need` instead: `need` (more than `buf.length - at`) is the room
+   * the encoder asked for where it stopped, an estimate of the frame's size for the caller to choose
+   * between a fresh buffer and `encodeParts` (at least the bytes encoded so far and those that did not
+   * fit; a string's worst-case UTF-8 size may make it larger than the frame). Bytes of `buf` from `at` on
+   * may then have been overwritten; nothing else changed. Bad values throw as in `encode`.
+   * Optional: a codec without it is used through `encodeParts` / `encode`.
+   */
+  encodeFrameInto?<T>(
+    type: MessageType<T>,
+    value: T,
+    options: WireEncodeOptions,
+    buf: Uint8Array,
+    at: number,
+  ): number;
   /** Decode exactly one complete frame. */
   decode(frame: Uint8Array, options?: { copy?: boolean }): DecodedMessage;
   /** A decoder for a byte stream of frames. */

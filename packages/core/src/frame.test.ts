@@ -10,6 +10,7 @@ import {
   readFrameHeader,
   SWIFT_FRAME,
   sealFrame,
+  sealFrameAt,
 } from './frame.js';
 
 function frameOf(layout: typeof SWIFT_FRAME, payload: number[] | Uint8Array, sequence = 1) {
@@ -115,6 +116,40 @@ describe('fixed frame header', () => {
     expect(codeOf(() => sealFrame(SWIFT_FRAME, f, { messageType: 1, flags: 0x10000 }))).toBe('E_RANGE');
     expect(codeOf(() => sealFrame(SWIFT_FRAME, f, { messageType: 1, sequence: -1 }))).toBe('E_RANGE');
     expect(codeOf(() => sealFrame(SWIFT_FRAME, f, { messageType: 1, timestamp: 1.5 }))).toBe('E_RANGE');
+  });
+
+  it.each([SWIFT_FRAME, RUST_FRAME])(
+    'sealFrameAt seals a frame lying inside a bigger buffer like sealFrame, touching nothing around it ($wire)',
+    (layout) => {
+      const meta = { messageType: 7, flags: 0x0018, sequence: 0xfffffffe, timestamp: 1_700_000_000_123 };
+      for (const size of [0, 1, 72, 127, 128, 1000]) {
+        const payload = Uint8Array.from({ length: size }, (_, i) => (i * 31 + size) & 0xff);
+        const alone = new Uint8Array(layout.headerSize + size);
+        alone.set(payload, layout.headerSize);
+        sealFrame(layout, alone, meta);
+        for (const at of [0, 3, 64]) {
+          // A view that starts inside its ArrayBuffer, as the link's send blocks may.
+          const buf = new Uint8Array(11 + at + alone.length + 5).subarray(11).fill(0xee);
+          buf.set(payload, at + layout.headerSize);
+          expect(sealFrameAt(layout, buf, at, at + alone.length, meta)).toBe(at + alone.length);
+          expect(hex(buf.subarray(at, at + alone.length))).toBe(hex(alone));
+          expect(buf.subarray(0, at).every((b) => b === 0xee)).toBe(true);
+          expect(buf.subarray(at + alone.length).every((b) => b === 0xee)).toBe(true);
+          expect(openFrame(layout, buf.subarray(at, at + alone.length)).payload).toEqual(payload);
+        }
+      }
+    },
+  );
+
+  it('sealFrameAt refuses a range without room for the header, or outside the buffer', () => {
+    const buf = new Uint8Array(100);
+    const meta = { messageType: 1 };
+    expect(codeOf(() => sealFrameAt(RUST_FRAME, buf, 0, 31, meta))).toBe('E_INVALID_ARGUMENT');
+    expect(codeOf(() => sealFrameAt(RUST_FRAME, buf, 80, 101, meta))).toBe('E_INVALID_ARGUMENT');
+    expect(codeOf(() => sealFrameAt(RUST_FRAME, buf, -1, 40, meta))).toBe('E_INVALID_ARGUMENT');
+    expect(codeOf(() => sealFrameAt(RUST_FRAME, buf, 1.5, 40, meta))).toBe('E_INVALID_ARGUMENT');
+    expect(codeOf(() => sealFrameAt(RUST_FRAME, buf, 0, 40, { messageType: 300 }))).toBe('E_RANGE');
+    expect(sealFrameAt(RUST_FRAME, buf, 68, 100, meta)).toBe(100);
   });
 
   it('checks the size limit before the payload arrives', () => {

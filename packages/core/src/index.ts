@@ -26,6 +26,7 @@ export {
   resealFrameParts,
   SWIFT_FRAME,
   sealFrame,
+  sealFrameAt,
   sealFrameParts,
 } from './frame.js';
 export type { MachineIdOptions, MachineIdSource } from './machine-id.js';

@@ -68,6 +68,21 @@ export interface WireAdapter {
     flags: number,
     timestamp?: number,
   ): Uint8Array | Uint8Array[];
+  /**
+   * One uncompressed frame written straight into `buf` at `at` (see `WireCodec.encodeFrameInto`): its
+   * end, or `-need` (the room the encoder asked for, an estimate of the frame's size) when it does not
+   * fit before `buf.length`.
+   * Absent on a wire whose codec cannot (the link then uses `encodeParts`).
+   */
+  encodeInto?<T>(
+    type: MessageType<T>,
+    value: T,
+    sequence: number,
+    flags: number,
+    timestamp: number,
+    buf: Uint8Array,
+    at: number,
+  ): number;
   /** Recompute the checksum of a frame given as parts (before writing it again); see `resealFrameParts`. */
   reseal(parts: Uint8Array[]): void;
   /**
@@ -138,6 +153,18 @@ class FixedWireAdapter implements WireAdapter {
   ): Uint8Array | Uint8Array[] {
     const parts = this.#codec.encodeParts!(type, value, this.#options(sequence, flags, timestamp));
     return parts.length === 1 ? parts[0]! : parts;
+  }
+
+  encodeInto<T>(
+    type: MessageType<T>,
+    value: T,
+    sequence: number,
+    flags: number,
+    timestamp: number,
+    buf: Uint8Array,
+    at: number,
+  ): number {
+    return this.#codec.encodeFrameInto!(type, value, this.#options(sequence, flags, timestamp), buf, at);
   }
 
   /** One options object for every encode (the codecs read it before encoding the value). */

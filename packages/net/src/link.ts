@@ -188,6 +188,8 @@ const WRITE_NOW_BYTES = 256 * 1024;
 const BLOCK_BYTES = 64 * 1024;
 /** Frames up to this size (with their ReplyTo prefix) are copied into the link's send blocks. */
 const INLINE_MAX = 16 * 1024;
+/** A frame is encoded into the current send block only if this much room is left, else into a new one. */
+const MIN_BLOCK_ROOM = 256;
 /** In a write, pieces below this size are copied together; larger ones go as their own iovec. */
 const COPY_BELOW = 1024;
 const BUSY_WITHIN_MS = 0.05;
@@ -309,7 +311,10 @@ export class LinkImpl extends EventEmitter implements Link {
 
   // sending
   #nextSeq = 1;
-  #clock = 0;
+  // Starts as a non-number so the field holds a reference to the number Date.now() returned: handing it
+  // to the encoder then boxes nothing per frame (a field of plain numbers is unboxed, and re-boxed in a
+  // new object at every call that takes it).
+  #clock: number = undefined as unknown as number;
   #clockLeft = 0;
   #clockArmed = false;
   // The unacknowledged numbered frames, oldest first, in parallel arrays with no object per message:
@@ -328,6 +333,10 @@ export class LinkImpl extends EventEmitter implements Link {
   #retainedEnd: number[] = [];
   #block: Uint8Array | undefined;
   #blockFill = 0;
+  /** Set while a frame is encoded into the send block. */
+  #encoding = false;
+  /** A type whose last frame was too big for a send block: the next one is not tried there first. */
+  #bigType: MessageType<any> | undefined;
   #blockSent = 0;
   #prefixes = new Map<number, Uint8Array>();
   #settles = new Map<number, Settle>();
@@ -622,23 +631,51 @@ export class LinkImpl extends EventEmitter implements Link {
     onAck?: () => void,
     onFail?: (e: TmeshError) => void,
   ): number {
-    const adapter = this.#adapter!;
-    const seq = this.#nextSeq;
-    const wireSeq = seq % TWO32;
-    if (!this.#compressing()) {
-      // No compression: a gather encode, so big bytes fields are written from the caller's arrays.
-      const frame = adapter.encodeParts(type, value, wireSeq, flags, this.#now());
-      return this.#retain(seq, frame, prefix, type, onAck, onFail);
-    }
-    let frame = adapter.encode(type, value, wireSeq, flags);
-    if (this.#compressionOn && this.#compression !== 'none' && frame.length >= this.#compressionThreshold) {
-      const packed = adapter.encodeCompressed(type, value, frame, wireSeq, flags, this.#compression);
-      if (packed) {
-        this.#saved += frame.length - packed.length;
-        frame = packed;
+    // A send from a getter of the value would take the same sequence number (and, for the send block,
+    // write over the frame being encoded there).
+    if (this.#encoding) this.#reentered(type);
+    this.#encoding = true;
+    let frame: RetainedFrame;
+    try {
+      const adapter = this.#adapter!;
+      // The sequence modulo 2^32 (`>>> 0` is exact below 2^53), without a float modulo (~5 ns).
+      const wireSeq = this.#nextSeq >>> 0;
+      if (this.#compressing()) frame = this.#encodeCompressed(adapter, type, value, wireSeq, flags);
+      else {
+        if (adapter.encodeInto !== undefined && type !== this.#bigType) {
+          // Straight into the send block: no frame array per message, no copy.
+          const end = this.#encodeInBlock(adapter, type, value, wireSeq, flags, prefix);
+          if (end >= 0) {
+            this.#encoding = false;
+            return this.#retainRange(this.#nextSeq, this.#blockFill, end, type, onAck, onFail);
+          }
+        }
+        // A gather encode, so big bytes fields are written from the caller's arrays.
+        frame = adapter.encodeParts(type, value, wireSeq, flags, this.#now());
+        if (type === this.#bigType && !Array.isArray(frame) && frame.length <= INLINE_MAX) {
+          this.#bigType = undefined;
+        }
       }
+    } finally {
+      this.#encoding = false;
     }
-    return this.#retain(seq, frame, prefix, type, onAck, onFail);
+    return this.#retain(this.#nextSeq, frame, prefix, type, onAck, onFail);
+  }
+
+  /** One frame, its payload compressed when that is on, above the threshold and shrinks it. */
+  #encodeCompressed<T>(
+    adapter: WireAdapter,
+    type: MessageType<T>,
+    value: T,
+    wireSeq: number,
+    flags: number,
+  ): Uint8Array {
+    const frame = adapter.encode(type, value, wireSeq, flags);
+    if (frame.length < this.#compressionThreshold) return frame;
+    const packed = adapter.encodeCompressed(type, value, frame, wireSeq, flags, this.#compression);
+    if (!packed) return frame;
+    this.#saved += frame.length - packed.length;
+    return packed;
   }
 
   /**
@@ -665,6 +702,90 @@ export class LinkImpl extends EventEmitter implements Link {
     return this.#compressionOn && this.#compression !== 'none';
   }
 
+  /**
+   * Encode a frame (after `prefix`, if any) into the send block from #blockFill on, starting a new block
+   * when it does not fit the current one. Returns its end, or -1 when it goes the other way (bigger than
+   * INLINE_MAX: written from its own array; its type then skips this attempt until one of its frames is
+   * small again, so a stream of big frames does not encode twice). Nothing is retained yet.
+   */
+  #encodeInBlock<T>(
+    adapter: WireAdapter,
+    type: MessageType<T>,
+    value: T,
+    wireSeq: number,
+    flags: number,
+    prefix: Uint8Array | undefined,
+  ): number {
+    const timestamp = this.#now();
+    const pre = prefix === undefined ? 0 : prefix.length;
+    let block = this.#block;
+    let fresh = false;
+    if (block === undefined || block.length - this.#blockFill < pre + MIN_BLOCK_ROOM) {
+      block = this.#newBlock(this.#writing());
+      fresh = true;
+    }
+    for (;;) {
+      const start = this.#blockFill;
+      if (prefix !== undefined) copyInto(block, start, prefix);
+      const end = adapter.encodeInto!(type, value, wireSeq, flags, timestamp, block, start + pre);
+      if (end >= 0) return end;
+      // -end: the room the encoder asked for, an estimate of the frame's size.
+      if (fresh || pre - end > INLINE_MAX) {
+        this.#bigType = type;
+        return -1;
+      }
+      block = this.#newBlock(this.#writing());
+      fresh = true;
+    }
+  }
+
+  /**
+   * A send from inside the encoding of another message (a getter of its value): the outer frame is
+   * being written at the send block's end and has not taken its sequence number yet.
+   */
+  #reentered(type: MessageType<any>): never {
+    throw tmeshError(
+      'E_INVALID_ARGUMENT',
+      `send ${type.name}: called while a message of this link is being encoded (from a getter of its value?)`,
+    );
+  }
+
+  /** Whether queued frames are written now (else they wait in #retained for a reconnect). */
+  #writing(): boolean {
+    return this.#state === 'open' || (this.#state === 'closing' && this.#stream !== undefined);
+  }
+
+  /**
+   * Keep the frame (with its prefix) that lies at `[start, end)` of the current send block for
+   * retransmission until acknowledged, and write it if connected: no object kept per message, and the
+   * block leaves as one piece.
+   */
+  #retainRange(
+    seq: number,
+    start: number,
+    end: number,
+    type: MessageType<any>,
+    onAck: (() => void) | undefined,
+    onFail: ((e: TmeshError) => void) | undefined,
+  ): number {
+    this.#nextSeq = seq + 1;
+    this.#retainedTypes.push(type);
+    if (onAck !== undefined || onFail !== undefined) this.#settles.set(seq, { onAck, onFail });
+    this.#messagesOut++;
+    this.#blockFill = end;
+    this.#retained.push(this.#block!);
+    this.#retainedStart.push(start);
+    this.#retainedEnd.push(end);
+    const bytes = end - start;
+    this.#queuedBytes += bytes;
+    if (this.#writing()) {
+      this.#outBytes += bytes;
+      if (this.#outBytes >= WRITE_NOW_BYTES && !this.#blocked) this.#flush();
+      else this.#scheduleFlush();
+    } else this.#blockSent = end; // retransmitted from #retained after the reconnect
+    return seq;
+  }
+
   /** Keep an encoded frame for retransmission until acknowledged, and write it if connected. */
   #retain(
     seq: number,
@@ -674,17 +795,14 @@ export class LinkImpl extends EventEmitter implements Link {
     onAck: (() => void) | undefined,
     onFail: ((e: TmeshError) => void) | undefined,
   ): number {
-    this.#nextSeq = seq + 1;
-    this.#retainedTypes.push(type);
-    if (onAck || onFail) this.#settles.set(seq, { onAck, onFail });
-    this.#messagesOut++;
-    const writing = this.#state === 'open' || (this.#state === 'closing' && this.#stream !== undefined);
     if (!Array.isArray(frame)) {
       const bytes = frame.length + (prefix ? prefix.length : 0);
       if (bytes <= INLINE_MAX) {
-        // Into the send block: no object kept per message, and the block leaves as one piece.
+        // Copied into the send block.
         let block = this.#block;
-        if (block === undefined || this.#blockFill + bytes > block.length) block = this.#newBlock(writing);
+        if (block === undefined || this.#blockFill + bytes > block.length) {
+          block = this.#newBlock(this.#writing());
+        }
         const start = this.#blockFill;
         let at = start;
         if (prefix) {
@@ -692,20 +810,14 @@ export class LinkImpl extends EventEmitter implements Link {
           at += prefix.length;
         }
         copyInto(block, at, frame);
-        at += frame.length;
-        this.#blockFill = at;
-        this.#retained.push(block);
-        this.#retainedStart.push(start);
-        this.#retainedEnd.push(at);
-        this.#queuedBytes += bytes;
-        if (writing) {
-          this.#outBytes += bytes;
-          if (this.#outBytes >= WRITE_NOW_BYTES && !this.#blocked) this.#flush();
-          else this.#scheduleFlush();
-        } else this.#blockSent = at; // retransmitted from #retained after the reconnect
-        return seq;
+        return this.#retainRange(seq, start, at + frame.length, type, onAck, onFail);
       }
     }
+    this.#nextSeq = seq + 1;
+    this.#retainedTypes.push(type);
+    if (onAck || onFail) this.#settles.set(seq, { onAck, onFail });
+    this.#messagesOut++;
+    const writing = this.#writing();
     this.#retained.push(frame);
     this.#retainedStart.push(-1);
     this.#retainedEnd.push(0);
