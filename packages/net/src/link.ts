@@ -188,6 +188,10 @@ const WRITE_NOW_BYTES = 256 * 1024;
 const BLOCK_BYTES = 64 * 1024;
 /** Frames up to this size (with their ReplyTo prefix) are copied into the link's send blocks. */
 const INLINE_MAX = 16 * 1024;
+/** Slots of the retained-message ring (a power of two; it doubles when full). */
+const RING_MIN = 1024;
+/** A ring grown past this many slots shrinks back once everything in it is acknowledged. */
+const RING_SHRINK_ABOVE = 16 * 1024;
 /** A frame is encoded into the current send block only if this much room is left, else into a new one. */
 const MIN_BLOCK_ROOM = 256;
 /** In a write, pieces below this size are copied together; larger ones go as their own iovec. */
@@ -317,20 +321,23 @@ export class LinkImpl extends EventEmitter implements Link {
   #clock: number = undefined as unknown as number;
   #clockLeft = 0;
   #clockArmed = false;
-  // The unacknowledged numbered frames, oldest first, in parallel arrays with no object per message:
-  // sequence numbers are consecutive, so index i holds sequence #retainedBase + i (live from
-  // #retainedHead on). The rare extras live in maps keyed by sequence: the ReplyTo frame written before
+  // The unacknowledged numbered frames, oldest first, in parallel ring arrays with no object per
+  // message: sequence numbers are consecutive, so position i (from #retainedHead up to #retainedTail)
+  // holds sequence #retainedBase + i, in slot i & #retainedMask. The ring doubles when full (bounded by
+  // the send queue's message limit) and shrinks back once a large one is empty. The rare extras live in maps keyed by sequence: the ReplyTo frame written before
   // a response, the callbacks of 'acked' sends and requests.
-  #retained: RetainedFrame[] = [];
-  #retainedTypes: MessageType<any>[] = [];
+  #retained: (RetainedFrame | undefined)[] = new Array(RING_MIN).fill(undefined);
+  #retainedTypes: (MessageType<any> | undefined)[] = new Array(RING_MIN).fill(undefined);
   #retainedHead = 0;
+  #retainedTail = 0;
+  #retainedMask = RING_MIN - 1;
   #retainedBase = 1;
   // A small frame is copied into the current send block (64 KiB) and retained as a range of it:
   // #retained[i] is then the block, [#retainedStart[i], #retainedEnd[i]) its bytes (the ReplyTo prefix
   // included). Frames that did not go into a block have start -1. Bytes of the block from #blockSent
   // to #blockFill are not yet in #out (they count in #outBytes already).
-  #retainedStart: number[] = [];
-  #retainedEnd: number[] = [];
+  #retainedStart = new Int32Array(RING_MIN);
+  #retainedEnd = new Int32Array(RING_MIN);
   #block: Uint8Array | undefined;
   #blockFill = 0;
   /** Set while a frame is encoded into the send block. */
@@ -560,13 +567,15 @@ export class LinkImpl extends EventEmitter implements Link {
     const r = this.#retained;
     const starts = this.#retainedStart;
     const ends = this.#retainedEnd;
-    for (let i = this.#retainedHead; i < r.length; i++) {
-      const frame = r[i]!;
-      const start = starts[i]!;
+    const m = this.#retainedMask;
+    const tail = this.#retainedTail;
+    for (let i = this.#retainedHead; i < tail; i++) {
+      const frame = r[i & m]!;
+      const start = starts[i & m]!;
       if (start >= 0) {
         // Messages one after another in a block leave as one range.
-        let end = ends[i]!;
-        while (i + 1 < r.length && r[i + 1] === frame && starts[i + 1] === end) end = ends[++i]!;
+        let end = ends[i & m]!;
+        while (i + 1 < tail && r[(i + 1) & m] === frame && starts[(i + 1) & m] === end) end = ends[++i & m]!;
         this.#push((frame as Uint8Array).subarray(start, end));
         continue;
       }
@@ -611,7 +620,7 @@ export class LinkImpl extends EventEmitter implements Link {
   // ---------------------------------------------------------------- sending
 
   #hasSpace(): boolean {
-    const count = this.#retained.length - this.#retainedHead;
+    const count = this.#retainedTail - this.#retainedHead;
     if (count === 0) return true;
     return count < this.#opts.queueMaxMessages && this.#queuedBytes < this.#opts.queueMaxBytes;
   }
@@ -769,13 +778,13 @@ export class LinkImpl extends EventEmitter implements Link {
     onFail: ((e: TmeshError) => void) | undefined,
   ): number {
     this.#nextSeq = seq + 1;
-    this.#retainedTypes.push(type);
     if (onAck !== undefined || onFail !== undefined) this.#settles.set(seq, { onAck, onFail });
     this.#messagesOut++;
     this.#blockFill = end;
-    this.#retained.push(this.#block!);
-    this.#retainedStart.push(start);
-    this.#retainedEnd.push(end);
+    const i = this.#retainSlot(type);
+    this.#retained[i] = this.#block!;
+    this.#retainedStart[i] = start;
+    this.#retainedEnd[i] = end;
     const bytes = end - start;
     this.#queuedBytes += bytes;
     if (this.#writing()) {
@@ -814,13 +823,13 @@ export class LinkImpl extends EventEmitter implements Link {
       }
     }
     this.#nextSeq = seq + 1;
-    this.#retainedTypes.push(type);
     if (onAck || onFail) this.#settles.set(seq, { onAck, onFail });
     this.#messagesOut++;
     const writing = this.#writing();
-    this.#retained.push(frame);
-    this.#retainedStart.push(-1);
-    this.#retainedEnd.push(0);
+    const i = this.#retainSlot(type);
+    this.#retained[i] = frame;
+    this.#retainedStart[i] = -1;
+    this.#retainedEnd[i] = 0;
     let bytes = Array.isArray(frame) ? frameBytes(frame) : frame.length;
     if (prefix) {
       this.#prefixes.set(seq, prefix);
@@ -833,6 +842,36 @@ export class LinkImpl extends EventEmitter implements Link {
       else this.#push(frame);
     }
     return seq;
+  }
+
+  /** The ring slot of the next retained message (its type set), growing the ring when it is full. */
+  #retainSlot(type: MessageType<any>): number {
+    if (this.#retainedTail - this.#retainedHead > this.#retainedMask) this.#growRing();
+    const i = this.#retainedTail++ & this.#retainedMask;
+    this.#retainedTypes[i] = type;
+    return i;
+  }
+
+  #growRing(): void {
+    const m = this.#retainedMask;
+    const size = (m + 1) * 2;
+    const r: (RetainedFrame | undefined)[] = new Array(size).fill(undefined);
+    const types: (MessageType<any> | undefined)[] = new Array(size).fill(undefined);
+    const starts = new Int32Array(size);
+    const ends = new Int32Array(size);
+    for (let k = this.#retainedHead; k < this.#retainedTail; k++) {
+      const from = k & m;
+      const to = k & (size - 1);
+      r[to] = this.#retained[from];
+      types[to] = this.#retainedTypes[from];
+      starts[to] = this.#retainedStart[from]!;
+      ends[to] = this.#retainedEnd[from]!;
+    }
+    this.#retained = r;
+    this.#retainedTypes = types;
+    this.#retainedStart = starts;
+    this.#retainedEnd = ends;
+    this.#retainedMask = size - 1;
   }
 
   /** Start a new send block (the unwritten end of the current one goes to #out first). */
@@ -1237,10 +1276,12 @@ export class LinkImpl extends EventEmitter implements Link {
 
   /** Forget every retained message (a new session: nothing is retransmitted). */
   #clearRetained(): void {
-    this.#retained = [];
-    this.#retainedTypes = [];
-    this.#retainedStart = [];
-    this.#retainedEnd = [];
+    this.#retained = new Array(RING_MIN).fill(undefined);
+    this.#retainedTypes = new Array(RING_MIN).fill(undefined);
+    this.#retainedStart = new Int32Array(RING_MIN);
+    this.#retainedEnd = new Int32Array(RING_MIN);
+    this.#retainedMask = RING_MIN - 1;
+    this.#retainedTail = 0;
     this.#block = undefined;
     this.#blockFill = 0;
     this.#blockSent = 0;
@@ -1258,17 +1299,19 @@ export class LinkImpl extends EventEmitter implements Link {
     const starts = this.#retainedStart;
     const ends = this.#retainedEnd;
     const base = this.#retainedBase;
+    const m = this.#retainedMask;
     let h = this.#retainedHead;
-    const stop = Math.min(r.length, upTo - base + 1);
+    const stop = Math.min(this.#retainedTail, upTo - base + 1);
     const extras = this.#prefixes.size > 0 || this.#settles.size > 0;
     let settled: Settle[] | undefined;
     while (h < stop) {
-      const frame = r[h]!;
-      const start = starts[h]!;
+      const j = h & m;
+      const frame = r[j]!;
+      const start = starts[j]!;
       this.#queuedBytes -=
-        start >= 0 ? ends[h]! - start : Array.isArray(frame) ? frameBytes(frame) : frame.length;
-      r[h] = undefined as unknown as RetainedFrame;
-      types[h] = undefined as unknown as MessageType<any>;
+        start >= 0 ? ends[j]! - start : Array.isArray(frame) ? frameBytes(frame) : frame.length;
+      r[j] = undefined;
+      types[j] = undefined;
       if (extras) {
         const seq = base + h;
         const prefix = this.#prefixes.get(seq);
@@ -1285,22 +1328,17 @@ export class LinkImpl extends EventEmitter implements Link {
       }
       h++;
     }
-    if (h === r.length) {
-      this.#retained = [];
-      this.#retainedTypes = [];
-      this.#retainedStart = [];
-      this.#retainedEnd = [];
-      this.#retainedHead = 0;
+    this.#retainedHead = h;
+    if (h === this.#retainedTail && m >= RING_SHRINK_ABOVE) {
+      // Everything acknowledged after a burst that grew the ring: give its memory back.
       this.#retainedBase = base + h;
-    } else if (h > 4096 && h * 2 > r.length) {
-      this.#retained = r.slice(h);
-      this.#retainedTypes = types.slice(h);
-      this.#retainedStart = starts.slice(h);
-      this.#retainedEnd = ends.slice(h);
       this.#retainedHead = 0;
-      this.#retainedBase = base + h;
-    } else {
-      this.#retainedHead = h;
+      this.#retainedTail = 0;
+      this.#retained = new Array(RING_MIN).fill(undefined);
+      this.#retainedTypes = new Array(RING_MIN).fill(undefined);
+      this.#retainedStart = new Int32Array(RING_MIN);
+      this.#retainedEnd = new Int32Array(RING_MIN);
+      this.#retainedMask = RING_MIN - 1;
     }
     if (settled) for (const s of settled) s.onAck?.();
     if (this.#flushWaiters.length > 0) this.#checkFlushWaiters();
@@ -1309,9 +1347,7 @@ export class LinkImpl extends EventEmitter implements Link {
 
   /** The sequence of the oldest unacknowledged message (#nextSeq when there is none). */
   #oldestRetained(): number {
-    return this.#retainedHead < this.#retained.length
-      ? this.#retainedBase + this.#retainedHead
-      : this.#nextSeq;
+    return this.#retainedHead < this.#retainedTail ? this.#retainedBase + this.#retainedHead : this.#nextSeq;
   }
 
   #checkFlushWaiters(): void {
@@ -1326,13 +1362,16 @@ export class LinkImpl extends EventEmitter implements Link {
 
   /** Fail every unacknowledged message: its sender learns it may or may not have arrived. */
   #failRetained(code: TmeshErrorCode, message: string): void {
-    const count = this.#retained.length - this.#retainedHead;
+    const count = this.#retainedTail - this.#retainedHead;
     if (count === 0) {
       this.#checkFlushWaiters();
       return;
     }
     const first = this.#retainedBase + this.#retainedHead;
-    const types = this.#retainedTypes.slice(this.#retainedHead);
+    const types: MessageType<any>[] = [];
+    for (let k = this.#retainedHead; k < this.#retainedTail; k++) {
+      types.push(this.#retainedTypes[k & this.#retainedMask]!);
+    }
     const settles = [...this.#settles.values()];
     // Requests keep no settle entry: the ones whose frame was not acknowledged fail here too.
     const requests: PendingRequest[] = [];
@@ -1796,7 +1835,7 @@ export class LinkImpl extends EventEmitter implements Link {
       messagesOut: this.#messagesOut,
       rttMs: this.#rttMs,
       queuedBytes: this.#queuedBytes,
-      queuedMessages: this.#retained.length - this.#retainedHead,
+      queuedMessages: this.#retainedTail - this.#retainedHead,
       reconnects: this.#reconnects,
       compressedBytesSaved: this.#saved,
       duplicatesDropped: this.#duplicates,
