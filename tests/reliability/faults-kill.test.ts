@@ -46,9 +46,17 @@ describe('kill -9 fault injection through the facade', () => {
     async () => {
       const results = await trials('shm');
       expectClean(results);
-      // Shared memory carried most of every stream (the node may fall back to the Unix socket for a while
-      // after the restart, along the selector's order).
-      expect(results.every((r) => (r.tally.routes.shm ?? 0) * 2 > r.tally.resolved)).toBe(true);
+      // Shared memory carried part of every stream and most of them all. After a restart the node may fall
+      // back to the Unix socket along the selector's order (when the shm setup with the new process fails,
+      // as it did once under the full suite's load), and it keeps a working fallback until that fails.
+      const routes = results.map((r) => r.tally.routes);
+      expect(
+        results.every((r) => (r.tally.routes.shm ?? 0) > 0),
+        JSON.stringify(routes),
+      ).toBe(true);
+      const shmTotal = results.reduce((n, r) => n + (r.tally.routes.shm ?? 0), 0);
+      const resolvedTotal = results.reduce((n, r) => n + r.tally.resolved, 0);
+      expect(shmTotal * 2, JSON.stringify(routes)).toBeGreaterThan(resolvedTotal);
     },
     180_000,
   );
