@@ -573,19 +573,35 @@ export class UniversalPayloadCodec<T> implements PayloadCodec<T> {
   decode(bytes: Uint8Array, options?: { copy?: boolean }): T {
     if (!(bytes instanceof Uint8Array))
       throw tmeshError('E_INVALID_ARGUMENT', `${this.#name}: decode needs a Uint8Array`);
+    return this.decodeRange(bytes, 0, bytes.length, options?.copy === true);
+  }
+
+  /**
+   * Decode the payload at `bytes[start, end)` in place (no view of the range is made). Bytes fields are
+   * views into `bytes` unless `copy`: they stay valid, and share memory with it, as long as the caller
+   * keeps `bytes` unchanged.
+   */
+  decodeRange(bytes: Uint8Array, start: number, end: number, copy: boolean): T {
+    // One reader for every decode: decoding runs no caller code, so it cannot be re-entered.
+    const reader = sharedReader.at(bytes, start, end);
     let message: unknown;
     try {
-      message = this.type.decode(new StrictReader(bytes));
+      message = this.type.decode(reader);
     } catch (cause) {
       throw decodeError(cause, `${this.#name} payload`);
+    } finally {
+      reader.at(EMPTY, 0, 0); // do not keep the frame alive
     }
     try {
-      return this.#fromPb(message, options?.copy === true) as T;
+      return this.#fromPb(message, copy) as T;
     } catch (cause) {
       throw decodeError(cause, `${this.#name} payload`);
     }
   }
 }
+
+const EMPTY = new Uint8Array(0);
+const sharedReader = new StrictReader(EMPTY);
 
 const cache = new WeakMap<TypeDesc, UniversalPayloadCodec<any>>();
 

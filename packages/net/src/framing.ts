@@ -330,7 +330,7 @@ class UniversalWireAdapter implements WireAdapter {
   }
 
   encode<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array {
-    return this.#codec.encode(type, value, { sequence, flags });
+    return this.#codec.encode(type, value, this.#options(sequence, flags, undefined));
   }
 
   encodeParts<T>(
@@ -339,12 +339,37 @@ class UniversalWireAdapter implements WireAdapter {
     sequence: number,
     flags: number,
     timestamp?: number,
-  ): Uint8Array {
-    // The universal codec has no gather encode yet: its payload is copied into the frame.
-    return this.#codec.encode(type, value, { sequence, flags, timestamp });
+  ): Uint8Array | Uint8Array[] {
+    // A gather encode: bytes fields of at least GATHER_MIN_BYTES stay the caller's arrays.
+    const parts = this.#codec.encodeParts(type, value, this.#options(sequence, flags, timestamp));
+    if (parts.length === 1) return parts[0]!;
+    // This wire also runs on grpc-js streams, which take Buffers only: a caller's plain array is given
+    // as a Buffer view of the same memory (no copy; reseal and the lifetime rule work the same).
+    for (let i = 1; i < parts.length; i++) {
+      const p = parts[i]!;
+      if (!Buffer.isBuffer(p)) parts[i] = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+    }
+    return parts;
   }
 
-  reseal(): void {}
+  /** One options object for every encode (the codec reads it before encoding the value). */
+  readonly #encodeOptions: { sequence: number; flags: number; timestamp: number | undefined } = {
+    sequence: 0,
+    flags: 0,
+    timestamp: undefined,
+  };
+
+  #options(sequence: number, flags: number, timestamp: number | undefined): WireEncodeOptions {
+    const o = this.#encodeOptions;
+    o.sequence = sequence;
+    o.flags = flags;
+    o.timestamp = timestamp;
+    return o;
+  }
+
+  reseal(parts: Uint8Array[]): void {
+    this.#codec.resealParts(parts);
+  }
 
   encodeCompressed<T>(
     type: MessageType<T>,

@@ -1,0 +1,289 @@
+import {
+  crc32,
+  defineMessage,
+  GATHER_MIN_BYTES,
+  isTmeshError,
+  MessageRegistry,
+  sampleMessages,
+  t,
+} from '@tmesh/core';
+import { describe, expect, it } from 'vitest';
+import { createUniversalCodec } from './index.js';
+
+// encodeParts (gather write): the parts, concatenated, are byte for byte what encode() writes (which the
+// vector tests check against prost), and big bytes fields are the caller's arrays, not copies. Nested
+// messages, map entries and union variants around a big field get lengths that count its bytes.
+
+const Inner = t.struct('Inner', { label: t.string(), blob: t.bytes() });
+const Choice = t.union('Choice', { none: null, raw: t.bytes(), inner: Inner });
+const Multi = defineMessage(
+  'gather.Multi',
+  40,
+  t.struct('Multi', {
+    name: t.string(),
+    first: t.bytes(),
+    list: t.list(t.bytes()),
+    maybe: t.optional(t.bytes()),
+    inner: Inner,
+    nested: t.list(Inner),
+    byName: t.map(t.string(), t.bytes()),
+    choice: Choice,
+    tail: t.u32(),
+  }),
+);
+const { FileChunk } = sampleMessages;
+const registry = new MessageRegistry([FileChunk, Multi]);
+const codec = createUniversalCodec(registry);
+const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
+/** Byte equality without vitest's slow deep compare of MiB-sized arrays. */
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+const filled = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 31 + seed) & 0xff);
+const opts = { sequence: 7, flags: 0x10, timestamp: 1_700_000_000_000, source: 'node-a' };
+
+function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+/** A Multi value (loosely typed: the cases below build many shapes of it). */
+type MultiValue = Record<string, any>;
+
+function multi(overrides: Partial<Record<string, unknown>> = {}): MultiValue {
+  return {
+    name: 'm',
+    first: filled(5, 1),
+    list: [],
+    maybe: undefined,
+    inner: { label: 'i', blob: filled(3, 2) },
+    nested: [],
+    byName: new Map(),
+    choice: { kind: 'none' },
+    tail: 77,
+    ...overrides,
+  };
+}
+
+describe('universal encodeParts', () => {
+  it('writes a small message as one part equal to encode()', () => {
+    const value = { path: 'a', offset: 1n, sequence: 2, last: true, data: filled(100, 1) };
+    const parts = codec.encodeParts(FileChunk, value, opts);
+    expect(parts).toHaveLength(1);
+    expect(same(parts[0]!, codec.encode(FileChunk, value, opts))).toBe(true);
+  });
+
+  it('keeps a 1 MiB bytes field out of the encoder: the caller array is a part', () => {
+    const data = filled(1 << 20, 3);
+    const value = { path: 'big.bin', offset: 0n, sequence: 9, last: false, data };
+    const parts = codec.encodeParts(FileChunk, value, opts);
+    expect(parts.some((p) => p === data)).toBe(true);
+    expect(parts[0]!.length).toBeLessThan(200);
+    const whole = concat(parts);
+    expect(same(whole, codec.encode(FileChunk, value, opts))).toBe(true);
+    const decoded = codec.decode(whole);
+    const payload = whole.subarray(whole.length - decoded.header.payloadSize);
+    expect(decoded.header.checksum).toBe(crc32(payload));
+    expect(same((decoded.value as typeof value).data, data)).toBe(true);
+  });
+
+  it('counts referenced bytes in the lengths of nested messages, map entries and union variants', () => {
+    const at = filled(GATHER_MIN_BYTES, 5);
+    const below = filled(GATHER_MIN_BYTES - 1, 6);
+    const big = filled(200_000, 7);
+    const cases: [string, MultiValue, number][] = [
+      [
+        'top-level fields, list items, optional',
+        multi({ first: at, list: [big, below, filled(3, 8), big], maybe: at }),
+        4,
+      ],
+      ['a nested message', multi({ inner: { label: 'x', blob: big } }), 1],
+      [
+        'nested messages in a list, one big, one small, one big',
+        multi({
+          nested: [
+            { label: 'a', blob: at },
+            { label: 'b', blob: filled(9, 1) },
+            { label: 'c', blob: big },
+          ],
+        }),
+        2,
+      ],
+      [
+        'map values',
+        multi({
+          byName: new Map([
+            ['k', big],
+            ['s', filled(2, 1)],
+            ['l', at],
+          ]),
+        }),
+        2,
+      ],
+      ['a union variant holding bytes', multi({ choice: { kind: 'raw', value: big } }), 1],
+      [
+        'a union variant holding a message holding bytes, after other big fields',
+        multi({ first: at, choice: { kind: 'inner', value: { label: 'u', blob: big } } }),
+        2,
+      ],
+      ['below the threshold: one part', multi({ first: below, inner: { label: 'x', blob: below } }), 0],
+    ];
+    for (const [what, value, refs] of cases) {
+      const parts = codec.encodeParts(Multi, value, opts);
+      const whole = concat(parts);
+      expect(same(whole, codec.encode(Multi, value, opts)), what).toBe(true);
+      expect(parts.filter((p) => p === at || p === big).length, what).toBe(refs);
+      expect(parts.includes(below), what).toBe(false);
+      if (refs === 0) expect(parts, what).toHaveLength(1);
+      // Decoded and encoded again, the same bytes (a deep compare of MiB arrays would take seconds).
+      const decoded = codec.decode(whole).value as MultiValue;
+      expect(decoded.tail, what).toBe(77);
+      expect(same(codec.encode(Multi, decoded, opts), whole), what).toBe(true);
+    }
+  });
+
+  it('is exact where a nested length needs one more varint byte than the bytes in the writer', () => {
+    // In the writer the Inner message is a few bytes (its big field left out); its length on the wire
+    // (>= 64 KiB) takes 3 varint bytes, so what follows it moves by 2, referenced positions included.
+    for (const size of [GATHER_MIN_BYTES, 2 ** 21 - 10, 2 ** 21 + 10]) {
+      const blob = filled(size, size & 0xff);
+      const after = filled(GATHER_MIN_BYTES + 1, 9);
+      const value = multi({ inner: { label: 'l'.repeat(150), blob }, nested: [{ label: '', blob: after }] });
+      const parts = codec.encodeParts(Multi, value, opts);
+      expect(parts.filter((p) => p === blob || p === after)).toHaveLength(2);
+      expect(same(concat(parts), codec.encode(Multi, value, opts))).toBe(true);
+    }
+  });
+
+  it('leaves the encoder clean after a failed gather encode', () => {
+    const first = filled(GATHER_MIN_BYTES, 1);
+    const bad = multi({ first, list: [filled(GATHER_MIN_BYTES, 2), 5] });
+    expect(
+      isTmeshError(
+        thrownBy(() => codec.encodeParts(Multi, bad, opts)),
+        'E_ENCODE_INVALID_VALUE',
+      ),
+    ).toBe(true);
+    // The next encodes (plain and gather) are unaffected by the refs the failed one had recorded.
+    const value = { path: 'a', offset: 1n, sequence: 2, last: true, data: filled(GATHER_MIN_BYTES, 9) };
+    expect(
+      same(concat(codec.encodeParts(FileChunk, value, opts)), codec.encode(FileChunk, value, opts)),
+    ).toBe(true);
+    const small = { ...value, data: filled(10, 1) };
+    expect(codec.encodeParts(FileChunk, small, opts)).toHaveLength(1);
+  });
+
+  it('compresses into one array when the flags ask for it (nothing referenced)', () => {
+    const data = new Uint8Array(GATHER_MIN_BYTES * 2).fill(7);
+    const value = { path: 'z', offset: 0n, sequence: 1, last: true, data };
+    const parts = codec.encodeParts(FileChunk, value, { ...opts, flags: 1 });
+    expect(parts).toHaveLength(1);
+    expect(parts[0]!.length).toBeLessThan(data.length / 10);
+    expect(same((codec.decode(parts[0]!).value as typeof value).data, data)).toBe(true);
+  });
+
+  it('reseal recomputes the checksum after the owner modified a referenced array', () => {
+    const data = filled(GATHER_MIN_BYTES * 2, 4);
+    const value = multi({ inner: { label: 'p', blob: data }, tail: 1 });
+    const parts = codec.encodeParts(Multi, value, opts);
+    expect(parts.length).toBeGreaterThan(1);
+    expect(codec.resealParts(parts)).toBe(false);
+    data[1000] = data[1000]! ^ 0xff;
+    expect(
+      isTmeshError(
+        thrownBy(() => codec.decode(concat(parts))),
+        'E_CHECKSUM',
+      ),
+    ).toBe(true);
+    expect(codec.resealParts(parts)).toBe(true);
+    expect(same(concat(parts), codec.encode(Multi, value, opts))).toBe(true);
+    expect(same((codec.decode(concat(parts)).value as MultiValue).inner.blob, data)).toBe(true);
+    expect(codec.resealParts(parts)).toBe(false);
+    // A frame of one part is the codec's own: nothing to reseal.
+    expect(
+      codec.resealParts([
+        codec.encode(
+          FileChunk,
+          { ...value, path: 'q', offset: 0n, sequence: 1, last: false, data: filled(4, 1) },
+          opts,
+        ),
+      ]),
+    ).toBe(false);
+    expect(
+      isTmeshError(
+        thrownBy(() => codec.resealParts([new Uint8Array([3, 8, 1, 16]), data])),
+        'E_INVALID_ARGUMENT',
+      ),
+    ).toBe(true);
+  });
+
+  it('rejects what encode() rejects', () => {
+    const value = { path: 'a', offset: 1n, sequence: 2, last: true, data: filled(1, 1) };
+    expect(
+      isTmeshError(
+        thrownBy(() => codec.encodeParts(FileChunk, value, { flags: 0x10000 })),
+        'E_RANGE',
+      ),
+    ).toBe(true);
+    expect(
+      isTmeshError(
+        thrownBy(() => codec.encodeParts(FileChunk, { ...value, data: 5 } as never, opts)),
+        'E_ENCODE_INVALID_VALUE',
+      ),
+    ).toBe(true);
+  });
+});
+
+describe('universal frames and decoded values: ownership', () => {
+  it('hands out frames that later encodes never overwrite', () => {
+    const frames: Uint8Array[] = [];
+    const copies: Uint8Array[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const value = {
+        path: `p${i}`,
+        offset: BigInt(i),
+        sequence: i,
+        last: i % 2 === 0,
+        data: filled(i % 700, i),
+      };
+      const frame = codec.encode(FileChunk, value, { ...opts, sequence: i });
+      frames.push(frame);
+      copies.push(frame.slice());
+    }
+    for (let i = 0; i < frames.length; i++) expect(same(frames[i]!, copies[i]!), `frame ${i}`).toBe(true);
+  });
+
+  it('decodes bytes fields as views into the frame, or into the chunk a stream frame arrived in', () => {
+    const data = filled(GATHER_MIN_BYTES * 2, 1);
+    const value = { path: 'v', offset: 0n, sequence: 1, last: false, data };
+    const frame = concat(codec.encodeParts(FileChunk, value, opts));
+    const view = (codec.decode(frame).value as typeof value).data;
+    expect(view.buffer).toBe(frame.buffer);
+    expect(view.byteOffset).toBe(frame.byteOffset + frame.length - data.length);
+    frame[frame.length - 1] = frame[frame.length - 1]! ^ 1; // the view shares the frame's memory
+    expect(view[view.length - 1]).toBe(frame[frame.length - 1]);
+    frame[frame.length - 1] = frame[frame.length - 1]! ^ 1;
+
+    const small = codec.encode(FileChunk, { ...value, data: filled(40, 2) }, opts);
+    const chunk = concat([small, frame, small]);
+    const decoded = codec.createDecoder().push(chunk);
+    expect(decoded).toHaveLength(3);
+    for (const m of decoded) expect((m.value as typeof value).data.buffer).toBe(chunk.buffer);
+    const copied = codec.createDecoder({ copy: true }).push(chunk);
+    for (const m of copied) expect((m.value as typeof value).data.buffer).not.toBe(chunk.buffer);
+    expect(same((copied[1]!.value as typeof value).data, data)).toBe(true);
+
+    // A frame cut across chunks is assembled once into a buffer of its own; its fields view that.
+    const d = codec.createDecoder();
+    expect(d.push(frame.subarray(0, 1000))).toEqual([]);
+    expect(d.bufferedBytes).toBe(1000);
+    const [m] = d.push(frame.subarray(1000));
+    const v = (m!.value as typeof value).data;
+    expect(v.buffer).not.toBe(frame.buffer);
+    expect(same(v, data)).toBe(true);
+    expect(d.bufferedBytes).toBe(0);
+    d.end();
+  });
+});
