@@ -64,6 +64,11 @@ export interface UniversalCodec extends WireCodec {
    */
   encodeParts<T>(type: MessageType<T>, value: T, options?: WireEncodeOptions): Uint8Array[];
   /**
+   * `encodeParts` for a caller that takes either shape: a frame with nothing referenced is one array
+   * (as from `encode`), not an array of one part.
+   */
+  encodeGather<T>(type: MessageType<T>, value: T, options?: WireEncodeOptions): Uint8Array | Uint8Array[];
+  /**
    * Recompute the payload CRC-32 of a frame from `encodeParts` whose referenced arrays may have changed
    * since (before writing it again); returns true if the checksum changed.
    */
@@ -86,8 +91,8 @@ const TAG_PAYLOAD = (FIELD.payload << 3) | 2;
 interface TypeEntry {
   type: MessageType<any>;
   payload: UniversalPayloadCodec<any>;
-  /** Field 2 (message_type), written right after the version. */
-  idBytes: Uint8Array;
+  /** Fields 1 (version) and 2 (message_type), the start of every envelope of this type. */
+  lead: Uint8Array;
   /** Field 8 (type_name). */
   nameBytes: Uint8Array;
   /** The UTF-8 of the type name alone. */
@@ -168,44 +173,37 @@ function headSize(
   e: TypeEntry,
   flags: number,
   sequence: number,
-  ts: Uint8Array,
-  source: Uint8Array,
-  destination: Uint8Array,
+  mid: Uint8Array,
   compression: number,
 ): number {
   return (
-    2 +
-    e.idBytes.length +
+    e.lead.length +
     (flags ? 1 + varintSize(flags) : 0) +
     (sequence ? 1 + varintSize(sequence) : 0) +
-    ts.length +
-    source.length +
-    destination.length +
-    e.nameBytes.length +
+    mid.length +
     (compression ? 2 : 0) +
     5
   );
 }
 
-/** Write the length prefix, envelope fields 1-10 and the payload field's tag and length; returns the end. */
+/**
+ * Write the length prefix, envelope fields 1-10 and the payload field's tag and length; returns the end.
+ * `mid` holds fields 5-8 (timestamp, source, destination, type_name) as they are written.
+ */
 function writeHead(
   buf: Uint8Array,
   pos: number,
-  e: TypeEntry,
+  lead: Uint8Array,
   flags: number,
   sequence: number,
-  ts: Uint8Array,
-  source: Uint8Array,
-  destination: Uint8Array,
+  mid: Uint8Array,
   compression: number,
   crc: number,
   envLen: number,
   n: number,
 ): number {
   pos = writeVarint(buf, pos, envLen);
-  buf[pos++] = TAG_VERSION;
-  buf[pos++] = UNIVERSAL_VERSION;
-  pos = put(buf, pos, e.idBytes);
+  for (let i = 0; i < lead.length; i++) buf[pos++] = lead[i]!;
   if (flags) {
     buf[pos++] = TAG_FLAGS;
     pos = writeVarint(buf, pos, flags);
@@ -214,10 +212,7 @@ function writeHead(
     buf[pos++] = TAG_SEQUENCE;
     pos = writeVarint(buf, pos, sequence);
   }
-  pos = put(buf, pos, ts);
-  pos = put(buf, pos, source);
-  pos = put(buf, pos, destination);
-  pos = put(buf, pos, e.nameBytes);
+  for (let i = 0; i < mid.length; i++) buf[pos++] = mid[i]!;
   if (compression) {
     buf[pos++] = TAG_COMPRESSION;
     buf[pos++] = compression;
@@ -231,12 +226,6 @@ function writeHead(
     buf[pos++] = TAG_PAYLOAD;
     pos = writeVarint(buf, pos, n);
   }
-  return pos;
-}
-
-/** Copy a short byte string in (a loop beats TypedArray#set's call overhead at these sizes). */
-function put(buf: Uint8Array, pos: number, bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length; i++) buf[pos++] = bytes[i]!;
   return pos;
 }
 
@@ -311,6 +300,7 @@ class UniversalCodecImpl implements UniversalCodec {
   readonly #source = new IdField(TAG_SOURCE, 'source');
   readonly #destination = new IdField(TAG_DESTINATION, 'destination');
   #lastNamed: TypeEntry | undefined;
+  #lastEntry: TypeEntry | undefined;
 
   constructor(registry: MessageRegistry, options: UniversalCodecOptions) {
     this.registry = registry;
@@ -323,8 +313,14 @@ class UniversalCodecImpl implements UniversalCodec {
   }
 
   entry(type: MessageType<any>): TypeEntry {
+    // A sender mostly repeats one type: check the last one before the map.
+    const last = this.#lastEntry;
+    if (last !== undefined && last.type === type) return last;
     let e = this.#types.get(type);
-    if (e) return e;
+    if (e) {
+      this.#lastEntry = e;
+      return e;
+    }
     const registered = this.registry.byName(type?.name);
     if (registered !== type && registered.schema.desc !== type.schema.desc) {
       throw tmeshError(
@@ -332,14 +328,16 @@ class UniversalCodecImpl implements UniversalCodec {
         `message type ${type.name} differs from the one registered under that name`,
       );
     }
-    const idBytes = new Uint8Array(1 + varintSize(type.id));
-    idBytes[0] = TAG_MESSAGE_TYPE;
-    writeVarint(idBytes, 1, type.id);
+    const lead = new Uint8Array(3 + varintSize(type.id));
+    lead[0] = TAG_VERSION;
+    lead[1] = UNIVERSAL_VERSION;
+    lead[2] = TAG_MESSAGE_TYPE;
+    writeVarint(lead, 3, type.id);
     const rawName = utf8(type.name);
     e = {
       type,
       payload: compileUniversal(type.schema),
-      idBytes,
+      lead,
       nameBytes: fieldString(TAG_TYPE_NAME, rawName),
       rawName,
     };
@@ -354,6 +352,14 @@ class UniversalCodecImpl implements UniversalCodec {
   encodeParts<T>(type: MessageType<T>, value: T, options: WireEncodeOptions = {}): Uint8Array[] {
     const parts = this.#encode(type, value, options, true);
     return Array.isArray(parts) ? parts : [parts];
+  }
+
+  encodeGather<T>(
+    type: MessageType<T>,
+    value: T,
+    options: WireEncodeOptions = {},
+  ): Uint8Array | Uint8Array[] {
+    return this.#encode(type, value, options, true);
   }
 
   resealParts(parts: readonly Uint8Array[]): boolean {
@@ -376,19 +382,42 @@ class UniversalCodecImpl implements UniversalCodec {
     return true;
   }
 
-  /** Field 5 (timestamp) with its tag, cached: a link stamps many frames with the same millisecond. */
-  #timestampBytes(timestamp: number): Uint8Array {
-    if (timestamp === this.#lastTimestamp) return this.#lastTimestampBytes;
-    const bytes = new Uint8Array(1 + varintSize(timestamp));
-    bytes[0] = TAG_TIMESTAMP;
-    writeVarint(bytes, 1, timestamp);
-    this.#lastTimestamp = timestamp;
-    this.#lastTimestampBytes = bytes;
-    return bytes;
+  /**
+   * Fields 5-8 (timestamp, source, destination, type_name) as written, cached: a link stamps many
+   * frames of one type with the same millisecond and the same ids.
+   */
+  #mid(timestamp: number, source: Uint8Array, destination: Uint8Array, e: TypeEntry): Uint8Array {
+    if (
+      timestamp === this.#midTimestamp &&
+      source === this.#midSource &&
+      destination === this.#midDestination &&
+      e === this.#midEntry
+    ) {
+      return this.#midBytes;
+    }
+    const tsSize = timestamp === 0 ? 0 : 1 + varintSize(timestamp);
+    const name = e.nameBytes;
+    const mid = new Uint8Array(tsSize + source.length + destination.length + name.length);
+    if (tsSize > 0) {
+      mid[0] = TAG_TIMESTAMP;
+      writeVarint(mid, 1, timestamp);
+    }
+    mid.set(source, tsSize);
+    mid.set(destination, tsSize + source.length);
+    mid.set(name, tsSize + source.length + destination.length);
+    this.#midTimestamp = timestamp;
+    this.#midSource = source;
+    this.#midDestination = destination;
+    this.#midEntry = e;
+    this.#midBytes = mid;
+    return mid;
   }
 
-  #lastTimestamp = -1;
-  #lastTimestampBytes: Uint8Array = EMPTY;
+  #midTimestamp = -1;
+  #midSource: Uint8Array = EMPTY;
+  #midDestination: Uint8Array = EMPTY;
+  #midEntry: TypeEntry | undefined;
+  #midBytes: Uint8Array = EMPTY;
 
   /**
    * Encode one frame into the slab writer: a view of it, or with `gather` (and no compression) the parts
@@ -419,10 +448,10 @@ class UniversalCodecImpl implements UniversalCodec {
     const source = this.#source.bytes(options.source);
     const destination = this.#destination.bytes(options.destination);
     const compression = flags & FRAME_FLAGS.COMPRESSION_MASK;
-    const ts = timestamp === 0 ? EMPTY : this.#timestampBytes(timestamp);
+    const mid = this.#mid(timestamp, source, destination, e);
     // Everything before the payload field except the two lengths is known now: reserve room for it in
     // the slab, encode the payload after that room, then fill the envelope in right before it.
-    const fixed = headSize(e, flags, sequence, ts, source, destination, compression);
+    const fixed = headSize(e, flags, sequence, mid, compression);
     const room = fixed + 1 + 5 + 5; // + payload tag, payload length, envelope length (< 2^35: 5 bytes)
     const shared = !frameWriter.busy;
     const w = (shared ? frameWriter : new BigintWriter()) as SlabWriter;
@@ -447,20 +476,7 @@ class UniversalCodecImpl implements UniversalCodec {
         const envLen = fixed + (n ? 1 + varintSize(n) + n : 0);
         const frame = Buffer.allocUnsafe(varintSize(envLen) + envLen);
         const crc = crc32(payload);
-        const p = writeHead(
-          frame,
-          0,
-          e,
-          flags,
-          sequence,
-          ts,
-          source,
-          destination,
-          compression,
-          crc,
-          envLen,
-          n,
-        );
+        const p = writeHead(frame, 0, e.lead, flags, sequence, mid, compression, crc, envLen, n);
         frame.set(payload, p);
         return frame;
       }
@@ -472,7 +488,7 @@ class UniversalCodecImpl implements UniversalCodec {
         throw tmeshError('E_FRAME_TOO_LARGE', `universal frame of ${envLen} bytes does not fit its envelope`);
       }
       const start = payStart - (varintSize(envLen) + envLen - n);
-      writeHead(buf, start, e, flags, sequence, ts, source, destination, 0, crc, envLen, n);
+      writeHead(buf, start, e.lead, flags, sequence, mid, 0, crc, envLen, n);
       // A Buffer view, as `encode` has always returned a Buffer (grpc-js, for one, needs one).
       const frame = buf.subarray(start, end);
       if (shared) {
@@ -481,7 +497,7 @@ class UniversalCodecImpl implements UniversalCodec {
         // A slab a big frame grew is left to that frame.
         if (buf.length !== SLAB_BYTES) freshSlab(w);
       }
-      if (refs.length === 0) return gather ? [frame] : frame;
+      if (refs.length === 0) return frame;
       for (let i = 0; i < refs.length; i += 2) refs[i] = (refs[i] as number) - start;
       return gatherParts(frame, refs);
     } finally {

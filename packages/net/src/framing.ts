@@ -341,8 +341,8 @@ class UniversalWireAdapter implements WireAdapter {
     timestamp?: number,
   ): Uint8Array | Uint8Array[] {
     // A gather encode: bytes fields of at least GATHER_MIN_BYTES stay the caller's arrays.
-    const parts = this.#codec.encodeParts(type, value, this.#options(sequence, flags, timestamp));
-    if (parts.length === 1) return parts[0]!;
+    const parts = this.#codec.encodeGather(type, value, this.#options(sequence, flags, timestamp));
+    if (!Array.isArray(parts)) return parts;
     // This wire also runs on grpc-js streams, which take Buffers only: a caller's plain array is given
     // as a Buffer view of the same memory (no copy; reseal and the lifetime rule work the same).
     for (let i = 1; i < parts.length; i++) {
