@@ -255,6 +255,31 @@ describe('universal frames and decoded values: ownership', () => {
     for (let i = 0; i < frames.length; i++) expect(same(frames[i]!, copies[i]!), `frame ${i}`).toBe(true);
   });
 
+  it('an encode started from inside another (a getter) gets its own buffer, gather or not', () => {
+    const big = filled(GATHER_MIN_BYTES, 3);
+    const inner = { path: 'inner', offset: 2n, sequence: 2, last: true, data: filled(20, 1) };
+    let nested: Uint8Array | undefined;
+    let nestedParts: Uint8Array[] | undefined;
+    const outer = {
+      offset: 1n,
+      sequence: 1,
+      last: false,
+      data: big,
+      get path() {
+        nested = codec.encode(FileChunk, inner, opts);
+        nestedParts = codec.encodeParts(FileChunk, { ...inner, data: big }, opts);
+        return 'outer';
+      },
+    };
+    const parts = codec.encodeParts(FileChunk, outer as never, opts);
+    expect(parts.includes(big)).toBe(true);
+    const decoded = codec.decode(concat(parts)).value as typeof inner;
+    expect(decoded.path).toBe('outer');
+    expect(same(decoded.data, big)).toBe(true);
+    expect(codec.decode(nested!).value).toEqual(inner);
+    expect((codec.decode(concat(nestedParts!)).value as typeof inner).path).toBe('inner');
+  });
+
   it('decodes bytes fields as views into the frame, or into the chunk a stream frame arrived in', () => {
     const data = filled(GATHER_MIN_BYTES * 2, 1);
     const value = { path: 'v', offset: 0n, sequence: 1, last: false, data };
