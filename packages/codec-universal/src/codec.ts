@@ -19,7 +19,7 @@ import {
 } from '@tmesh/core';
 import { FIELD, readVarint, varint, varintSize, writeVarint } from './envelope.js';
 import { compileUniversal, type UniversalPayloadCodec } from './payload.js';
-import { BigintWriter, readUtf8 } from './pb-io.js';
+import { BigintWriter, BoundedWriter, NO_ROOM, readUtf8 } from './pb-io.js';
 
 /** The envelope version this build writes and accepts. */
 export const UNIVERSAL_VERSION = PROTOCOL_VERSION;
@@ -69,6 +69,20 @@ export interface UniversalCodec extends WireCodec {
    */
   encodeGather<T>(type: MessageType<T>, value: T, options?: WireEncodeOptions): Uint8Array | Uint8Array[];
   /**
+   * Encode one frame straight into `buf` at `at` (a sender's write buffer: no frame array, no copy);
+   * returns its end, the bytes `encode` writes lying at `buf[at, end)`. When the frame does not fit
+   * before `buf.length`, returns `-need`: the room the encoder asked for (more than `buf.length - at`),
+   * an estimate of the frame's size; bytes of `buf` from `at` on may then have been overwritten, nothing
+   * else. Big bytes fields are copied (use `encodeParts` for those). `buf` must be a Buffer.
+   */
+  encodeFrameInto<T>(
+    type: MessageType<T>,
+    value: T,
+    options: WireEncodeOptions,
+    buf: Uint8Array,
+    at: number,
+  ): number;
+  /**
    * Recompute the payload CRC-32 of a frame from `encodeParts` whose referenced arrays may have changed
    * since (before writing it again); returns true if the checksum changed.
    */
@@ -108,6 +122,21 @@ function fieldString(tag: number, s: Uint8Array): Uint8Array {
   out[0] = tag;
   out.set(s, writeVarint(out, 1, s.length));
   return out;
+}
+
+/** The header values of an encode, each in its range (E_RANGE otherwise). */
+function checkHeader(flags: number, sequence: number, timestamp: number): void {
+  if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff)
+    throw tmeshError('E_RANGE', `universal frame: flags ${flags} do not fit u16`);
+  if (!Number.isInteger(sequence) || sequence < 0 || sequence > 0xffffffff) {
+    throw tmeshError('E_RANGE', `universal frame: sequence ${sequence} does not fit u32`);
+  }
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+    throw tmeshError(
+      'E_RANGE',
+      `universal frame: timestamp ${timestamp} must be a non-negative safe integer (ms)`,
+    );
+  }
 }
 
 function checkMax(max: unknown, what: string): number {
@@ -159,6 +188,10 @@ const frameWriter = new BigintWriter();
 let slabStart = 0;
 /** Size of the last frame encoded, to keep a slab from being grown (copied) by the next one. */
 let lastFrameBytes = 0;
+
+/** The writer `encodeFrameInto` binds to the caller's buffer. */
+const boundWriter = new BoundedWriter();
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 type SlabWriter = BigintWriter & { buf: Buffer; pos: number; view: unknown; _reserve(n: number): void };
 
@@ -434,17 +467,7 @@ class UniversalCodecImpl implements UniversalCodec {
     const flags = options.flags ?? 0;
     const sequence = options.sequence ?? 0;
     const timestamp = options.timestamp ?? Date.now();
-    if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff)
-      throw tmeshError('E_RANGE', `universal frame: flags ${flags} do not fit u16`);
-    if (!Number.isInteger(sequence) || sequence < 0 || sequence > 0xffffffff) {
-      throw tmeshError('E_RANGE', `universal frame: sequence ${sequence} does not fit u32`);
-    }
-    if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
-      throw tmeshError(
-        'E_RANGE',
-        `universal frame: timestamp ${timestamp} must be a non-negative safe integer (ms)`,
-      );
-    }
+    checkHeader(flags, sequence, timestamp);
     const source = this.#source.bytes(options.source);
     const destination = this.#destination.bytes(options.destination);
     const compression = flags & FRAME_FLAGS.COMPRESSION_MASK;
@@ -505,6 +528,70 @@ class UniversalCodecImpl implements UniversalCodec {
       w.gather = false;
       if (w.refs.length > 0) w.restart(w.pos);
     }
+  }
+
+  encodeFrameInto<T>(
+    type: MessageType<T>,
+    value: T,
+    options: WireEncodeOptions,
+    buf: Uint8Array,
+    at: number,
+  ): number {
+    const e = this.entry(type);
+    // Read before the value is encoded (a getter may encode again with other options).
+    const flags = options.flags ?? 0;
+    const sequence = options.sequence ?? 0;
+    const timestamp = options.timestamp ?? Date.now();
+    const source = this.#source.bytes(options.source);
+    const destination = this.#destination.bytes(options.destination);
+    checkHeader(flags, sequence, timestamp);
+    if (!Buffer.isBuffer(buf) || !Number.isInteger(at) || at < 0 || at > buf.length) {
+      throw tmeshError(
+        'E_INVALID_ARGUMENT',
+        `universal encodeFrameInto: needs a Buffer and an offset within it, got offset ${at}`,
+      );
+    }
+    const compression = flags & FRAME_FLAGS.COMPRESSION_MASK;
+    if (compression !== FRAME_FLAGS.COMPRESSION_NONE) {
+      const frame = this.encode(type, value, options);
+      if (frame.length > buf.length - at) return -frame.length;
+      buf.set(frame, at);
+      return at + frame.length;
+    }
+    const mid = this.#mid(timestamp, source, destination, e);
+    const fixed = headSize(e, flags, sequence, mid, 0);
+    // Guess one-byte envelope and payload lengths (frames under 128 bytes); move the payload if wrong.
+    const guess = 1 + fixed + 2;
+    const shared = !boundWriter.busy;
+    const w = shared ? boundWriter : new BoundedWriter();
+    w.busy = true;
+    let end: number;
+    try {
+      if (buf.length - at < guess) return -guess;
+      w.bind(buf, at + guess);
+      e.payload.writeTo(value, w);
+      end = (w as unknown as { pos: number }).pos;
+    } catch (error) {
+      // (+ 8: the two lengths may take more than the one byte each that was guessed.)
+      if (error === NO_ROOM) return -(w.need - at + 8);
+      throw error;
+    } finally {
+      w.busy = false;
+      w.bind(EMPTY_BUFFER, 0); // do not keep the caller's buffer
+    }
+    const payStart = at + guess;
+    const n = end - payStart;
+    const crc = crc32Range(buf, payStart, end);
+    const envLen = fixed + (n ? 1 + varintSize(n) : 0) + n;
+    const headLen = varintSize(envLen) + envLen - n;
+    if (headLen !== guess) {
+      const frameEnd = at + headLen + n;
+      if (frameEnd > buf.length) return -(frameEnd - at);
+      buf.copyWithin(at + headLen, payStart, end);
+      end = frameEnd;
+    }
+    writeHead(buf, at, e.lead, flags, sequence, mid, 0, crc, envLen, n);
+    return end;
   }
 
   decode(frame: Uint8Array, options: { copy?: boolean } = {}): DecodedMessage {

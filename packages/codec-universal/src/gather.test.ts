@@ -312,3 +312,76 @@ describe('universal frames and decoded values: ownership', () => {
     d.end();
   });
 });
+
+describe('universal encodeFrameInto', () => {
+  const value = { path: 'p', offset: 3n, sequence: 4, last: true, data: filled(64, 1) };
+
+  it('writes exactly the bytes of encode() at the offset, and nothing outside them', () => {
+    const cases: [string, Record<string, unknown>, object][] = [
+      ['64 B (one-byte lengths)', value, opts],
+      [
+        'no payload bytes at all',
+        { path: '', offset: 0n, sequence: 0, last: false, data: filled(0, 0) },
+        opts,
+      ],
+      ['a payload of 200 bytes (two-byte lengths)', { ...value, data: filled(200, 2) }, opts],
+      ['an envelope over 127 bytes around a short payload', value, { ...opts, destination: 'd'.repeat(120) }],
+      ['10 KiB', { ...value, path: 'é'.repeat(30), data: filled(10_000, 3) }, { ...opts, sequence: 0 }],
+    ];
+    for (const [what, v, o] of cases) {
+      const expected = codec.encode(FileChunk, v as typeof value, o);
+      const buf = Buffer.alloc(expected.length + 40, 0xee);
+      const end = codec.encodeFrameInto(FileChunk, v as typeof value, o, buf, 17);
+      expect(end, what).toBe(17 + expected.length);
+      expect(same(buf.subarray(17, end), expected), what).toBe(true);
+      expect(
+        buf.subarray(0, 17).every((b) => b === 0xee),
+        what,
+      ).toBe(true);
+      expect(
+        buf.subarray(end).every((b) => b === 0xee),
+        what,
+      ).toBe(true);
+    }
+  });
+
+  it('returns -need when the frame does not fit, and fits once given that room', () => {
+    const big = { ...value, data: filled(5000, 4) };
+    const frame = codec.encode(FileChunk, big, opts);
+    for (const room of [0, 3, 40, 1000, frame.length - 1]) {
+      const buf = Buffer.alloc(8 + room);
+      const end = codec.encodeFrameInto(FileChunk, big, opts, buf, 8);
+      expect(end, `room ${room}`).toBeLessThan(0);
+      expect(-end, `room ${room}`).toBeGreaterThan(room);
+    }
+    const need = -codec.encodeFrameInto(FileChunk, big, opts, Buffer.alloc(100), 0);
+    const fits = Buffer.alloc(need);
+    expect(codec.encodeFrameInto(FileChunk, big, opts, fits, 0)).toBe(frame.length);
+    expect(same(fits.subarray(0, frame.length), frame)).toBe(true);
+    // A gather-sized field: the estimate says so, and encodeParts takes it.
+    const huge = { ...value, data: filled(GATHER_MIN_BYTES, 5) };
+    expect(-codec.encodeFrameInto(FileChunk, huge, opts, Buffer.alloc(4096), 0)).toBeGreaterThan(
+      GATHER_MIN_BYTES,
+    );
+  });
+
+  it('compresses when the flags ask, rejects bad targets and values, and leaves the writers clean', () => {
+    const packable = { ...value, data: new Uint8Array(4000) };
+    const buf = Buffer.alloc(8192);
+    const end = codec.encodeFrameInto(FileChunk, packable, { ...opts, flags: 1 }, buf, 0);
+    expect(end).toBeGreaterThan(0);
+    expect(end).toBeLessThan(1000);
+    expect(same((codec.decode(buf.subarray(0, end)).value as typeof value).data, packable.data)).toBe(true);
+    const bad = (fn: () => unknown, code: string) =>
+      expect(isTmeshError(thrownBy(fn), code as never)).toBe(true);
+    bad(() => codec.encodeFrameInto(FileChunk, value, opts, new Uint8Array(100), 0), 'E_INVALID_ARGUMENT');
+    bad(() => codec.encodeFrameInto(FileChunk, value, opts, buf, 9000), 'E_INVALID_ARGUMENT');
+    bad(
+      () => codec.encodeFrameInto(FileChunk, { ...value, data: 5 } as never, opts, buf, 0),
+      'E_ENCODE_INVALID_VALUE',
+    );
+    bad(() => codec.encodeFrameInto(FileChunk, value, { sequence: -1 }, buf, 0), 'E_RANGE');
+    const end2 = codec.encodeFrameInto(FileChunk, value, opts, buf, 100);
+    expect(same(buf.subarray(100, end2), codec.encode(FileChunk, value, opts))).toBe(true);
+  });
+});

@@ -11,7 +11,7 @@ import {
   validateDesc,
 } from '@tmesh/core';
 import protobuf from 'protobufjs';
-import { BigintWriter, StrictReader } from './pb-io.js';
+import { BigintWriter, NO_ROOM, StrictReader } from './pb-io.js';
 import { checkProtoMappable, toProtoSource, unitMessageName } from './proto-source.js';
 
 type Enc = (x: any) => any;
@@ -545,7 +545,8 @@ export class UniversalPayloadCodec<T> implements PayloadCodec<T> {
     try {
       this.type.encode(message, writer);
     } catch (cause) {
-      if (isTmeshError(cause)) throw cause;
+      // (NO_ROOM: a bound writer ran out of room; its caller handles it.)
+      if (isTmeshError(cause) || cause === NO_ROOM) throw cause;
       throw tmeshError(
         'E_ENCODE_INVALID_VALUE',
         `${this.#name}: protobufjs could not encode the value: ${(cause as Error).message}`,

@@ -299,3 +299,31 @@ export class BigintWriter extends protobuf.BufferWriter {
     }
   }
 }
+
+/** Thrown by a {@link BoundedWriter} that ran out of room (caught by the codec, never escapes). */
+export const NO_ROOM: unique symbol = Symbol('tmesh universal: no room');
+
+/**
+ * A writer bound to a caller's buffer (`encodeFrameInto`): it never grows; a write that does not fit
+ * records the end position it needed in `need` and throws {@link NO_ROOM}.
+ */
+export class BoundedWriter extends BigintWriter {
+  /** The end position the write that did not fit asked for. */
+  need = 0;
+
+  /** Write into `buf` from `pos` on (a Buffer: protobufjs writes long strings with Buffer#utf8Write). */
+  bind(buf: Buffer, pos: number): this {
+    const self = this as unknown as Writer & { view: unknown };
+    self.buf = buf;
+    self.view = null;
+    return this.restart(pos);
+  }
+
+  _reserve(n: number): void {
+    const self = this as unknown as Writer;
+    if (self.pos + n > self.buf.length) {
+      this.need = self.pos + n;
+      throw NO_ROOM;
+    }
+  }
+}

@@ -352,6 +352,23 @@ class UniversalWireAdapter implements WireAdapter {
     return parts;
   }
 
+  /**
+   * One frame straight into the link's send block (`UniversalCodec.encodeFrameInto`): its end, or `-need`
+   * when it does not fit. (A link that knows this method uses it instead of `encodeParts` for frames
+   * that fit a block.)
+   */
+  encodeInto<T>(
+    type: MessageType<T>,
+    value: T,
+    sequence: number,
+    flags: number,
+    timestamp: number,
+    buf: Uint8Array,
+    at: number,
+  ): number {
+    return this.#codec.encodeFrameInto(type, value, this.#options(sequence, flags, timestamp), buf, at);
+  }
+
   /** One options object for every encode (the codec reads it before encoding the value). */
   readonly #encodeOptions: { sequence: number; flags: number; timestamp: number | undefined } = {
     sequence: 0,
