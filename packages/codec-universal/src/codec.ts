@@ -50,13 +50,31 @@ export interface UniversalDecoderOptions extends FrameDecoderOptions {
   compression?: EnvelopeCompression;
 }
 
+/**
+ * A universal stream decoder that can also take reads straight into the frame it is assembling (a socket
+ * reading into `target()` instead of a buffer of its own: one copy less for big frames).
+ */
+export interface UniversalMessageDecoder extends MessageDecoder {
+  /**
+   * The unfilled rest of the frame being assembled (its length prefix read and checked) when at least
+   * `min` bytes of it are missing, else undefined. It is leased to one read until `filled`; a chunk
+   * pushed meanwhile moves the frame to a new buffer first, so a late read never touches a decoded frame.
+   */
+  target(min: number): Uint8Array | undefined;
+  /**
+   * `n` bytes were read into `buf`: the last `target()` (they extend the frame, decoded once complete) or
+   * a buffer of the caller's own (read as a pushed chunk). Returns the messages they complete.
+   */
+  filled(buf: Uint8Array, n: number): DecodedMessage[];
+}
+
 /** The universal wire codec: a `WireCodec` plus what only this wire has. */
 export interface UniversalCodec extends WireCodec {
   readonly wire: 'universal';
   /** The protobuf payload codec of a struct or union schema (compiled once, cached). */
   compile<T>(schema: Schema<T>): UniversalPayloadCodec<T>;
   /** A stream decoder with its own frame limit and, optionally, its own decompression. */
-  createDecoder(options?: UniversalDecoderOptions): MessageDecoder;
+  createDecoder(options?: UniversalDecoderOptions): UniversalMessageDecoder;
   /**
    * One frame as the parts of a gather write (see `WireCodec.encodeParts`): bytes fields of at least
    * `GATHER_MIN_BYTES` are the caller's arrays, not copies, and must stay unchanged until written (or
@@ -820,7 +838,7 @@ class UniversalCodecImpl implements UniversalCodec {
     return e;
   }
 
-  createDecoder(options: UniversalDecoderOptions = {}): MessageDecoder {
+  createDecoder(options: UniversalDecoderOptions = {}): UniversalMessageDecoder {
     return new UniversalFrameDecoder(
       this,
       checkMax(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 'createDecoder'),
@@ -886,7 +904,7 @@ function decompress(algorithm: number, payload: Uint8Array, max: number): Uint8A
  * that spans chunks is copied, once, into a buffer allocated when its length prefix has passed the limit
  * (like @tmesh/net's `FixedStreamReader` for the fixed wires). Poisoned after an error.
  */
-class UniversalFrameDecoder implements MessageDecoder {
+class UniversalFrameDecoder implements UniversalMessageDecoder {
   readonly #codec: UniversalCodecImpl;
   readonly #max: number;
   readonly #copy: boolean;
@@ -897,6 +915,8 @@ class UniversalFrameDecoder implements MessageDecoder {
   /** The envelope being completed (its prefix read and checked), and how much of it has arrived. */
   #frame: Uint8Array | undefined;
   #frameFill = 0;
+  /** The rest of #frame last handed to a read by `target` and not yet `filled`. */
+  #lease: Uint8Array | undefined;
   #failed: unknown;
 
   constructor(codec: UniversalCodecImpl, max: number, copy: boolean, compression: EnvelopeCompression) {
@@ -910,8 +930,51 @@ class UniversalFrameDecoder implements MessageDecoder {
     return this.#frame ? this.#headFill + this.#frameFill : this.#headFill;
   }
 
+  target(min: number): Uint8Array | undefined {
+    const frame = this.#frame;
+    if (frame === undefined || this.#failed || frame.length - this.#frameFill < min) return undefined;
+    this.#lease = frame.subarray(this.#frameFill);
+    return this.#lease;
+  }
+
+  filled(buf: Uint8Array, n: number): DecodedMessage[] {
+    if (buf !== this.#lease || this.#lease === undefined) return this.push(buf.subarray(0, n));
+    this.#lease = undefined;
+    if (this.#failed) throw this.#failed;
+    const frame = this.#frame!;
+    if (!(Number.isInteger(n) && n > 0 && n <= frame.length - this.#frameFill)) {
+      throw tmeshError(
+        'E_INTERNAL',
+        `a read of ${n} bytes does not fit the ${frame.length - this.#frameFill} leased`,
+      );
+    }
+    this.#frameFill += n;
+    const out: DecodedMessage[] = [];
+    if (this.#frameFill < frame.length) return out;
+    this.#frame = undefined;
+    this.#headFill = 0;
+    try {
+      this.#decode(frame, 0, frame.length, out);
+    } catch (error) {
+      this.#failed = error;
+      throw error;
+    }
+    return out;
+  }
+
+  /** Give up the lease: the frame continues in a copy of what it holds so far. */
+  #moveFrame(): void {
+    this.#lease = undefined;
+    const frame = this.#frame;
+    if (frame === undefined) return;
+    const moved = Buffer.allocUnsafe(frame.length); // filled completely before use
+    moved.set(frame.subarray(0, this.#frameFill));
+    this.#frame = moved;
+  }
+
   push(chunk: Uint8Array): DecodedMessage[] {
     if (this.#failed) throw this.#failed;
+    if (this.#lease !== undefined) this.#moveFrame();
     try {
       if (!(chunk instanceof Uint8Array))
         throw tmeshError('E_INVALID_ARGUMENT', 'universal decoder: push needs a Uint8Array');
@@ -919,6 +982,7 @@ class UniversalFrameDecoder implements MessageDecoder {
     } catch (error) {
       this.#failed = error;
       this.#frame = undefined;
+      this.#lease = undefined;
       this.#headFill = 0;
       throw error;
     }

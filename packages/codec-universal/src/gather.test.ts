@@ -385,3 +385,68 @@ describe('universal encodeFrameInto', () => {
     expect(same(buf.subarray(100, end2), codec.encode(FileChunk, value, opts))).toBe(true);
   });
 });
+
+describe('universal stream decoder: reads straight into the frame (target / filled)', () => {
+  const data = filled(300_000, 6);
+  const value = { path: 'd', offset: 0n, sequence: 1, last: true, data };
+  const frame = concat(codec.encodeParts(FileChunk, value, opts));
+  const small = codec.encode(FileChunk, { ...value, data: filled(30, 1) }, opts);
+
+  it('completes a frame from reads into the leased rest, then decodes it in place', () => {
+    const d = codec.createDecoder();
+    expect(d.target(1)).toBeUndefined(); // nothing being assembled
+    expect(d.push(concat([small, frame.subarray(0, 5000)]))).toHaveLength(1);
+    expect(d.target(frame.length)).toBeUndefined(); // fewer bytes missing than asked for
+    let at = 5000;
+    let out: ReturnType<typeof d.push> = [];
+    while (at < frame.length) {
+      const lease = d.target(1)!;
+      expect(lease.length).toBe(frame.length - at); // the whole unfilled rest of the frame
+      const n = Math.min(70_000, lease.length);
+      lease.set(frame.subarray(at, at + n));
+      out = d.filled(lease, n);
+      at += n;
+      if (at < frame.length) expect(out).toEqual([]);
+    }
+    expect(out).toHaveLength(1);
+    const got = (out[0]!.value as typeof value).data;
+    expect(same(got, data)).toBe(true);
+    expect(d.bufferedBytes).toBe(0);
+    expect(d.target(1)).toBeUndefined();
+    // A buffer of the caller's own is read as a chunk.
+    expect(d.filled(concat([small, small]), small.length * 2)).toHaveLength(2);
+    d.end();
+  });
+
+  it('moves the frame when a chunk is pushed while a lease is out: a late read changes nothing', () => {
+    const d = codec.createDecoder();
+    d.push(frame.subarray(0, 1000));
+    const lease = d.target(1)!;
+    const out = d.push(frame.subarray(1000));
+    expect(out).toHaveLength(1);
+    lease.fill(0xaa); // the read that was given the lease lands after all
+    expect(d.filled(lease, 0)).toEqual([]); // no longer the lease: read as an empty chunk
+    expect(same((out[0]!.value as typeof value).data, data)).toBe(true);
+  });
+
+  it('checks the frame it completes: a corrupt payload fails with E_CHECKSUM and the decoder stays failed', () => {
+    const d = codec.createDecoder();
+    d.push(frame.subarray(0, 100));
+    const lease = d.target(1)!;
+    lease.set(frame.subarray(100));
+    lease[lease.length - 1]! ^= 1;
+    expect(
+      isTmeshError(
+        thrownBy(() => d.filled(lease, lease.length)),
+        'E_CHECKSUM',
+      ),
+    ).toBe(true);
+    expect(
+      isTmeshError(
+        thrownBy(() => d.push(small)),
+        'E_CHECKSUM',
+      ),
+    ).toBe(true);
+    expect(d.target(1)).toBeUndefined();
+  });
+});

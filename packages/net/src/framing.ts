@@ -407,7 +407,13 @@ class UniversalWireAdapter implements WireAdapter {
   ): FrameReader {
     const compression = envelopeCompressionFor(accepted);
     const decoder = this.#codec.createDecoder({ maxFrameSize, compression });
-    return (chunk) => decoder.push(chunk);
+    // `direct`: a socket that can read straight into the frame being assembled (big frames) does.
+    return Object.assign((chunk: Uint8Array) => decoder.push(chunk), {
+      direct: {
+        target: (min: number) => decoder.target(min),
+        filled: (buf: Uint8Array, n: number) => decoder.filled(buf, n),
+      },
+    });
   }
 }
 
