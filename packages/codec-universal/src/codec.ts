@@ -1,11 +1,13 @@
 import * as zlib from 'node:zlib';
 import {
   crc32,
+  crc32Range,
   DEFAULT_MAX_FRAME_SIZE,
   type DecodedMessage,
   FRAME_FLAGS,
   type FrameDecoderOptions,
   type FrameHeader,
+  gatherParts,
   type MessageDecoder,
   type MessageRegistry,
   type MessageType,
@@ -15,17 +17,9 @@ import {
   type WireCodec,
   type WireEncodeOptions,
 } from '@tmesh/core';
-import {
-  crc32Small,
-  FIELD,
-  readVarint,
-  SMALL_CRC_BYTES,
-  varint,
-  varintSize,
-  writeVarint,
-} from './envelope.js';
-import { compileUniversal, sharedWriter, type UniversalPayloadCodec, WRITER_KEEP_BYTES } from './payload.js';
-import { type BigintWriter, readUtf8 } from './pb-io.js';
+import { FIELD, readVarint, varint, varintSize, writeVarint } from './envelope.js';
+import { compileUniversal, type UniversalPayloadCodec } from './payload.js';
+import { BigintWriter, BoundedWriter, NO_ROOM, readUtf8 } from './pb-io.js';
 
 /** The envelope version this build writes and accepts. */
 export const UNIVERSAL_VERSION = PROTOCOL_VERSION;
@@ -56,13 +50,61 @@ export interface UniversalDecoderOptions extends FrameDecoderOptions {
   compression?: EnvelopeCompression;
 }
 
+/**
+ * A universal stream decoder that can also take reads straight into the frame it is assembling (a socket
+ * reading into `target()` instead of a buffer of its own: one copy less for big frames).
+ */
+export interface UniversalMessageDecoder extends MessageDecoder {
+  /**
+   * The unfilled rest of the frame being assembled (its length prefix read and checked) when at least
+   * `min` bytes of it are missing, else undefined. It is leased to one read until `filled`; a chunk
+   * pushed meanwhile moves the frame to a new buffer first, so a late read never touches a decoded frame.
+   */
+  target(min: number): Uint8Array | undefined;
+  /**
+   * `n` bytes were read into `buf`: the last `target()` (they extend the frame, decoded once complete) or
+   * a buffer of the caller's own (read as a pushed chunk). Returns the messages they complete.
+   */
+  filled(buf: Uint8Array, n: number): DecodedMessage[];
+}
+
 /** The universal wire codec: a `WireCodec` plus what only this wire has. */
 export interface UniversalCodec extends WireCodec {
   readonly wire: 'universal';
   /** The protobuf payload codec of a struct or union schema (compiled once, cached). */
   compile<T>(schema: Schema<T>): UniversalPayloadCodec<T>;
   /** A stream decoder with its own frame limit and, optionally, its own decompression. */
-  createDecoder(options?: UniversalDecoderOptions): MessageDecoder;
+  createDecoder(options?: UniversalDecoderOptions): UniversalMessageDecoder;
+  /**
+   * One frame as the parts of a gather write (see `WireCodec.encodeParts`): bytes fields of at least
+   * `GATHER_MIN_BYTES` are the caller's arrays, not copies, and must stay unchanged until written (or
+   * be resealed). With compression in the flags, the frame is one compressed array.
+   */
+  encodeParts<T>(type: MessageType<T>, value: T, options?: WireEncodeOptions): Uint8Array[];
+  /**
+   * `encodeParts` for a caller that takes either shape: a frame with nothing referenced is one array
+   * (as from `encode`), not an array of one part.
+   */
+  encodeGather<T>(type: MessageType<T>, value: T, options?: WireEncodeOptions): Uint8Array | Uint8Array[];
+  /**
+   * Encode one frame straight into `buf` at `at` (a sender's write buffer: no frame array, no copy);
+   * returns its end, the bytes `encode` writes lying at `buf[at, end)`. When the frame does not fit
+   * before `buf.length`, returns `-need`: the room the encoder asked for (more than `buf.length - at`),
+   * an estimate of the frame's size; bytes of `buf` from `at` on may then have been overwritten, nothing
+   * else. Big bytes fields are copied (use `encodeParts` for those). `buf` must be a Buffer.
+   */
+  encodeFrameInto<T>(
+    type: MessageType<T>,
+    value: T,
+    options: WireEncodeOptions,
+    buf: Uint8Array,
+    at: number,
+  ): number;
+  /**
+   * Recompute the payload CRC-32 of a frame from `encodeParts` whose referenced arrays may have changed
+   * since (before writing it again); returns true if the checksum changed.
+   */
+  resealParts(parts: readonly Uint8Array[]): boolean;
 }
 
 const TAG_VERSION = (FIELD.version << 3) | 0;
@@ -81,8 +123,8 @@ const TAG_PAYLOAD = (FIELD.payload << 3) | 2;
 interface TypeEntry {
   type: MessageType<any>;
   payload: UniversalPayloadCodec<any>;
-  /** Field 2 (message_type), written right after the version. */
-  idBytes: Uint8Array;
+  /** Fields 1 (version) and 2 (message_type), the start of every envelope of this type. */
+  lead: Uint8Array;
   /** Field 8 (type_name). */
   nameBytes: Uint8Array;
   /** The UTF-8 of the type name alone. */
@@ -98,6 +140,21 @@ function fieldString(tag: number, s: Uint8Array): Uint8Array {
   out[0] = tag;
   out.set(s, writeVarint(out, 1, s.length));
   return out;
+}
+
+/** The header values of an encode, each in its range (E_RANGE otherwise). */
+function checkHeader(flags: number, sequence: number, timestamp: number): void {
+  if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff)
+    throw tmeshError('E_RANGE', `universal frame: flags ${flags} do not fit u16`);
+  if (!Number.isInteger(sequence) || sequence < 0 || sequence > 0xffffffff) {
+    throw tmeshError('E_RANGE', `universal frame: sequence ${sequence} does not fit u32`);
+  }
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+    throw tmeshError(
+      'E_RANGE',
+      `universal frame: timestamp ${timestamp} must be a non-negative safe integer (ms)`,
+    );
+  }
 }
 
 function checkMax(max: unknown, what: string): number {
@@ -132,63 +189,85 @@ class IdField {
 
 const EMPTY = new Uint8Array(0);
 
-/** The envelope fields written before the payload. */
-interface EnvelopeHead {
-  e: TypeEntry;
-  flags: number;
-  sequence: number;
-  timestamp: number;
-  source: Uint8Array;
-  destination: Uint8Array;
-  compression: number;
-  crc: number;
+/** Bytes of a fresh frame slab: small frames are carved out of it one after another. */
+const SLAB_BYTES = 64 * 1024;
+/** A slab with less room than this left is replaced before the next frame. */
+const SLAB_MIN_FREE = 1024;
+
+/**
+ * The writer frames are encoded into: a slab that frames are written into back to back, like codec-rust's
+ * SlabWriter. Each encode returns a view of exactly its bytes and the next frame starts after them, so a
+ * frame is never overwritten and never copied out; a slab lives on only as long as frames that view it.
+ * The payload goes after room reserved for the envelope fields, which are filled in once its size and
+ * CRC-32 are known. (The payload codec's own `encode` uses a different writer, which it rewinds.)
+ */
+const frameWriter = new BigintWriter();
+/** Where the next frame may start in `frameWriter.buf`. */
+let slabStart = 0;
+/** Size of the last frame encoded, to keep a slab from being grown (copied) by the next one. */
+let lastFrameBytes = 0;
+
+/** The writer `encodeFrameInto` binds to the caller's buffer. */
+const boundWriter = new BoundedWriter();
+const EMPTY_BUFFER = Buffer.alloc(0);
+
+type SlabWriter = BigintWriter & { buf: Buffer; pos: number; view: unknown; _reserve(n: number): void };
+
+function freshSlab(w: SlabWriter): void {
+  w.buf = Buffer.allocUnsafe(SLAB_BYTES);
+  w.view = null;
+  slabStart = 0;
 }
 
-/** Frames at least this big hand the writer's buffer over instead of copying out of it. */
-const DETACH_BYTES = 64 * 1024;
-
 /** Bytes of the envelope fields 1-10 (everything before the payload field). */
-function headSize(h: EnvelopeHead): number {
+function headSize(
+  e: TypeEntry,
+  flags: number,
+  sequence: number,
+  mid: Uint8Array,
+  compression: number,
+): number {
   return (
-    2 +
-    h.e.idBytes.length +
-    (h.flags ? 1 + varintSize(h.flags) : 0) +
-    (h.sequence ? 1 + varintSize(h.sequence) : 0) +
-    (h.timestamp ? 1 + varintSize(h.timestamp) : 0) +
-    h.source.length +
-    h.destination.length +
-    h.e.nameBytes.length +
-    (h.compression ? 2 : 0) +
+    e.lead.length +
+    (flags ? 1 + varintSize(flags) : 0) +
+    (sequence ? 1 + varintSize(sequence) : 0) +
+    mid.length +
+    (compression ? 2 : 0) +
     5
   );
 }
 
-/** Write the length prefix, envelope fields 1-10 and the payload field's tag and length; returns the end. */
-function writeHead(buf: Uint8Array, pos: number, h: EnvelopeHead, envLen: number, n: number): number {
+/**
+ * Write the length prefix, envelope fields 1-10 and the payload field's tag and length; returns the end.
+ * `mid` holds fields 5-8 (timestamp, source, destination, type_name) as they are written.
+ */
+function writeHead(
+  buf: Uint8Array,
+  pos: number,
+  lead: Uint8Array,
+  flags: number,
+  sequence: number,
+  mid: Uint8Array,
+  compression: number,
+  crc: number,
+  envLen: number,
+  n: number,
+): number {
   pos = writeVarint(buf, pos, envLen);
-  buf[pos++] = TAG_VERSION;
-  buf[pos++] = UNIVERSAL_VERSION;
-  pos = put(buf, pos, h.e.idBytes);
-  if (h.flags) {
+  for (let i = 0; i < lead.length; i++) buf[pos++] = lead[i]!;
+  if (flags) {
     buf[pos++] = TAG_FLAGS;
-    pos = writeVarint(buf, pos, h.flags);
+    pos = writeVarint(buf, pos, flags);
   }
-  if (h.sequence) {
+  if (sequence) {
     buf[pos++] = TAG_SEQUENCE;
-    pos = writeVarint(buf, pos, h.sequence);
+    pos = writeVarint(buf, pos, sequence);
   }
-  if (h.timestamp) {
-    buf[pos++] = TAG_TIMESTAMP;
-    pos = writeVarint(buf, pos, h.timestamp);
-  }
-  pos = put(buf, pos, h.source);
-  pos = put(buf, pos, h.destination);
-  pos = put(buf, pos, h.e.nameBytes);
-  if (h.compression) {
+  for (let i = 0; i < mid.length; i++) buf[pos++] = mid[i]!;
+  if (compression) {
     buf[pos++] = TAG_COMPRESSION;
-    buf[pos++] = h.compression;
+    buf[pos++] = compression;
   }
-  const crc = h.crc;
   buf[pos++] = TAG_CHECKSUM;
   buf[pos++] = crc & 0xff;
   buf[pos++] = (crc >>> 8) & 0xff;
@@ -201,10 +280,66 @@ function writeHead(buf: Uint8Array, pos: number, h: EnvelopeHead, envLen: number
   return pos;
 }
 
-/** Copy a short byte string in (a loop beats TypedArray#set's call overhead at these sizes). */
-function put(buf: Uint8Array, pos: number, bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length; i++) buf[pos++] = bytes[i]!;
-  return pos;
+/**
+ * CRC-32 of a payload given as `buf[start, end)` with the arrays of `refs` (pairs: position in `buf`,
+ * array) standing at their positions, as a gather write sends it.
+ */
+function gatherCrc(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  refs: readonly (number | Uint8Array)[],
+): number {
+  let crc = 0;
+  let at = start;
+  for (let i = 0; i < refs.length; i += 2) {
+    const pos = refs[i] as number;
+    if (pos > at) crc = crc32Range(buf, at, pos, crc);
+    crc = crc32(refs[i + 1] as Uint8Array, crc);
+    at = pos;
+  }
+  return end > at ? crc32Range(buf, at, end, crc) : crc;
+}
+
+/**
+ * Where the payload of a universal frame given as parts starts in `parts[0]`, and where its checksum
+ * field's 4 bytes are: reads the envelope fields before the payload field.
+ */
+function locateParts(first: Uint8Array): { checksumAt: number; payloadAt: number } {
+  if (!readVarint(first, 0, first.length)) throw badParts('length prefix');
+  let pos = varint.pos;
+  let checksumAt = -1;
+  while (pos < first.length) {
+    if (!readVarint(first, pos, first.length)) throw badParts('tag');
+    const tag = varint.lo;
+    pos = varint.pos;
+    if (tag === TAG_PAYLOAD) {
+      if (!readVarint(first, pos, first.length)) throw badParts('payload length');
+      if (checksumAt < 0) throw badParts('checksum');
+      return { checksumAt, payloadAt: varint.pos };
+    }
+    switch (tag & 7) {
+      case 0:
+        if (!readVarint(first, pos, first.length)) throw badParts('field');
+        pos = varint.pos;
+        break;
+      case 2:
+        if (!readVarint(first, pos, first.length)) throw badParts('field');
+        pos = varint.pos + varint.lo;
+        break;
+      case 5:
+        if (tag === TAG_CHECKSUM) checksumAt = pos;
+        pos += 4;
+        break;
+      default:
+        throw badParts(`wire type ${tag & 7}`);
+    }
+  }
+  throw badParts('payload field');
+}
+
+function badParts(what: string): Error {
+  return tmeshError('E_INVALID_ARGUMENT', `universal resealParts: parts[0] is not a frame head (${what})`);
 }
 
 class UniversalCodecImpl implements UniversalCodec {
@@ -216,6 +351,7 @@ class UniversalCodecImpl implements UniversalCodec {
   readonly #source = new IdField(TAG_SOURCE, 'source');
   readonly #destination = new IdField(TAG_DESTINATION, 'destination');
   #lastNamed: TypeEntry | undefined;
+  #lastEntry: TypeEntry | undefined;
 
   constructor(registry: MessageRegistry, options: UniversalCodecOptions) {
     this.registry = registry;
@@ -228,8 +364,14 @@ class UniversalCodecImpl implements UniversalCodec {
   }
 
   entry(type: MessageType<any>): TypeEntry {
+    // A sender mostly repeats one type: check the last one before the map.
+    const last = this.#lastEntry;
+    if (last !== undefined && last.type === type) return last;
     let e = this.#types.get(type);
-    if (e) return e;
+    if (e) {
+      this.#lastEntry = e;
+      return e;
+    }
     const registered = this.registry.byName(type?.name);
     if (registered !== type && registered.schema.desc !== type.schema.desc) {
       throw tmeshError(
@@ -237,14 +379,16 @@ class UniversalCodecImpl implements UniversalCodec {
         `message type ${type.name} differs from the one registered under that name`,
       );
     }
-    const idBytes = new Uint8Array(1 + varintSize(type.id));
-    idBytes[0] = TAG_MESSAGE_TYPE;
-    writeVarint(idBytes, 1, type.id);
+    const lead = new Uint8Array(3 + varintSize(type.id));
+    lead[0] = TAG_VERSION;
+    lead[1] = UNIVERSAL_VERSION;
+    lead[2] = TAG_MESSAGE_TYPE;
+    writeVarint(lead, 3, type.id);
     const rawName = utf8(type.name);
     e = {
       type,
       payload: compileUniversal(type.schema),
-      idBytes,
+      lead,
       nameBytes: fieldString(TAG_TYPE_NAME, rawName),
       rawName,
     };
@@ -253,67 +397,219 @@ class UniversalCodecImpl implements UniversalCodec {
   }
 
   encode<T>(type: MessageType<T>, value: T, options: WireEncodeOptions = {}): Uint8Array {
+    return this.#encode(type, value, options, false) as Uint8Array;
+  }
+
+  encodeParts<T>(type: MessageType<T>, value: T, options: WireEncodeOptions = {}): Uint8Array[] {
+    const parts = this.#encode(type, value, options, true);
+    return Array.isArray(parts) ? parts : [parts];
+  }
+
+  encodeGather<T>(
+    type: MessageType<T>,
+    value: T,
+    options: WireEncodeOptions = {},
+  ): Uint8Array | Uint8Array[] {
+    return this.#encode(type, value, options, true);
+  }
+
+  resealParts(parts: readonly Uint8Array[]): boolean {
+    if (parts.length < 2) return false; // one array: the codec's own bytes, nobody else changes them
+    const first = parts[0]!;
+    const { checksumAt, payloadAt } = locateParts(first);
+    let crc = payloadAt < first.length ? crc32Range(first, payloadAt, first.length) : 0;
+    for (let i = 1; i < parts.length; i++) crc = crc32(parts[i]!, crc);
+    const old =
+      (first[checksumAt]! |
+        (first[checksumAt + 1]! << 8) |
+        (first[checksumAt + 2]! << 16) |
+        (first[checksumAt + 3]! << 24)) >>>
+      0;
+    if (old === crc) return false;
+    first[checksumAt] = crc & 0xff;
+    first[checksumAt + 1] = (crc >>> 8) & 0xff;
+    first[checksumAt + 2] = (crc >>> 16) & 0xff;
+    first[checksumAt + 3] = crc >>> 24;
+    return true;
+  }
+
+  /**
+   * Fields 5-8 (timestamp, source, destination, type_name) as written, cached: a link stamps many
+   * frames of one type with the same millisecond and the same ids.
+   */
+  #mid(timestamp: number, source: Uint8Array, destination: Uint8Array, e: TypeEntry): Uint8Array {
+    if (
+      timestamp === this.#midTimestamp &&
+      source === this.#midSource &&
+      destination === this.#midDestination &&
+      e === this.#midEntry
+    ) {
+      return this.#midBytes;
+    }
+    const tsSize = timestamp === 0 ? 0 : 1 + varintSize(timestamp);
+    const name = e.nameBytes;
+    const mid = new Uint8Array(tsSize + source.length + destination.length + name.length);
+    if (tsSize > 0) {
+      mid[0] = TAG_TIMESTAMP;
+      writeVarint(mid, 1, timestamp);
+    }
+    mid.set(source, tsSize);
+    mid.set(destination, tsSize + source.length);
+    mid.set(name, tsSize + source.length + destination.length);
+    this.#midTimestamp = timestamp;
+    this.#midSource = source;
+    this.#midDestination = destination;
+    this.#midEntry = e;
+    this.#midBytes = mid;
+    return mid;
+  }
+
+  #midTimestamp = -1;
+  #midSource: Uint8Array = EMPTY;
+  #midDestination: Uint8Array = EMPTY;
+  #midEntry: TypeEntry | undefined;
+  #midBytes: Uint8Array = EMPTY;
+
+  /**
+   * Encode one frame into the slab writer: a view of it, or with `gather` (and no compression) the parts
+   * of a gather write, big bytes fields being the caller's arrays.
+   */
+  #encode<T>(
+    type: MessageType<T>,
+    value: T,
+    options: WireEncodeOptions,
+    gather: boolean,
+  ): Uint8Array | Uint8Array[] {
     const e = this.entry(type);
-    const { flags = 0, sequence = 0 } = options;
+    // Read before the value is encoded (a getter may encode again with other options).
+    const flags = options.flags ?? 0;
+    const sequence = options.sequence ?? 0;
     const timestamp = options.timestamp ?? Date.now();
-    if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff)
-      throw tmeshError('E_RANGE', `universal frame: flags ${flags} do not fit u16`);
-    if (!Number.isInteger(sequence) || sequence < 0 || sequence > 0xffffffff) {
-      throw tmeshError('E_RANGE', `universal frame: sequence ${sequence} does not fit u32`);
-    }
-    if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
-      throw tmeshError(
-        'E_RANGE',
-        `universal frame: timestamp ${timestamp} must be a non-negative safe integer (ms)`,
-      );
-    }
+    checkHeader(flags, sequence, timestamp);
     const source = this.#source.bytes(options.source);
     const destination = this.#destination.bytes(options.destination);
     const compression = flags & FRAME_FLAGS.COMPRESSION_MASK;
-
+    const mid = this.#mid(timestamp, source, destination, e);
     // Everything before the payload field except the two lengths is known now: reserve room for it in
-    // the shared writer, encode the payload after that room, then fill the envelope in right before it.
-    const head: EnvelopeHead = { e, flags, sequence, timestamp, source, destination, compression, crc: 0 };
-    const fixed = headSize(head);
-    const room = fixed + 1 + 5 + 5; // + payload tag, payload length, envelope length (< 2^32: 5 bytes)
-    const w = sharedWriter.restart() as BigintWriter & {
-      buf: Uint8Array;
-      pos: number;
-      _reserve(n: number): void;
-    };
+    // the slab, encode the payload after that room, then fill the envelope in right before it.
+    const fixed = headSize(e, flags, sequence, mid, compression);
+    const room = fixed + 1 + 5 + 5; // + payload tag, payload length, envelope length (< 2^35: 5 bytes)
+    const shared = !frameWriter.busy;
+    const w = (shared ? frameWriter : new BigintWriter()) as SlabWriter;
+    w.busy = true;
     try {
-      w._reserve(room);
-      w.pos = room;
+      let at = 0;
+      if (shared) {
+        if (w.buf.length - slabStart < Math.max(SLAB_MIN_FREE, room + 2 * lastFrameBytes)) freshSlab(w);
+        at = slabStart;
+      }
+      const payStart = at + room;
+      w.restart(payStart);
+      w._reserve(0);
+      w.gather = gather && compression === FRAME_FLAGS.COMPRESSION_NONE;
       e.payload.writeTo(value, w);
+      const end = w.pos;
+      const buf = w.buf;
       if (compression !== FRAME_FLAGS.COMPRESSION_NONE) {
-        const payload = this.compression.compress(compression, w.buf.subarray(room, w.pos));
-        head.crc = crc32(payload);
+        // The compressed frame is a fresh array; the slab space used stays free for the next frame.
+        const payload = this.compression.compress(compression, buf.subarray(payStart, end));
         const n = payload.length;
         const envLen = fixed + (n ? 1 + varintSize(n) + n : 0);
         const frame = Buffer.allocUnsafe(varintSize(envLen) + envLen);
-        frame.set(payload, writeHead(frame, 0, head, envLen, n));
+        const crc = crc32(payload);
+        const p = writeHead(frame, 0, e.lead, flags, sequence, mid, compression, crc, envLen, n);
+        frame.set(payload, p);
         return frame;
       }
-      const end = w.pos;
-      const n = end - room;
-      const buf = w.buf as Buffer;
-      head.crc = n < SMALL_CRC_BYTES ? crc32Small(buf, room, end) : crc32(buf.subarray(room, end));
+      const refs = w.refs;
+      const n = end - payStart + w.refBytes;
+      const crc = refs.length === 0 ? crc32Range(buf, payStart, end) : gatherCrc(buf, payStart, end, refs);
       const envLen = fixed + (n ? 1 + varintSize(n) : 0) + n;
-      const start = room - (varintSize(envLen) + envLen - n);
-      writeHead(buf, start, head, envLen, n);
-      if (end - start >= DETACH_BYTES) {
-        // A big frame keeps the writer's buffer: the payload bytes are copied once in all.
-        w.detach();
-        return buf.subarray(start, end);
+      if (envLen > 0x7ffffffff) {
+        throw tmeshError('E_FRAME_TOO_LARGE', `universal frame of ${envLen} bytes does not fit its envelope`);
       }
-      // (Buffer#slice would be a view: copy out explicitly, without a subarray object.)
-      const frame = Buffer.allocUnsafe(end - start);
-      if (end - start > 256) buf.copy(frame, 0, start, end);
-      else for (let i = start, j = 0; i < end; ) frame[j++] = buf[i++]!;
-      return frame;
+      const start = payStart - (varintSize(envLen) + envLen - n);
+      writeHead(buf, start, e.lead, flags, sequence, mid, 0, crc, envLen, n);
+      // A Buffer view, as `encode` has always returned a Buffer (grpc-js, for one, needs one).
+      const frame = buf.subarray(start, end);
+      if (shared) {
+        lastFrameBytes = end - at;
+        slabStart = (end + 7) & ~7;
+        // A slab a big frame grew is left to that frame.
+        if (buf.length !== SLAB_BYTES) freshSlab(w);
+      }
+      if (refs.length === 0) return frame;
+      for (let i = 0; i < refs.length; i += 2) refs[i] = (refs[i] as number) - start;
+      return gatherParts(frame, refs);
     } finally {
-      w.shrink(WRITER_KEEP_BYTES);
+      w.busy = false;
+      w.gather = false;
+      if (w.refs.length > 0) w.restart(w.pos);
     }
+  }
+
+  encodeFrameInto<T>(
+    type: MessageType<T>,
+    value: T,
+    options: WireEncodeOptions,
+    buf: Uint8Array,
+    at: number,
+  ): number {
+    const e = this.entry(type);
+    // Read before the value is encoded (a getter may encode again with other options).
+    const flags = options.flags ?? 0;
+    const sequence = options.sequence ?? 0;
+    const timestamp = options.timestamp ?? Date.now();
+    const source = this.#source.bytes(options.source);
+    const destination = this.#destination.bytes(options.destination);
+    checkHeader(flags, sequence, timestamp);
+    if (!Buffer.isBuffer(buf) || !Number.isInteger(at) || at < 0 || at > buf.length) {
+      throw tmeshError(
+        'E_INVALID_ARGUMENT',
+        `universal encodeFrameInto: needs a Buffer and an offset within it, got offset ${at}`,
+      );
+    }
+    const compression = flags & FRAME_FLAGS.COMPRESSION_MASK;
+    if (compression !== FRAME_FLAGS.COMPRESSION_NONE) {
+      const frame = this.encode(type, value, options);
+      if (frame.length > buf.length - at) return -frame.length;
+      buf.set(frame, at);
+      return at + frame.length;
+    }
+    const mid = this.#mid(timestamp, source, destination, e);
+    const fixed = headSize(e, flags, sequence, mid, 0);
+    // Guess one-byte envelope and payload lengths (frames under 128 bytes); move the payload if wrong.
+    const guess = 1 + fixed + 2;
+    const shared = !boundWriter.busy;
+    const w = shared ? boundWriter : new BoundedWriter();
+    w.busy = true;
+    let end: number;
+    try {
+      if (buf.length - at < guess) return -guess;
+      w.bind(buf, at + guess);
+      e.payload.writeTo(value, w);
+      end = (w as unknown as { pos: number }).pos;
+    } catch (error) {
+      // (+ 8: the two lengths may take more than the one byte each that was guessed.)
+      if (error === NO_ROOM) return -(w.need - at + 8);
+      throw error;
+    } finally {
+      w.busy = false;
+      w.bind(EMPTY_BUFFER, 0); // do not keep the caller's buffer
+    }
+    const payStart = at + guess;
+    const n = end - payStart;
+    const crc = crc32Range(buf, payStart, end);
+    const envLen = fixed + (n ? 1 + varintSize(n) : 0) + n;
+    const headLen = varintSize(envLen) + envLen - n;
+    if (headLen !== guess) {
+      const frameEnd = at + headLen + n;
+      if (frameEnd > buf.length) return -(frameEnd - at);
+      buf.copyWithin(at + headLen, payStart, end);
+      end = frameEnd;
+    }
+    writeHead(buf, at, e.lead, flags, sequence, mid, 0, crc, envLen, n);
+    return end;
   }
 
   decode(frame: Uint8Array, options: { copy?: boolean } = {}): DecodedMessage {
@@ -362,16 +658,22 @@ class UniversalCodecImpl implements UniversalCodec {
     let named: TypeEntry | undefined;
     let compression = 0;
     let checksum: number | undefined;
-    let payload: Uint8Array = EMPTY;
+    let payStart = 0;
+    let payEnd = 0;
     let pos = start;
     while (pos < end) {
-      if (!readVarint(bytes, pos, end)) throw truncated(pos);
-      if (varint.hi !== 0 || varint.lo > 0xffffffff)
-        throw tmeshError('E_DECODE', `universal envelope: tag at offset ${pos} is out of range`);
-      const tag = varint.lo;
+      // Tags of fields 1-15 are one byte: read them (and one-byte values) inline.
+      let tag = bytes[pos]!;
+      if (tag < 0x80) pos++;
+      else {
+        if (!readVarint(bytes, pos, end)) throw truncated(pos);
+        if (varint.hi !== 0 || varint.lo > 0xffffffff)
+          throw tmeshError('E_DECODE', `universal envelope: tag at offset ${pos} is out of range`);
+        tag = varint.lo;
+        pos = varint.pos;
+      }
       const field = tag >>> 3;
       const wireType = tag & 7;
-      pos = varint.pos;
       if (field === 0) throw tmeshError('E_DECODE', `universal envelope: field number 0 at offset ${pos}`);
       const expected = field >= 1 && field <= 11 ? EXPECTED_WIRE_TYPE[field] : wireType;
       if (wireType !== expected) {
@@ -382,9 +684,18 @@ class UniversalCodecImpl implements UniversalCodec {
       }
       switch (wireType) {
         case 0: {
-          if (!readVarint(bytes, pos, end)) throw truncated(pos);
-          pos = varint.pos;
-          const lo = varint.lo;
+          let lo: number;
+          let hi = 0;
+          const b = pos < end ? bytes[pos]! : 0x80;
+          if (b < 0x80) {
+            lo = b;
+            pos++;
+          } else {
+            if (!readVarint(bytes, pos, end)) throw truncated(pos);
+            pos = varint.pos;
+            lo = varint.lo;
+            hi = varint.hi;
+          }
           switch (field) {
             case FIELD.version:
               version = lo;
@@ -399,9 +710,8 @@ class UniversalCodecImpl implements UniversalCodec {
               sequence = lo;
               break;
             case FIELD.timestamp:
-              if (varint.hi > 0x1fffff)
-                throw tmeshError('E_RANGE', 'universal envelope: timestamp exceeds 2^53 ms');
-              timestamp = varint.hi * 0x100000000 + lo;
+              if (hi > 0x1fffff) throw tmeshError('E_RANGE', 'universal envelope: timestamp exceeds 2^53 ms');
+              timestamp = hi * 0x100000000 + lo;
               break;
             case FIELD.compression:
               compression = lo;
@@ -424,9 +734,16 @@ class UniversalCodecImpl implements UniversalCodec {
           pos += 4;
           break;
         case 2: {
-          if (!readVarint(bytes, pos, end)) throw truncated(pos);
-          const len = varint.hi === 0 ? varint.lo : Number.POSITIVE_INFINITY;
-          pos = varint.pos;
+          let len: number;
+          const b = pos < end ? bytes[pos]! : 0x80;
+          if (b < 0x80) {
+            len = b;
+            pos++;
+          } else {
+            if (!readVarint(bytes, pos, end)) throw truncated(pos);
+            len = varint.hi === 0 ? varint.lo : Number.POSITIVE_INFINITY;
+            pos = varint.pos;
+          }
           if (len > end - pos) {
             throw tmeshError(
               'E_FRAME_TRUNCATED',
@@ -434,9 +751,10 @@ class UniversalCodecImpl implements UniversalCodec {
             );
           }
           const stop = pos + len;
-          // A plain Uint8Array view: cheaper to make than Buffer#subarray, the same bytes.
-          if (field === FIELD.payload) payload = new Uint8Array(bytes.buffer, bytes.byteOffset + pos, len);
-          else if (field === FIELD.source) source = readUtf8(bytes, pos, stop);
+          if (field === FIELD.payload) {
+            payStart = pos;
+            payEnd = stop;
+          } else if (field === FIELD.source) source = readUtf8(bytes, pos, stop);
           else if (field === FIELD.destination) destination = readUtf8(bytes, pos, stop);
           else if (field === FIELD.typeName) {
             // A link carries few types: match the raw name against the last one before decoding it.
@@ -460,7 +778,7 @@ class UniversalCodecImpl implements UniversalCodec {
       );
     }
     if (checksum !== undefined) {
-      const actual = payload.length < SMALL_CRC_BYTES ? crc32Small(payload) : crc32(payload);
+      const actual = crc32Range(bytes, payStart, payEnd);
       if (actual !== checksum) {
         throw tmeshError(
           'E_CHECKSUM',
@@ -484,10 +802,16 @@ class UniversalCodecImpl implements UniversalCodec {
       );
     }
     if (typeName !== '') this.#lastNamed = e;
-    const sent = payload.length;
+    const sent = payEnd - payStart;
+    let value: unknown;
     if (compression !== FRAME_FLAGS.COMPRESSION_NONE) {
-      payload = compressor.decompress(compression, payload, max);
-      copy = false; // the inflated buffer is already our own
+      const packed = new Uint8Array(bytes.buffer, bytes.byteOffset + payStart, sent);
+      const payload = compressor.decompress(compression, packed, max);
+      // The inflated buffer is already our own: no copy.
+      value = e.payload.decodeRange(payload, 0, payload.length, false);
+    } else {
+      // Read in place: bytes fields are views into `bytes` unless `copy`.
+      value = e.payload.decodeRange(bytes, payStart, payEnd, copy);
     }
     const header: FrameHeader = {
       version,
@@ -498,7 +822,7 @@ class UniversalCodecImpl implements UniversalCodec {
       timestamp,
       checksum: checksum ?? 0,
     };
-    const out: DecodedMessage = { type, header, value: e.payload.decode(payload, { copy }) };
+    const out: DecodedMessage = { type, header, value };
     if (source !== '') out.source = source;
     if (destination !== '') out.destination = destination;
     return out;
@@ -514,7 +838,7 @@ class UniversalCodecImpl implements UniversalCodec {
     return e;
   }
 
-  createDecoder(options: UniversalDecoderOptions = {}): MessageDecoder {
+  createDecoder(options: UniversalDecoderOptions = {}): UniversalMessageDecoder {
     return new UniversalFrameDecoder(
       this,
       checkMax(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 'createDecoder'),
@@ -533,13 +857,15 @@ function truncated(pos: number): Error {
 /** The envelope length just read into `varint`, checked against the limit before anything is allocated. */
 function frameLength(prefixSize: number, max: number): number {
   const length = varint.hi * 0x100000000 + varint.lo;
-  if (prefixSize + length > max) {
-    throw tmeshError(
-      'E_FRAME_TOO_LARGE',
-      `universal frame: prefix announces ${length} envelope bytes, limit is ${max - prefixSize}`,
-    );
-  }
+  if (prefixSize + length > max) throw tooLarge(length, prefixSize, max);
   return length;
+}
+
+function tooLarge(length: number, prefixSize: number, max: number): Error {
+  return tmeshError(
+    'E_FRAME_TOO_LARGE',
+    `universal frame: prefix announces ${length} envelope bytes, limit is ${max - prefixSize}`,
+  );
 }
 
 /** The default: deflate (raw RFC 1951) from node:zlib; other algorithms are E_COMPRESSION. */
@@ -572,17 +898,25 @@ function decompress(algorithm: number, payload: Uint8Array, max: number): Uint8A
   }
 }
 
-/** Length-delimited stream decoder: frames cut anywhere, many per chunk, size checked before allocating. */
-class UniversalFrameDecoder implements MessageDecoder {
+/**
+ * Length-delimited stream decoder: frames cut anywhere, many per chunk, size checked before allocating.
+ * Frames inside a chunk are decoded in place (their bytes fields are views into the chunk); only a frame
+ * that spans chunks is copied, once, into a buffer allocated when its length prefix has passed the limit
+ * (like @tmesh/net's `FixedStreamReader` for the fixed wires). Poisoned after an error.
+ */
+class UniversalFrameDecoder implements UniversalMessageDecoder {
   readonly #codec: UniversalCodecImpl;
   readonly #max: number;
   readonly #copy: boolean;
   readonly #compression: EnvelopeCompression;
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
-  /** Prefix size and total size of the frame at the head of the buffer, once its prefix is read. */
-  #prefix = 0;
-  #need = 0;
+  /** The start of a length prefix that a chunk cut (at most 10 bytes). */
+  readonly #head = new Uint8Array(10);
+  #headFill = 0;
+  /** The envelope being completed (its prefix read and checked), and how much of it has arrived. */
+  #frame: Uint8Array | undefined;
+  #frameFill = 0;
+  /** The rest of #frame last handed to a read by `target` and not yet `filled`. */
+  #lease: Uint8Array | undefined;
   #failed: unknown;
 
   constructor(codec: UniversalCodecImpl, max: number, copy: boolean, compression: EnvelopeCompression) {
@@ -593,103 +927,155 @@ class UniversalFrameDecoder implements MessageDecoder {
   }
 
   get bufferedBytes(): number {
-    return this.#buffered;
+    return this.#frame ? this.#headFill + this.#frameFill : this.#headFill;
+  }
+
+  target(min: number): Uint8Array | undefined {
+    const frame = this.#frame;
+    if (frame === undefined || this.#failed || frame.length - this.#frameFill < min) return undefined;
+    this.#lease = frame.subarray(this.#frameFill);
+    return this.#lease;
+  }
+
+  filled(buf: Uint8Array, n: number): DecodedMessage[] {
+    if (buf !== this.#lease || this.#lease === undefined) return this.push(buf.subarray(0, n));
+    this.#lease = undefined;
+    if (this.#failed) throw this.#failed;
+    const frame = this.#frame!;
+    if (!(Number.isInteger(n) && n > 0 && n <= frame.length - this.#frameFill)) {
+      throw tmeshError(
+        'E_INTERNAL',
+        `a read of ${n} bytes does not fit the ${frame.length - this.#frameFill} leased`,
+      );
+    }
+    this.#frameFill += n;
+    const out: DecodedMessage[] = [];
+    if (this.#frameFill < frame.length) return out;
+    this.#frame = undefined;
+    this.#headFill = 0;
+    try {
+      this.#decode(frame, 0, frame.length, out);
+    } catch (error) {
+      this.#failed = error;
+      throw error;
+    }
+    return out;
+  }
+
+  /** Give up the lease: the frame continues in a copy of what it holds so far. */
+  #moveFrame(): void {
+    this.#lease = undefined;
+    const frame = this.#frame;
+    if (frame === undefined) return;
+    const moved = Buffer.allocUnsafe(frame.length); // filled completely before use
+    moved.set(frame.subarray(0, this.#frameFill));
+    this.#frame = moved;
   }
 
   push(chunk: Uint8Array): DecodedMessage[] {
     if (this.#failed) throw this.#failed;
+    if (this.#lease !== undefined) this.#moveFrame();
     try {
       if (!(chunk instanceof Uint8Array))
         throw tmeshError('E_INVALID_ARGUMENT', 'universal decoder: push needs a Uint8Array');
       return this.#push(chunk);
     } catch (error) {
       this.#failed = error;
-      this.#chunks = [];
-      this.#buffered = 0;
+      this.#frame = undefined;
+      this.#lease = undefined;
+      this.#headFill = 0;
       throw error;
     }
   }
 
   end(): void {
     if (this.#failed) throw this.#failed;
-    if (this.#buffered > 0) {
+    const pending = this.bufferedBytes;
+    if (pending > 0) {
       throw tmeshError(
         'E_FRAME_TRUNCATED',
-        `universal stream ended inside a frame (${this.#buffered} bytes pending)`,
+        `universal stream ended inside a frame (${pending} bytes pending)`,
       );
     }
+  }
+
+  #decode(bytes: Uint8Array, start: number, end: number, out: DecodedMessage[]): void {
+    out.push(this.#codec.decodeEnvelope(bytes, start, end, this.#copy, this.#max, this.#compression));
+  }
+
+  /** Start buffering an envelope of `length` bytes (checked against the limit by `frameLength`). */
+  #begin(length: number): Uint8Array {
+    // Filled completely before it is read.
+    const frame = Buffer.allocUnsafe(length);
+    this.#frame = frame;
+    this.#frameFill = 0;
+    return frame;
   }
 
   #push(chunk: Uint8Array): DecodedMessage[] {
     const out: DecodedMessage[] = [];
-    if (this.#buffered === 0) {
-      // Fast path: whole frames inside this chunk decode straight from it, as views.
-      let offset = 0;
-      while (offset < chunk.length && readVarint(chunk, offset, chunk.length)) {
-        const start = varint.pos;
-        const end = start + frameLength(start - offset, this.#max);
-        if (end > chunk.length) break;
-        out.push(this.#codec.decodeEnvelope(chunk, start, end, this.#copy, this.#max, this.#compression));
-        offset = end;
+    const n = chunk.length;
+    let off = 0;
+    // 1. Finish the frame that spans from earlier chunks: its prefix, then its envelope.
+    if (this.#headFill > 0 || this.#frame) {
+      if (!this.#frame) {
+        const head = this.#head;
+        let fill = this.#headFill;
+        while (off < n && fill < 10) {
+          const b = chunk[off++]!;
+          head[fill++] = b;
+          if (b < 0x80) break;
+        }
+        this.#headFill = fill;
+        if (!readVarint(head, 0, fill)) return out; // (10 bytes without an end throw E_VARINT_OVERFLOW)
+        const length = frameLength(fill, this.#max);
+        this.#begin(length);
       }
-      if (offset === chunk.length) return out;
-      chunk = chunk.subarray(offset);
+      const frame = this.#frame!;
+      const take = Math.min(frame.length - this.#frameFill, n - off);
+      if (take > 0)
+        frame.set(take === n && off === 0 ? chunk : chunk.subarray(off, off + take), this.#frameFill);
+      this.#frameFill += take;
+      off += take;
+      if (this.#frameFill < frame.length) return out;
+      this.#frame = undefined;
+      this.#headFill = 0;
+      this.#decode(frame, 0, frame.length, out);
     }
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
-    for (;;) {
-      if (this.#need === 0) {
-        const head = this.#peek(Math.min(10, this.#buffered));
-        if (!readVarint(head, 0, head.length)) return out;
-        this.#prefix = varint.pos;
-        this.#need = this.#prefix + frameLength(this.#prefix, this.#max);
+    // 2. Whole frames inside this chunk, decoded in place.
+    while (off < n) {
+      let length: number;
+      let start: number;
+      const b = chunk[off]!;
+      if (b < 0x80) {
+        // One-byte prefix: a frame of less than 128 bytes, within any limit >= 128.
+        length = b;
+        start = off + 1;
+        if (1 + length > this.#max) throw tooLarge(length, 1, this.#max);
+      } else {
+        if (!readVarint(chunk, off, n)) break;
+        start = varint.pos;
+        length = frameLength(start - off, this.#max);
       }
-      if (this.#buffered < this.#need) return out;
-      const frame = this.#take(this.#need);
-      const prefix = this.#prefix;
-      this.#need = 0;
-      out.push(
-        this.#codec.decodeEnvelope(frame, prefix, frame.length, this.#copy, this.#max, this.#compression),
-      );
-      if (this.#buffered === 0) return out;
+      const end = start + length;
+      if (end > n) break;
+      this.#decode(chunk, start, end, out);
+      off = end;
     }
-  }
-
-  /** The first n buffered bytes (n <= 10), copied only if they span chunks. */
-  #peek(n: number): Uint8Array {
-    const first = this.#chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
-    const out = new Uint8Array(n);
-    let filled = 0;
-    for (const c of this.#chunks) {
-      const part = Math.min(c.length, n - filled);
-      out.set(c.subarray(0, part), filled);
-      filled += part;
-      if (filled === n) break;
+    // 3. Keep the start of the next frame: its prefix, or (prefix checked) the envelope's first bytes.
+    if (off < n) {
+      if (!readVarint(chunk, off, n)) {
+        this.#head.set(chunk.subarray(off), 0);
+        this.#headFill = n - off;
+        return out;
+      }
+      const start = varint.pos;
+      const length = frameLength(start - off, this.#max);
+      this.#headFill = start - off;
+      const frame = this.#begin(length);
+      frame.set(chunk.subarray(start), 0);
+      this.#frameFill = n - start;
     }
-    return out;
-  }
-
-  /** Remove and return the next n buffered bytes: a view when they lie in one chunk, else one copy. */
-  #take(n: number): Uint8Array {
-    const first = this.#chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
-      this.#buffered -= n;
-      return first.subarray(0, n);
-    }
-    const out = new Uint8Array(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.#chunks[0]!;
-      const part = Math.min(c.length, n - filled);
-      out.set(c.subarray(0, part), filled);
-      filled += part;
-      if (part === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(part);
-    }
-    this.#buffered -= n;
     return out;
   }
 }

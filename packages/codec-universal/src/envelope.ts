@@ -79,23 +79,3 @@ export function readVarint(buf: Uint8Array, pos: number, end: number): boolean {
     `varint at offset ${pos - 1} is longer than 10 bytes or overflows 64 bits`,
   );
 }
-
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-/** Below this many bytes a plain JS CRC-32 beats the call into zlib. */
-export const SMALL_CRC_BYTES = 64;
-
-/** CRC-32 (IEEE) of `data[start, end)`, byte by byte in JS (for short inputs); same result as zlib / crc32fast. */
-export function crc32Small(data: Uint8Array, start = 0, end = data.length): number {
-  let c = -1;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
-}

@@ -3,6 +3,7 @@ export type {
   UniversalCodec,
   UniversalCodecOptions,
   UniversalDecoderOptions,
+  UniversalMessageDecoder,
 } from './codec.js';
 export { createUniversalCodec, UNIVERSAL_VERSION } from './codec.js';
 export { ENVELOPE_PROTO } from './envelope-proto.js';

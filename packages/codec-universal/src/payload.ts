@@ -11,7 +11,7 @@ import {
   validateDesc,
 } from '@tmesh/core';
 import protobuf from 'protobufjs';
-import { BigintWriter, StrictReader } from './pb-io.js';
+import { BigintWriter, NO_ROOM, StrictReader } from './pb-io.js';
 import { checkProtoMappable, toProtoSource, unitMessageName } from './proto-source.js';
 
 type Enc = (x: any) => any;
@@ -545,7 +545,8 @@ export class UniversalPayloadCodec<T> implements PayloadCodec<T> {
     try {
       this.type.encode(message, writer);
     } catch (cause) {
-      if (isTmeshError(cause)) throw cause;
+      // (NO_ROOM: a bound writer ran out of room; its caller handles it.)
+      if (isTmeshError(cause) || cause === NO_ROOM) throw cause;
       throw tmeshError(
         'E_ENCODE_INVALID_VALUE',
         `${this.#name}: protobufjs could not encode the value: ${(cause as Error).message}`,
@@ -573,19 +574,35 @@ export class UniversalPayloadCodec<T> implements PayloadCodec<T> {
   decode(bytes: Uint8Array, options?: { copy?: boolean }): T {
     if (!(bytes instanceof Uint8Array))
       throw tmeshError('E_INVALID_ARGUMENT', `${this.#name}: decode needs a Uint8Array`);
+    return this.decodeRange(bytes, 0, bytes.length, options?.copy === true);
+  }
+
+  /**
+   * Decode the payload at `bytes[start, end)` in place (no view of the range is made). Bytes fields are
+   * views into `bytes` unless `copy`: they stay valid, and share memory with it, as long as the caller
+   * keeps `bytes` unchanged.
+   */
+  decodeRange(bytes: Uint8Array, start: number, end: number, copy: boolean): T {
+    // One reader for every decode: decoding runs no caller code, so it cannot be re-entered.
+    const reader = sharedReader.at(bytes, start, end);
     let message: unknown;
     try {
-      message = this.type.decode(new StrictReader(bytes));
+      message = this.type.decode(reader);
     } catch (cause) {
       throw decodeError(cause, `${this.#name} payload`);
+    } finally {
+      reader.at(EMPTY, 0, 0); // do not keep the frame alive
     }
     try {
-      return this.#fromPb(message, options?.copy === true) as T;
+      return this.#fromPb(message, copy) as T;
     } catch (cause) {
       throw decodeError(cause, `${this.#name} payload`);
     }
   }
 }
+
+const EMPTY = new Uint8Array(0);
+const sharedReader = new StrictReader(EMPTY);
 
 const cache = new WeakMap<TypeDesc, UniversalPayloadCodec<any>>();
 

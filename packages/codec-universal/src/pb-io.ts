@@ -1,4 +1,4 @@
-import { tmeshError } from '@tmesh/core';
+import { GATHER_MIN_BYTES, tmeshError } from '@tmesh/core';
 import protobuf from 'protobufjs';
 
 // protobufjs 8 reads and writes int64 as Long (and `encode({x: 5n})` silently writes 0). These two
@@ -51,6 +51,16 @@ function readVarint64(r: protobuf.Reader): bigint {
 
 /** A protobufjs Reader that returns bigint for 64-bit fields and refuses bad bools and bad UTF-8. */
 export class StrictReader extends protobuf.Reader {
+  /** Point this reader at `buf[start, end)` (a reader reused for many payloads). */
+  at(buf: Uint8Array, start: number, end: number): this {
+    const self = this as unknown as { buf: Uint8Array; pos: number; len: number; view: unknown };
+    self.buf = buf;
+    self.pos = start;
+    self.len = end;
+    self.view = null;
+    return this;
+  }
+
   override uint64(): any {
     return readVarint64(this);
   }
@@ -146,6 +156,11 @@ function writeVarint64(w: Writer, v: bigint): void {
   w.pos = pos;
 }
 
+/** Bytes of a varint of `value` (< 2^32). */
+function varint32Size(value: number): number {
+  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5;
+}
+
 function toBig(v: unknown): bigint {
   if (typeof v === 'bigint') return v;
   // Map keys of 64-bit maps reach the writer as decimal strings (protobufjs keys maps by string).
@@ -157,8 +172,79 @@ function toBig(v: unknown): bigint {
 /**
  * A protobufjs (Buffer)Writer that writes bigint 64-bit values, kept and reused by a codec: `restart()`
  * rewinds it without giving up its grown buffer.
+ *
+ * Gather mode (`gather`, for `encodeParts`): a bytes value of at least `GATHER_MIN_BYTES` is not copied.
+ * Its length prefix is written, and `refs` records (position in `buf` where its bytes stand, the array);
+ * `refBytes` sums their lengths. Enclosing messages (fork / ldelim) count those bytes in their lengths
+ * and positions of later refs move with the bytes ldelim shifts.
  */
 export class BigintWriter extends protobuf.BufferWriter {
+  /** Leave big bytes values out (see the class doc). */
+  gather = false;
+  /** Pairs (position in `buf`, the caller's array), in increasing position order. */
+  refs: (number | Uint8Array)[] = [];
+  /** Sum of the lengths of the arrays in `refs`. */
+  refBytes = 0;
+  /** `refBytes` at each open fork (parallel to protobufjs' `states`). */
+  #marks: number[] = [];
+  /** True while a frame encode runs on this writer (a getter that encodes again gets another). */
+  busy = false;
+
+  override bytes(value: any): this {
+    if (this.gather && value instanceof Uint8Array && value.length >= GATHER_MIN_BYTES) {
+      this.uint32(value.length);
+      const self = this as unknown as Writer;
+      this.refs.push(self.pos, value);
+      this.refBytes += value.length;
+      return this;
+    }
+    super.bytes(value);
+    return this;
+  }
+
+  override fork(): this {
+    super.fork();
+    if (this.gather) this.#marks.push(this.refBytes);
+    return this;
+  }
+
+  override reset(): this {
+    super.reset();
+    if (this.gather) this.#marks.pop();
+    return this;
+  }
+
+  override ldelim(): this {
+    if (!this.gather) return super.ldelim() as this;
+    const self = this as unknown as Writer & { states: number[] | null };
+    const mark = this.#marks.pop() ?? 0;
+    const extra = this.refBytes - mark;
+    if (extra === 0 || !self.states || self.states.length === 0) return super.ldelim() as this;
+    // The message's length includes the referenced bytes, which are not in `buf`.
+    const lenPos = self.states.pop()!;
+    const inBuf = self.pos - lenPos - 1;
+    const len = inBuf + extra;
+    const vlen = varint32Size(len);
+    if (vlen > 1) {
+      self._reserve(vlen - 1);
+      const buf = self.buf;
+      buf.copyWithin(lenPos + vlen, lenPos + 1, lenPos + 1 + inBuf);
+      self.pos += vlen - 1;
+      const refs = this.refs;
+      for (let i = refs.length - 2; i >= 0 && (refs[i] as number) > lenPos; i -= 2) {
+        refs[i] = (refs[i] as number) + vlen - 1;
+      }
+    }
+    let pos = lenPos;
+    let v = len;
+    const buf = self.buf;
+    while (v > 0x7f) {
+      buf[pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[pos] = v;
+    return this;
+  }
   override uint64(value: any): this {
     writeVarint64(this as unknown as Writer, toBig(value));
     return this;
@@ -179,11 +265,14 @@ export class BigintWriter extends protobuf.BufferWriter {
     return this.uint64s(values);
   }
 
-  /** Forget what was written (and any open fork), keeping the buffer. */
-  restart(): this {
+  /** Forget what was written (and any open fork, and gather state), keeping the buffer. */
+  restart(pos = 0): this {
     const self = this as unknown as Writer & { states: number[] | null };
-    self.pos = 0;
+    self.pos = pos;
     self.states = null;
+    if (this.refs.length > 0) this.refs = [];
+    this.refBytes = 0;
+    if (this.#marks.length > 0) this.#marks = [];
     return this;
   }
 
@@ -207,6 +296,34 @@ export class BigintWriter extends protobuf.BufferWriter {
     if (self.buf.length > limit) {
       self.buf = Buffer.allocUnsafe(256);
       self.view = null;
+    }
+  }
+}
+
+/** Thrown by a {@link BoundedWriter} that ran out of room (caught by the codec, never escapes). */
+export const NO_ROOM: unique symbol = Symbol('tmesh universal: no room');
+
+/**
+ * A writer bound to a caller's buffer (`encodeFrameInto`): it never grows; a write that does not fit
+ * records the end position it needed in `need` and throws {@link NO_ROOM}.
+ */
+export class BoundedWriter extends BigintWriter {
+  /** The end position the write that did not fit asked for. */
+  need = 0;
+
+  /** Write into `buf` from `pos` on (a Buffer: protobufjs writes long strings with Buffer#utf8Write). */
+  bind(buf: Buffer, pos: number): this {
+    const self = this as unknown as Writer & { view: unknown };
+    self.buf = buf;
+    self.view = null;
+    return this.restart(pos);
+  }
+
+  _reserve(n: number): void {
+    const self = this as unknown as Writer;
+    if (self.pos + n > self.buf.length) {
+      this.need = self.pos + n;
+      throw NO_ROOM;
     }
   }
 }

@@ -439,7 +439,7 @@ class UniversalWireAdapter implements WireAdapter {
   }
 
   encode<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array {
-    return this.#codec.encode(type, value, { sequence, flags });
+    return this.#codec.encode(type, value, this.#options(sequence, flags, undefined));
   }
 
   encodeParts<T>(
@@ -448,12 +448,54 @@ class UniversalWireAdapter implements WireAdapter {
     sequence: number,
     flags: number,
     timestamp?: number,
-  ): Uint8Array {
-    // The universal codec has no gather encode yet: its payload is copied into the frame.
-    return this.#codec.encode(type, value, { sequence, flags, timestamp });
+  ): Uint8Array | Uint8Array[] {
+    // A gather encode: bytes fields of at least GATHER_MIN_BYTES stay the caller's arrays.
+    const parts = this.#codec.encodeGather(type, value, this.#options(sequence, flags, timestamp));
+    if (!Array.isArray(parts)) return parts;
+    // This wire also runs on grpc-js streams, which take Buffers only: a caller's plain array is given
+    // as a Buffer view of the same memory (no copy; reseal and the lifetime rule work the same).
+    for (let i = 1; i < parts.length; i++) {
+      const p = parts[i]!;
+      if (!Buffer.isBuffer(p)) parts[i] = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+    }
+    return parts;
   }
 
-  reseal(): void {}
+  /**
+   * One frame straight into the link's send block (`UniversalCodec.encodeFrameInto`): its end, or `-need`
+   * when it does not fit. (A link that knows this method uses it instead of `encodeParts` for frames
+   * that fit a block.)
+   */
+  encodeInto<T>(
+    type: MessageType<T>,
+    value: T,
+    sequence: number,
+    flags: number,
+    timestamp: number,
+    buf: Uint8Array,
+    at: number,
+  ): number {
+    return this.#codec.encodeFrameInto(type, value, this.#options(sequence, flags, timestamp), buf, at);
+  }
+
+  /** One options object for every encode (the codec reads it before encoding the value). */
+  readonly #encodeOptions: { sequence: number; flags: number; timestamp: number | undefined } = {
+    sequence: 0,
+    flags: 0,
+    timestamp: undefined,
+  };
+
+  #options(sequence: number, flags: number, timestamp: number | undefined): WireEncodeOptions {
+    const o = this.#encodeOptions;
+    o.sequence = sequence;
+    o.flags = flags;
+    o.timestamp = timestamp;
+    return o;
+  }
+
+  reseal(parts: Uint8Array[]): void {
+    this.#codec.resealParts(parts);
+  }
 
   encodeCompressed<T>(
     type: MessageType<T>,
@@ -474,7 +516,13 @@ class UniversalWireAdapter implements WireAdapter {
   ): FrameReader {
     const compression = envelopeCompressionFor(accepted);
     const decoder = this.#codec.createDecoder({ maxFrameSize, compression });
-    return (chunk) => decoder.push(chunk);
+    // `direct`: a socket that can read straight into the frame being assembled (big frames) does.
+    return Object.assign((chunk: Uint8Array) => decoder.push(chunk), {
+      direct: {
+        target: (min: number) => decoder.target(min),
+        filled: (buf: Uint8Array, n: number) => decoder.filled(buf, n),
+      },
+    });
   }
 }
 

@@ -91,7 +91,7 @@ describe.each(['rust', 'swift', 'universal'] as WireId[])('gather writes over a 
 });
 
 describe('gather writes and retransmission', () => {
-  it.each(['rust', 'swift'] as WireId[])(
+  it.each(['rust', 'swift', 'universal'] as WireId[])(
     '%s: an array changed after send is retransmitted with a checksum that matches it',
     async (wire) => {
       const { link, received, proxy: p } = await pair(wire);
