@@ -1,131 +1,22 @@
-import { defineMessage, isTmeshError, MessageRegistry, sampleMessages, t } from '@tmesh/core';
-import { describe, expect, it } from 'vitest';
+import { RUST_FRAME } from '@tmesh/core';
+import { describeEncodeFrameInto } from '../../../test-support/encode-into-suite.js';
 import { createRustCodec } from './index.js';
 import { vectorCases } from './vector-cases.js';
 
-// encodeFrameInto (a sender's batch buffer): the frame it writes into the caller's buffer is byte for byte
-// what encode() returns (which the interop tests check against the real bincode 1.3), at any offset; a frame
-// that does not fit is reported, not moved elsewhere, and leaves the codec ready for the next encode.
-
-const Words = defineMessage('into.Words', 41, t.struct('Words', { words: t.list(t.string()), n: t.u32() }));
-const registry = new MessageRegistry([
-  sampleMessages.AllTypes,
-  sampleMessages.FileChunk,
-  sampleMessages.Metrics,
-  Words,
-]);
-const codec = createRustCodec(registry);
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
-const untouched = (b: Uint8Array) => b.every((x) => x === 0xee);
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    return isTmeshError(error) ? error.code : `not a TmeshError: ${String(error)}`;
-  }
-  return 'no error';
-}
-
-describe('rust encodeFrameInto', () => {
-  const cases = vectorCases();
-
-  it.each(cases.map((c) => [c.name, c] as const))(
-    '%s: encode() bytes at any offset, nothing else written',
-    (_n, c) => {
-      const opts = { sequence: c.sequence, flags: c.flags, timestamp: c.timestamp };
-      const frame = codec.encode(c.type, c.value, opts);
-      for (const at of [0, 5, 1000]) {
-        // Room for the worst-case UTF-8 size of every string (the encoder reserves it before writing one).
-        const buf = new Uint8Array(at + frame.length * 3 + 64).fill(0xee);
-        const end = codec.encodeFrameInto!(c.type, c.value, opts, buf, at);
-        expect(end).toBe(at + frame.length);
-        expect(same(buf.subarray(at, end), frame)).toBe(true);
-        expect(untouched(buf.subarray(0, at))).toBe(true);
-        expect(untouched(buf.subarray(end))).toBe(true);
-      }
-    },
-  );
-
-  it.each(cases.map((c) => [c.name, c] as const))(
-    '%s: too short -> -need, then fits a fresh buffer',
-    (_n, c) => {
-      const opts = { sequence: c.sequence, flags: c.flags, timestamp: c.timestamp };
-      const frame = codec.encode(c.type, c.value, opts);
-      for (const room of [0, 31, 32, frame.length - 1]) {
-        const at = 3;
-        const buf = new Uint8Array(at + room).fill(0xee);
-        const r = codec.encodeFrameInto!(c.type, c.value, opts, buf, at);
-        expect(r).toBeLessThan(0);
-        expect(-r).toBeGreaterThan(room);
-        expect(untouched(buf.subarray(0, at))).toBe(true);
-      }
-      // The writer is back to normal: the next encodes (into a buffer and plain) are right.
-      const fresh = new Uint8Array(frame.length * 3 + 64);
-      expect(codec.encodeFrameInto!(c.type, c.value, opts, fresh, 0)).toBe(frame.length);
-      expect(same(fresh.subarray(0, frame.length), frame)).toBe(true);
-      expect(same(codec.encode(c.type, c.value, opts), frame)).toBe(true);
-    },
-  );
-
-  it('reports a big bytes field that does not fit before copying it: need covers it', () => {
-    const data = new Uint8Array(200_000).fill(3);
-    const value = { path: 'p', offset: 0n, sequence: 1, last: true, data };
-    const r = codec.encodeFrameInto!(sampleMessages.FileChunk, value, {}, new Uint8Array(65536), 100);
-    expect(r).toBeLessThan(0);
-    expect(-r).toBeGreaterThanOrEqual(32 + 8 + 1 + 8 + 4 + 1 + 8 + data.length);
-  });
-
-  it('stops partway through a list of strings that outgrows the buffer', () => {
-    const value = { words: Array.from({ length: 5000 }, (_, i) => `word-${i}`), n: 7 };
-    const opts = { timestamp: 1_700_000_000_000 };
-    const frame = codec.encode(Words, value, opts);
-    const buf = new Uint8Array(4096);
-    const r = codec.encodeFrameInto!(Words, value, opts, buf, 0);
-    expect(r).toBeLessThan(0);
-    expect(-r).toBeGreaterThan(4096);
-    const big = new Uint8Array(frame.length * 3);
-    expect(codec.encodeFrameInto!(Words, value, opts, big, 1)).toBe(frame.length + 1);
-    expect(same(big.subarray(1, frame.length + 1), frame)).toBe(true);
-    expect(codec.decode(frame).value).toEqual(value);
-  });
-
-  it('refuses what encode() refuses, with the same codes, and recovers', () => {
-    const good = { path: 'a', offset: 1n, sequence: 2, last: true, data: new Uint8Array(4) };
-    const buf = new Uint8Array(256);
-    const into =
-      (type: any, value: unknown, opts = {}, b: any = buf, at = 0) =>
-      () =>
-        codec.encodeFrameInto!(type, value, opts, b, at);
-    expect(codeOf(into(sampleMessages.FileChunk, { ...good, sequence: -1 }))).toBe('E_RANGE');
-    expect(codeOf(into(sampleMessages.FileChunk, { ...good, data: 'x' }))).toBe('E_ENCODE_INVALID_VALUE');
-    expect(codeOf(into(sampleMessages.FileChunk, good, { flags: 1 }))).toBe('E_INVALID_ARGUMENT');
-    const stranger = defineMessage('into.Stranger', 1, t.struct('S', { a: t.u8() }));
-    expect(codeOf(into(stranger, { a: 1 }))).toBe('E_UNKNOWN_MESSAGE_TYPE');
-    expect(codeOf(into(sampleMessages.FileChunk, good, {}, buf, -1))).toBe('E_INVALID_ARGUMENT');
-    expect(codeOf(into(sampleMessages.FileChunk, good, {}, buf, 257))).toBe('E_INVALID_ARGUMENT');
-    expect(codeOf(into(sampleMessages.FileChunk, good, {}, buf, 1.5))).toBe('E_INVALID_ARGUMENT');
-    expect(codeOf(into(sampleMessages.FileChunk, good, {}, [1, 2, 3], 0))).toBe('E_INVALID_ARGUMENT');
-    const end = codec.encodeFrameInto!(sampleMessages.FileChunk, good, {}, buf, 10);
-    expect(codec.decode(buf.subarray(10, end)).value).toEqual(good);
-  });
-
-  it('lets a getter of the value encode another message meanwhile', () => {
-    const inner = { path: 'in', offset: 0n, sequence: 1, last: false, data: new Uint8Array(3) };
-    let nested: Uint8Array | undefined;
-    const value = {
-      offset: 5n,
-      sequence: 6,
-      last: true,
-      data: new Uint8Array(2),
-      get path() {
-        nested = codec.encode(sampleMessages.FileChunk, inner, {});
-        return 'outer';
-      },
-    };
-    const buf = new Uint8Array(512);
-    const end = codec.encodeFrameInto!(sampleMessages.FileChunk, value, {}, buf, 0);
-    expect((codec.decode(buf.subarray(0, end)).value as { path: string }).path).toBe('outer');
-    expect(codec.decode(nested!).value).toEqual(inner);
-  });
+// The interop tests prove encode() against the real bincode 1.3; the shared suite proves encodeFrameInto
+// equal to it. A getter of the value may encode meanwhile: it gets a writer of its own.
+describeEncodeFrameInto({
+  name: 'rust',
+  frame: RUST_FRAME,
+  createCodec: (registry) => createRustCodec(registry),
+  cases: () =>
+    vectorCases().map((c) => ({
+      name: c.name,
+      type: c.type,
+      value: c.value,
+      opts: { sequence: c.sequence, flags: c.flags, timestamp: c.timestamp },
+    })),
+  // header, path (u64 length + "p"), offset u64, sequence u32, last u8, data's u64 length
+  fileChunkOverhead: 32 + 8 + 1 + 8 + 4 + 1 + 8,
+  getterEncode: 'allowed',
 });
