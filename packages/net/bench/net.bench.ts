@@ -12,22 +12,13 @@ import net from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { defineMessage, MessageRegistry, type NodeInfo, t, type WireId } from '@tmesh/core';
+import type { WireId } from '@tmesh/core';
 import { connect, LINK_SERVICE, listen } from '../src/index.js';
+import { Blob, registry, self } from './common.js';
 
 type Mode = 'rtt' | 'oneway' | 'bulk';
 type Kind = 'raw' | 'grpc' | `link-${WireId}`;
 
-const Blob = defineMessage('bench.Blob', 9, t.struct('Blob', { data: t.bytes() }));
-const registry = new MessageRegistry([Blob]);
-const self = (id: string): NodeInfo => ({
-  id,
-  machineId: 'bench',
-  language: 'typescript',
-  endpoints: [],
-  wires: ['rust', 'swift', 'universal'],
-  protocolVersions: [1],
-});
 const SMALL = 64;
 const MIB = 1024 * 1024;
 

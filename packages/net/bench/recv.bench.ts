@@ -10,20 +10,10 @@
 import { fork } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { defineMessage, MessageRegistry, type NodeInfo, t, type WireId } from '@tmesh/core';
+import type { WireId } from '@tmesh/core';
 import { setDirectReads } from '../src/direct-read.js';
 import { connect, listen } from '../src/index.js';
-
-const Blob = defineMessage('bench.Blob', 9, t.struct('Blob', { data: t.bytes() }));
-const registry = new MessageRegistry([Blob]);
-const self = (id: string): NodeInfo => ({
-  id,
-  machineId: 'bench',
-  language: 'typescript',
-  endpoints: [],
-  wires: ['rust', 'swift', 'universal'],
-  protocolVersions: [1],
-});
+import { Blob, registry, self } from './common.js';
 
 type Variant = 'onread' | 'data';
 const burst = process.argv.includes('--burst');

@@ -1,19 +1,9 @@
 // Both ends of a round trip in one process: CPU per round trip of a link request vs a raw TCP echo.
 //   npx tsx packages/net/bench/rtt-inproc.ts [count]
 import net from 'node:net';
-import { defineMessage, MessageRegistry, type NodeInfo, t } from '@tmesh/core';
 import { connect, listen } from '../src/index.js';
+import { Blob, registry, self } from './common.js';
 
-const Blob = defineMessage('bench.Blob', 9, t.struct('Blob', { data: t.bytes() }));
-const registry = new MessageRegistry([Blob]);
-const self = (id: string): NodeInfo => ({
-  id,
-  machineId: 'bench',
-  language: 'typescript',
-  endpoints: [],
-  wires: ['rust', 'swift', 'universal'],
-  protocolVersions: [1],
-});
 const count = Number(process.argv[2] ?? 20000);
 const payload = new Uint8Array(64).fill(42);
 
