@@ -148,6 +148,10 @@ interface PeerState {
   upgrade?: { timer: NodeJS.Timeout; attempt: number; from: PeerTransport; reason: string; at: number };
   /** Set while switching to the upgraded transport: new calls to the peer wait for it. */
   switching?: Promise<void>;
+  /** Calls running on the peer's transports (a switch waits until none runs on the old one). */
+  calls: number;
+  /** Called when `calls` drops to 0. */
+  idle?: Set<() => void>;
 }
 
 const TRANSPORT_FAILURES = new Set<TmeshErrorCode>([
@@ -189,9 +193,6 @@ export class TmeshNode {
   #tuner: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #upgradeOptions: UpgradeOptions | undefined;
-  /** Calls running on each transport (a switch waits until its old transport has none). */
-  readonly #inflight = new Map<PeerTransport, number>();
-  readonly #idleWaiters = new Map<PeerTransport, Set<() => void>>();
   /** Upgrade attempts running (close() waits for them, so none leaves a channel behind). */
   readonly #upgrading = new Set<Promise<void>>();
 
@@ -502,7 +503,7 @@ export class TmeshNode {
     if (state) {
       state.info = info;
       state.left = false;
-    } else this.#peers.set(info.id, { info, outstanding: 0, sent: 0, received: 0, failures: 0 });
+    } else this.#peers.set(info.id, { info, outstanding: 0, sent: 0, received: 0, failures: 0, calls: 0 });
   }
 
   #log(peer: string, kind: NodeEvent['kind'], message: string, count?: number): void {
@@ -715,7 +716,7 @@ export class TmeshNode {
       // Counted in the same job as the check: a switch that starts later waits for this call.
       if (!state.switching) break;
     }
-    this.#inflight.set(transport, (this.#inflight.get(transport) ?? 0) + 1);
+    state.calls++;
     const recorder = this.monitor.recorder(peer, transport.strategy);
     const before = transport.bytesOut();
     const started = process.hrtime.bigint();
@@ -735,26 +736,23 @@ export class TmeshNode {
       }
       throw e;
     } finally {
-      const left = (this.#inflight.get(transport) ?? 1) - 1;
-      if (left > 0) this.#inflight.set(transport, left);
-      else {
-        this.#inflight.delete(transport);
-        const waiters = this.#idleWaiters.get(transport);
-        this.#idleWaiters.delete(transport);
-        for (const w of waiters ?? []) w();
+      if (--state.calls === 0 && state.idle !== undefined) {
+        const waiters = state.idle;
+        state.idle = undefined;
+        for (const w of waiters) w();
       }
     }
   }
 
-  /** Resolves true once no call runs on `transport`, false if some still do after `ms`. */
-  #whenIdle(transport: PeerTransport, ms: number): Promise<boolean> {
-    if (!this.#inflight.has(transport)) return Promise.resolve(true);
+  /**
+   * Resolves true once no call to the peer runs, false if some still do after `ms`. While a switch waits
+   * here no call starts, so the ones it waits for all run on the transport being replaced.
+   */
+  #whenIdle(state: PeerState, ms: number): Promise<boolean> {
+    if (state.calls === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      let waiters = this.#idleWaiters.get(transport);
-      if (!waiters) {
-        waiters = new Set();
-        this.#idleWaiters.set(transport, waiters);
-      }
+      state.idle ??= new Set();
+      const waiters = state.idle;
       const done = () => {
         clearTimeout(timer);
         resolve(true);
@@ -823,6 +821,7 @@ export class TmeshNode {
     this.#cancelUpgrade(state);
     if (!opts || this.#closed) return;
     if (attempt >= opts.maxAttempts) {
+      if (attempt === 0) return;
       this.#log(
         state.info.id,
         'fallback',
@@ -892,7 +891,7 @@ export class TmeshNode {
     const started = Date.now();
     let why = '';
     try {
-      if (!(await this.#whenIdle(from, opts.drainMs))) {
+      if (!(await this.#whenIdle(state, opts.drainMs))) {
         why = `calls on ${from.route} still running after ${opts.drainMs} ms`;
       } else if (from.flush) {
         const left = Math.max(1, opts.drainMs - (Date.now() - started));

@@ -115,9 +115,9 @@ describe.skipIf(!isAvailable().available)(
       expect(first.upgrade?.reason).toMatch(/declined shared memory: declined by the test fixture/);
       expect(peer.lines.filter((l) => l.declined)).toHaveLength(1);
       // One connection: the fallback link. The declined offer's control link was closed.
-    const sock = join(dir, 'up-peer.sock');
-    await until('the declined control link to close', () => accepted(sock) === 1, 5000);
-    const fallback = events.find((e) => e.kind === 'fallback')!;
+      const sock = join(dir, 'up-peer.sock');
+      await until('the declined control link to close', () => accepted(sock) === 1, 5000);
+      const fallback = events.find((e) => e.kind === 'fallback')!;
       expect(fallback.message).toMatch(/^rust over unix: .*\(after: shm shm: E_NOT_SUPPORTED: /);
 
       // Keep the stream going until the node is on shm, then some more.
@@ -143,8 +143,8 @@ describe.skipIf(!isAvailable().available)(
       expect(now.strategy).toBe('shm');
       expect(now.upgrade).toBeUndefined();
       expect(listRegions().find((r) => r.name === now.resource)?.status).toBe('live');
-    // The old unix link is closed; the shm channel's control link remains.
-    await until('the old unix link to close', () => accepted(sock) === 1, 5000);
+      // The old unix link is closed; the shm channel's control link remains.
+      await until('the old unix link to close', () => accepted(sock) === 1, 5000);
 
       // Every message once, in order (the sink's CRC-32 runs over the data in arrival order).
       const { reply, counters } = await requestReport(node, 'up-peer');
