@@ -113,6 +113,25 @@ export interface NodeOptions {
   unclaimed?: { maxMessages?: number; maxBytes?: number } | false;
   /** Called for every event of the node's log (fallbacks, reroutes, config changes). */
   onEvent?: (event: NodeEvent) => void;
+  /**
+   * Route upgrades. When a peer's transport is a fallback (the selector's first choice failed to open,
+   * e.g. the shared-memory setup with a peer that was restarting timed out), the node retries the first
+   * choice in the background: after `initialMs` (default 1000), doubling up to `maxMs` (default 30 000),
+   * each wait jittered by +-25 %, at most `maxAttempts` times (default: no limit, until the fallback
+   * fails or the node closes). Each retry selects again with the node's policy, so a route the policy
+   * rules out (e.g. `disableShm`) is never tried. When the first choice opens, new calls to the peer
+   * wait while the fallback drains (calls in flight settle, then the peer acknowledges all it was sent),
+   * for at most `drainMs` (default 5000; past that the upgrade is abandoned and retried later); then they
+   * go over the new transport and the fallback is closed. `false`: keep a fallback until it fails.
+   */
+  upgrade?: { initialMs?: number; maxMs?: number; maxAttempts?: number; drainMs?: number } | false;
+}
+
+interface UpgradeOptions {
+  initialMs: number;
+  maxMs: number;
+  maxAttempts: number;
+  drainMs: number;
 }
 
 interface PeerState {
@@ -125,6 +144,14 @@ interface PeerState {
   failures: number;
   /** Discovery reported it gone while a transport was still open: drop it when that transport closes. */
   left?: boolean;
+  /** `transport` is a fallback: the next retry of the selector's first choice. */
+  upgrade?: { timer: NodeJS.Timeout; attempt: number; from: PeerTransport; reason: string; at: number };
+  /** Set while switching to the upgraded transport: new calls to the peer wait for it. */
+  switching?: Promise<void>;
+  /** Calls running on the peer's transports (a switch waits until none runs on the old one). */
+  calls: number;
+  /** Called when `calls` drops to 0. */
+  idle?: Set<() => void>;
 }
 
 const TRANSPORT_FAILURES = new Set<TmeshErrorCode>([
@@ -165,6 +192,9 @@ export class TmeshNode {
   readonly #events: NodeEvent[] = [];
   #tuner: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #upgradeOptions: UpgradeOptions | undefined;
+  /** Upgrade attempts running (close() waits for them, so none leaves a channel behind). */
+  readonly #upgrading = new Set<Promise<void>>();
 
   private constructor(options: NodeOptions, factory: TransportFactory, info: NodeInfo) {
     this.#options = options;
@@ -172,6 +202,19 @@ export class TmeshNode {
     this.info = info;
     this.registry = new MessageRegistry([...options.types, ...Object.values(managerControl)]);
     this.optimizer = new AdaptiveOptimizer(options.optimizer);
+    const upgrade = options.upgrade;
+    if (upgrade !== false) {
+      const initialMs = positive('upgrade.initialMs', upgrade?.initialMs, 1000);
+      this.#upgradeOptions = {
+        initialMs,
+        maxMs: Math.max(initialMs, positive('upgrade.maxMs', upgrade?.maxMs, 30_000)),
+        maxAttempts:
+          upgrade?.maxAttempts === undefined
+            ? Number.POSITIVE_INFINITY
+            : nonNegative('upgrade.maxAttempts', upgrade.maxAttempts, 0),
+        drainMs: positive('upgrade.drainMs', upgrade?.drainMs, 5000),
+      };
+    }
     const unclaimed = options.unclaimed;
     this.#hold = new MessageHold(
       unclaimed === false
@@ -384,6 +427,8 @@ export class TmeshNode {
     strategy?: string;
     explanation?: string;
     resource?: string;
+    /** The route in use is a fallback: the background retry of the preferred one. */
+    upgrade?: { attempts: number; nextInMs: number; reason: string };
     sent: number;
     received: number;
     outstanding: number;
@@ -396,6 +441,15 @@ export class TmeshNode {
             strategy: p.transport.strategy.kind,
             explanation: p.transport.explanation,
             ...(p.transport.resource ? { resource: p.transport.resource } : {}),
+          }
+        : {}),
+      ...(p.upgrade && p.upgrade.from === p.transport
+        ? {
+            upgrade: {
+              attempts: p.upgrade.attempt,
+              nextInMs: Math.max(0, p.upgrade.at - Date.now()),
+              reason: p.upgrade.reason,
+            },
           }
         : {}),
       sent: p.sent,
@@ -433,9 +487,13 @@ export class TmeshNode {
         `node closed with messages of ${m.type.name} held (no on() handler or messages() took them)`,
       );
     this.#flushRefusals();
+    for (const p of this.#peers.values()) this.#cancelUpgrade(p);
     await Promise.allSettled([...this.#peers.values()].map((p) => p.transport?.close()));
     await Promise.allSettled(this.#discovery.map((d) => d.close()));
     await this.#factory.close();
+    // An upgrade that was opening a transport ends now (its link closed with the factory); whatever it
+    // opened is closed before close() resolves.
+    await Promise.allSettled([...this.#upgrading]);
     this.monitor.close();
   }
 
@@ -445,7 +503,7 @@ export class TmeshNode {
     if (state) {
       state.info = info;
       state.left = false;
-    } else this.#peers.set(info.id, { info, outstanding: 0, sent: 0, received: 0, failures: 0 });
+    } else this.#peers.set(info.id, { info, outstanding: 0, sent: 0, received: 0, failures: 0, calls: 0 });
   }
 
   #log(peer: string, kind: NodeEvent['kind'], message: string, count?: number): void {
@@ -496,6 +554,8 @@ export class TmeshNode {
       const state = this.#peers.get(peer);
       if (state?.transport === via) {
         state.transport = undefined;
+        // The next call selects again from the first choice: no upgrade of a transport that is gone.
+        this.#cancelUpgrade(state);
         if (state.left) this.#peers.delete(peer);
         this.#log(
           peer,
@@ -645,7 +705,18 @@ export class TmeshNode {
       if (!state)
         throw tmeshError('E_NO_ROUTE', `node ${this.info.id} knows no peer ${JSON.stringify(peer)}`);
     }
-    const transport = await this.#transportFor(state);
+    let transport: PeerTransport;
+    for (;;) {
+      if (state.switching) {
+        await state.switching;
+        if (this.#closed) throw tmeshError('E_CLOSED', `node ${this.info.id} is closed`);
+        continue;
+      }
+      transport = await this.#transportFor(state);
+      // Counted in the same job as the check: a switch that starts later waits for this call.
+      if (!state.switching) break;
+    }
+    state.calls++;
     const recorder = this.monitor.recorder(peer, transport.strategy);
     const before = transport.bytesOut();
     const started = process.hrtime.bigint();
@@ -664,7 +735,34 @@ export class TmeshNode {
         this.#log(peer, 'failure', `${transport.route} failed: ${e.message}`);
       }
       throw e;
+    } finally {
+      if (--state.calls === 0 && state.idle !== undefined) {
+        const waiters = state.idle;
+        state.idle = undefined;
+        for (const w of waiters) w();
+      }
     }
+  }
+
+  /**
+   * Resolves true once no call to the peer runs, false if some still do after `ms`. While a switch waits
+   * here no call starts, so the ones it waits for all run on the transport being replaced.
+   */
+  #whenIdle(state: PeerState, ms: number): Promise<boolean> {
+    if (state.calls === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      state.idle ??= new Set();
+      const waiters = state.idle;
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(done);
+        resolve(false);
+      }, ms);
+      waiters.add(done);
+    });
   }
 
   #transportFor(state: PeerState): Promise<PeerTransport> {
@@ -675,9 +773,8 @@ export class TmeshNode {
     return state.connecting;
   }
 
-  async #open(state: PeerState): Promise<PeerTransport> {
-    const peer = state.info;
-    const selection = selectTransport({
+  #select(peer: NodeInfo) {
+    return selectTransport({
       source: this.info,
       destination: peer,
       messageSize: 0,
@@ -685,6 +782,11 @@ export class TmeshNode {
       shmAvailable: this.#factory.shm.available,
       ...(this.#options.policy ? { policy: this.#options.policy } : {}),
     });
+  }
+
+  async #open(state: PeerState): Promise<PeerTransport> {
+    const peer = state.info;
+    const selection = this.#select(peer);
     const errors: string[] = [];
     for (const choice of [selection, ...selection.fallbacks]) {
       try {
@@ -695,6 +797,10 @@ export class TmeshNode {
           errors.length ? 'fallback' : 'route',
           `${transport.strategy.kind} over ${transport.route}: ${transport.explanation}${errors.length ? ` (after: ${errors.join('; ')})` : ''}`,
         );
+        this.#cancelUpgrade(state);
+        // The first choice failed to open: retry it in the background rather than keep the fallback for
+        // the life of the link.
+        if (errors.length) this.#planUpgrade(state, transport, errors[0]!, 0);
         return transport;
       } catch (e) {
         const reason = isTmeshError(e) ? e.message : String(e);
@@ -702,6 +808,126 @@ export class TmeshNode {
       }
     }
     throw tmeshError('E_NO_ROUTE', `no transport reaches ${peer.id}: ${errors.join('; ')}`);
+  }
+
+  #cancelUpgrade(state: PeerState): void {
+    if (state.upgrade) clearTimeout(state.upgrade.timer);
+    state.upgrade = undefined;
+  }
+
+  /** Schedule retry number `attempt` (from 0) of the preferred route while `from` is a fallback. */
+  #planUpgrade(state: PeerState, from: PeerTransport, reason: string, attempt: number): void {
+    const opts = this.#upgradeOptions;
+    this.#cancelUpgrade(state);
+    if (!opts || this.#closed) return;
+    if (attempt >= opts.maxAttempts) {
+      if (attempt === 0) return;
+      this.#log(
+        state.info.id,
+        'fallback',
+        `staying on ${from.route}: the preferred route did not open in ${attempt} upgrade attempts`,
+      );
+      return;
+    }
+    const base = Math.min(opts.maxMs, opts.initialMs * 2 ** Math.min(attempt, 30));
+    const delay = Math.min(opts.maxMs, Math.round(base * (0.75 + Math.random() * 0.5)));
+    const timer = setTimeout(() => {
+      if (state.upgrade?.timer !== timer) return;
+      const run: Promise<void> = this.#tryUpgrade(state, from, attempt)
+        .catch((e: unknown) =>
+          this.#log(state.info.id, 'failure', `route upgrade failed: ${(e as Error)?.message ?? String(e)}`),
+        )
+        .finally(() => this.#upgrading.delete(run));
+      this.#upgrading.add(run);
+    }, delay);
+    timer.unref();
+    state.upgrade = { timer, attempt, from, reason, at: Date.now() + delay };
+  }
+
+  /** Whether `from` is still the peer's transport, open, and the node and peer still here. */
+  #current(state: PeerState, from: PeerTransport): boolean {
+    return (
+      !this.#closed && state.transport === from && from.isOpen() && this.#peers.get(state.info.id) === state
+    );
+  }
+
+  /**
+   * Open the preferred route beside the fallback `from`; if it opens, drain `from` (new calls wait, calls
+   * in flight settle, the peer acknowledges all it was sent), switch, and close `from`.
+   */
+  async #tryUpgrade(state: PeerState, from: PeerTransport, attempt: number): Promise<void> {
+    if (!this.#current(state, from)) return;
+    const opts = this.#upgradeOptions!;
+    const peer = state.info.id;
+    const reason = state.upgrade?.reason ?? '';
+    const preferred = this.#select(state.info);
+    if (preferred.route === from.route && preferred.strategy.kind === from.strategy.kind) {
+      // The selection changed (e.g. the peer no longer announces shm): the route in use is the choice now.
+      this.#cancelUpgrade(state);
+      return;
+    }
+    const label = `${preferred.strategy.kind} over ${preferred.route}`;
+    let next: PeerTransport;
+    try {
+      next = await this.#factory.open(state.info, preferred, this.#sink);
+    } catch (e) {
+      if (!this.#current(state, from)) return;
+      this.#log(
+        peer,
+        'fallback',
+        `still on ${from.route}: upgrade attempt ${attempt + 1} to ${label} failed: ${isTmeshError(e) ? e.message : String(e)}`,
+      );
+      this.#planUpgrade(state, from, reason, attempt + 1);
+      return;
+    }
+    if (!this.#current(state, from)) {
+      await next.close().catch(() => {});
+      return;
+    }
+    let release!: () => void;
+    state.switching = new Promise<void>((r) => {
+      release = r;
+    });
+    const started = Date.now();
+    let why = '';
+    try {
+      if (!(await this.#whenIdle(state, opts.drainMs))) {
+        why = `calls on ${from.route} still running after ${opts.drainMs} ms`;
+      } else if (from.flush) {
+        const left = Math.max(1, opts.drainMs - (Date.now() - started));
+        let timer: NodeJS.Timeout | undefined;
+        const flushed = await Promise.race([
+          from.flush().then(() => true),
+          new Promise<false>((r) => {
+            timer = setTimeout(() => r(false), left);
+          }),
+        ]).finally(() => clearTimeout(timer));
+        if (!flushed) why = `${from.route} not acknowledged within ${opts.drainMs} ms`;
+      }
+    } catch (e) {
+      why = `${from.route} failed while draining: ${(e as Error)?.message ?? String(e)}`;
+    }
+    const switched = why === '' && this.#current(state, from);
+    if (switched) {
+      state.transport = next;
+      this.#cancelUpgrade(state);
+      this.#log(
+        peer,
+        'route',
+        `upgraded from ${from.route} to ${next.route} after ${attempt + 1} attempt(s) (drained ${from.route} in ${Date.now() - started} ms; fallback since: ${reason}): ${next.strategy.kind} over ${next.route}: ${next.explanation}`,
+      );
+    }
+    state.switching = undefined;
+    release();
+    if (switched) {
+      // Everything sent over it is acknowledged and nothing runs on it: a graceful close loses nothing.
+      await from.close().catch(() => {});
+      return;
+    }
+    await next.close().catch(() => {});
+    if (!this.#current(state, from)) return;
+    this.#log(peer, 'fallback', `still on ${from.route}: upgrade to ${label} abandoned: ${why}`);
+    this.#planUpgrade(state, from, reason, attempt + 1);
   }
 
   #tune(): void {
@@ -742,6 +968,13 @@ export class TmeshNode {
       for (const n of source.peers()) join(n);
     }
   }
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw tmeshError('E_INVALID_ARGUMENT', `${name} must be a positive number of ms, got ${String(value)}`);
+  return value;
 }
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {

@@ -30,6 +30,11 @@ export interface PeerTransport {
   /** Smoothed RTT in ms, when measured. */
   rttMs(): number | undefined;
   isOpen(): boolean;
+  /**
+   * Resolves once the peer has read everything sent so far (network links: every frame acknowledged).
+   * Absent where `send` already resolves on delivery into the peer's ring (shared memory).
+   */
+  flush?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -48,8 +48,18 @@ export interface TransportOptions {
   /** Handshake auth: a shared token, or per-node keys (`key` to connect, `keys` of nodes let in). */
   auth?: LinkAuth;
   compression?: CompressionAlgorithm[];
-  /** Shared memory: on when the addon loads, unless false. */
-  shm?: false | { capacity?: number; idle?: IdleStrategy };
+  /**
+   * Shared memory: on when the addon loads, unless false. `accept` decides on each ShmOffer a peer makes
+   * (default: accept every one): `true` opens the offered channel, a string declines with that reason
+   * (the peer then keeps its network link, and may offer again later).
+   */
+  shm?:
+    | false
+    | {
+        capacity?: number;
+        idle?: IdleStrategy;
+        accept?: (offer: { name: string; from: string }) => true | string | Promise<true | string>;
+      };
   heartbeatMs?: number;
   deadAfterMs?: number;
 }
@@ -113,6 +123,11 @@ export class NetTransport implements PeerTransport {
 
   request<T>(type: MessageType<T>, value: T, options: SendOptions = {}): Promise<DecodedMessage> {
     return this.link.request(type, value, options);
+  }
+
+  /** Resolves when the peer acknowledged every frame queued so far (it has read them, in order). */
+  flush(): Promise<void> {
+    return this.link.flush();
   }
 
   bytesOut(): number {
@@ -399,6 +414,14 @@ export function createTransportFactory(options: TransportOptions = {}): Transpor
       };
     try {
       const shmOpts = options.shm || {};
+      if (shmOpts.accept) {
+        const verdict = await shmOpts.accept({ name: offer.name, from: link.peer.id });
+        if (verdict !== true)
+          return {
+            type: managerControl.ShmAnswer,
+            value: { accepted: false, reason: String(verdict) || 'declined' },
+          };
+      }
       const channel = ShmChannel.open(offer.name, {
         token: Buffer.from(offer.token).toString('hex'),
         ...(shmOpts.idle ? { idle: shmOpts.idle } : {}),
@@ -515,14 +538,23 @@ export function createTransportFactory(options: TransportOptions = {}): Transpor
           'E_NO_ROUTE',
           `${peer.id} announces no unix or tcp endpoint to set up shared memory over`,
         );
+      // The control link is a connection of its own (never the one a unix/tcp transport to the same peer
+      // uses): it stays open beside the channel, and is closed here when the offer fails, so a failed
+      // setup (and every retry of a route upgrade) leaves no connection behind.
       const link = await dial(peer, control, control.kind === 'unix' ? 'unix' : 'tcp', 'rust');
       new NetTransport(link, control.kind === 'unix' ? 'unix' : 'tcp', 'shm control link', sink, onShmOffer);
       const shmOpts = options.shm || {};
       const name = `tm${randomBytes(6).toString('hex')}`;
-      const channel = ShmChannel.create(name, {
-        ...(shmOpts.capacity ? { capacity: shmOpts.capacity } : {}),
-        ...(shmOpts.idle ? { idle: shmOpts.idle } : {}),
-      });
+      let channel: ShmChannel;
+      try {
+        channel = ShmChannel.create(name, {
+          ...(shmOpts.capacity ? { capacity: shmOpts.capacity } : {}),
+          ...(shmOpts.idle ? { idle: shmOpts.idle } : {}),
+        });
+      } catch (e) {
+        void link.close().catch(() => {});
+        throw e;
+      }
       channels.add(channel);
       try {
         const answer = await link.request(
@@ -536,6 +568,7 @@ export function createTransportFactory(options: TransportOptions = {}): Transpor
       } catch (e) {
         channel.close();
         channels.delete(channel);
+        void link.close().catch(() => {});
         throw e;
       }
       return new ShmTransport(channel, peer.id, registry(), sink, choice.explanation, () =>

@@ -14,6 +14,8 @@ export interface SinkNodeOptions {
   /** Refuse shared memory (ShmOffers are declined; no shm endpoint is announced). */
   noShm?: boolean;
   peers?: NodeInfo[];
+  /** Decides on each ShmOffer (see `TransportOptions.shm.accept`); tests decline or hold offers with it. */
+  shmAccept?: (offer: { name: string; from: string }) => true | string | Promise<true | string>;
 }
 
 /**
@@ -38,8 +40,13 @@ export async function startSinkNode(options: SinkNodeOptions): Promise<TmeshNode
       ...(options.grpc ? { grpc: { host, port: 0 } } : {}),
       ...(options.noShm
         ? { shm: false as const }
-        : options.shmIdle
-          ? { shm: { idle: options.shmIdle } }
+        : options.shmIdle || options.shmAccept
+          ? {
+              shm: {
+                ...(options.shmIdle ? { idle: options.shmIdle } : {}),
+                ...(options.shmAccept ? { accept: options.shmAccept } : {}),
+              },
+            }
           : {}),
     },
   });
