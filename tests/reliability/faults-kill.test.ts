@@ -48,7 +48,7 @@ describe('kill -9 fault injection through the facade', () => {
       expectClean(results);
       // Shared memory carried part of every stream and most of them all. After a restart the node may fall
       // back to the Unix socket along the selector's order (when the shm setup with the new process fails,
-      // as it did once under the full suite's load), and it keeps a working fallback until that fails.
+      // as it did once under the full suite's load) until its background retry upgrades it back to shm.
       const routes = results.map((r) => r.tally.routes);
       expect(
         results.every((r) => (r.tally.routes.shm ?? 0) > 0),
