@@ -6,7 +6,15 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import type { DecodedMessage, WireId } from '@tmesh/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adoptDirect, connectDirect, DIRECT_MIN, directReadsOf, setDirectReads } from './direct-read.js';
+import {
+  adoptDirect,
+  allocatorPrimed,
+  connectDirect,
+  DIRECT_MIN,
+  directReadsOf,
+  setAllocatorPriming,
+  setDirectReads,
+} from './direct-read.js';
 import { wireAdapter } from './framing.js';
 import { connect, listen } from './index.js';
 import { chunk, FileChunk, node, registry, waitUntil } from './test-support.js';
@@ -14,6 +22,7 @@ import { chunk, FileChunk, node, registry, waitUntil } from './test-support.js';
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   setDirectReads(true);
+  setAllocatorPriming(process.platform === 'linux');
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
@@ -142,12 +151,12 @@ async function splitRun(wire: WireId, direct: boolean, seed: number): Promise<vo
   else expect(directBytes).toBe(0);
 }
 
-describe.each(['rust', 'swift'] as WireId[])('onread reads on the %s wire', (wire) => {
+describe.each(['rust', 'swift', 'universal'] as WireId[])('onread reads on the %s wire', (wire) => {
   it.each([true, false])(
     '1 MiB frames split across reads of random sizes arrive whole, byte for byte (onread %s)',
     async (direct) => {
       setDirectReads(direct);
-      await splitRun(wire, direct, wire === 'rust' ? 7 : 11);
+      await splitRun(wire, direct, wire === 'rust' ? 7 : wire === 'swift' ? 11 : 13);
     },
     60_000,
   );
@@ -158,6 +167,20 @@ describe.each(['rust', 'swift'] as WireId[])('onread reads on the %s wire', (wir
 });
 
 describe('onread sockets', () => {
+  it('the allocator is tuned once, at the first read into a frame, only with priming on', async () => {
+    setAllocatorPriming(false);
+    await splitRun('universal', true, 31);
+    expect(allocatorPrimed()).toBe(false);
+    setAllocatorPriming(true);
+    expect(allocatorPrimed()).toBe(false);
+    setDirectReads(false); // 'data' chunks only: no read lands in a frame
+    await splitRun('universal', false, 32);
+    expect(allocatorPrimed()).toBe(false);
+    setDirectReads(true);
+    await splitRun('rust', true, 33);
+    expect(allocatorPrimed()).toBe(true);
+  }, 60_000);
+
   it('an adopted socket keeps the server connection count: getConnections and close() see it', async () => {
     const { server, client, socket } = await socketPair();
     expect(directReadsOf(socket)).toBeDefined();

@@ -41,6 +41,49 @@ export type DirectSink = (buf: Uint8Array, n: number) => void;
 let enabled = true;
 
 /**
+ * Bytes of the buffer allocated and dropped once per process before its first read into a frame (see
+ * {@link primeAllocator}): just under glibc's 32 MiB ceiling for its adaptive mmap threshold.
+ */
+const ALLOCATOR_PRIME_BYTES = 31 * 1024 * 1024;
+/** On by default on Linux; `TMESH_ALLOCATOR_PRIMING=0` turns it off (see {@link primeAllocator}). */
+let priming = process.platform === 'linux' && process.env.TMESH_ALLOCATOR_PRIMING !== '0';
+let primed = false;
+
+/**
+ * Tune glibc's malloc for a process that receives big frames, once: allocate one uninitialized buffer of
+ * ALLOCATOR_PRIME_BYTES (its pages are never touched) and drop it.
+ *
+ * Every big frame is a fresh malloc'd buffer that V8 frees only when it collects it, often 15-30 at once.
+ * glibc returns free memory at the top of its heap to the kernel once more than its trim threshold is free,
+ * and that threshold adapts to twice the largest mmapped block freed so far: ~2 MiB after 1 MiB frames. So
+ * each batch of freed frames went back to the kernel and the next frames were built in fresh pages, which
+ * the kernel zero-fills on first touch, inside the socket read (measured: up to ~200 page faults and
+ * ~300 µs of system time per MiB received, varying with V8's GC rhythm). When the dropped 31 MiB block
+ * (mmapped, being above the threshold) is freed, glibc raises its mmap threshold to 31 MiB and its trim
+ * threshold to 62 MiB: frames then reuse the heap's freed memory, and the process keeps up to 62 MiB of
+ * freed heap instead of returning it at once. Elsewhere (musl, macOS) this costs one transient mapping.
+ * It changes nothing when MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ fix glibc's thresholds.
+ */
+function primeAllocator(): void {
+  primed = true;
+  Buffer.allocUnsafeSlow(ALLOCATOR_PRIME_BYTES); // uninitialized: address space only, freed by the next GC
+}
+
+/**
+ * Turn the one-time allocator tuning before the first read into a frame on or off (on by default on
+ * Linux); either way the next direct read counts as the first. For tests and A/B benchmarks.
+ */
+export function setAllocatorPriming(on: boolean): void {
+  priming = on;
+  primed = false;
+}
+
+/** Whether this process has tuned the allocator for big frames (see {@link setAllocatorPriming}). */
+export function allocatorPrimed(): boolean {
+  return primed;
+}
+
+/**
  * Turn `onread` on or off for sockets created from now on (on by default; off: Node's 'data' chunks).
  * For tests and A/B benchmarks of both paths; not part of the public API.
  */
@@ -90,6 +133,7 @@ export class DirectReads {
     const reader = this.#reader;
     const direct = reader?.target(DIRECT_MIN);
     if (direct !== undefined) {
+      if (priming && !primed) primeAllocator();
       this.#givenTo = reader;
       return direct;
     }
