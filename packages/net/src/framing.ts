@@ -125,6 +125,28 @@ export function codecFor(wire: WireId, registry: MessageRegistry): WireCodec {
   return codec;
 }
 
+/**
+ * One options object an adapter passes to every encode, refilled each time (no object per frame): the
+ * codecs read it before encoding the value.
+ */
+function encodeOptions(): (
+  sequence: number,
+  flags: number,
+  timestamp: number | undefined,
+) => WireEncodeOptions {
+  const o: { sequence: number; flags: number; timestamp: number | undefined } = {
+    sequence: 0,
+    flags: 0,
+    timestamp: undefined,
+  };
+  return (sequence, flags, timestamp) => {
+    o.sequence = sequence;
+    o.flags = flags;
+    o.timestamp = timestamp;
+    return o;
+  };
+}
+
 /** Adapter for the SWFT and RUST wires: the codec's own encoder, decoding through core's frame decoder. */
 class FixedWireAdapter implements WireAdapter {
   readonly wire: WireId;
@@ -167,20 +189,7 @@ class FixedWireAdapter implements WireAdapter {
     return this.#codec.encodeFrameInto!(type, value, this.#options(sequence, flags, timestamp), buf, at);
   }
 
-  /** One options object for every encode (the codecs read it before encoding the value). */
-  readonly #encodeOptions: { sequence: number; flags: number; timestamp: number | undefined } = {
-    sequence: 0,
-    flags: 0,
-    timestamp: undefined,
-  };
-
-  #options(sequence: number, flags: number, timestamp: number | undefined): WireEncodeOptions {
-    const o = this.#encodeOptions;
-    o.sequence = sequence;
-    o.flags = flags;
-    o.timestamp = timestamp;
-    return o;
-  }
+  readonly #options = encodeOptions();
 
   reseal(parts: Uint8Array[]): void {
     resealFrameParts(this.#layout, parts);
@@ -478,20 +487,7 @@ class UniversalWireAdapter implements WireAdapter {
     return this.#codec.encodeFrameInto(type, value, this.#options(sequence, flags, timestamp), buf, at);
   }
 
-  /** One options object for every encode (the codec reads it before encoding the value). */
-  readonly #encodeOptions: { sequence: number; flags: number; timestamp: number | undefined } = {
-    sequence: 0,
-    flags: 0,
-    timestamp: undefined,
-  };
-
-  #options(sequence: number, flags: number, timestamp: number | undefined): WireEncodeOptions {
-    const o = this.#encodeOptions;
-    o.sequence = sequence;
-    o.flags = flags;
-    o.timestamp = timestamp;
-    return o;
-  }
+  readonly #options = encodeOptions();
 
   reseal(parts: Uint8Array[]): void {
     this.#codec.resealParts(parts);
