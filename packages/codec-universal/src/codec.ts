@@ -5,6 +5,7 @@ import {
   DEFAULT_MAX_FRAME_SIZE,
   type DecodedMessage,
   FRAME_FLAGS,
+  FrameAssembly,
   type FrameDecoderOptions,
   type FrameHeader,
   gatherParts,
@@ -912,11 +913,8 @@ class UniversalFrameDecoder implements UniversalMessageDecoder {
   /** The start of a length prefix that a chunk cut (at most 10 bytes). */
   readonly #head = new Uint8Array(10);
   #headFill = 0;
-  /** The envelope being completed (its prefix read and checked), and how much of it has arrived. */
-  #frame: Uint8Array | undefined;
-  #frameFill = 0;
-  /** The rest of #frame last handed to a read by `target` and not yet `filled`. */
-  #lease: Uint8Array | undefined;
+  /** The envelope being completed (its prefix read and checked). */
+  readonly #body = new FrameAssembly();
   #failed: unknown;
 
   constructor(codec: UniversalCodecImpl, max: number, copy: boolean, compression: EnvelopeCompression) {
@@ -927,31 +925,19 @@ class UniversalFrameDecoder implements UniversalMessageDecoder {
   }
 
   get bufferedBytes(): number {
-    return this.#frame ? this.#headFill + this.#frameFill : this.#headFill;
+    return this.#body.active ? this.#headFill + this.#body.fill : this.#headFill;
   }
 
   target(min: number): Uint8Array | undefined {
-    const frame = this.#frame;
-    if (frame === undefined || this.#failed || frame.length - this.#frameFill < min) return undefined;
-    this.#lease = frame.subarray(this.#frameFill);
-    return this.#lease;
+    return this.#failed ? undefined : this.#body.target(min);
   }
 
   filled(buf: Uint8Array, n: number): DecodedMessage[] {
-    if (buf !== this.#lease || this.#lease === undefined) return this.push(buf.subarray(0, n));
-    this.#lease = undefined;
     if (this.#failed) throw this.#failed;
-    const frame = this.#frame!;
-    if (!(Number.isInteger(n) && n > 0 && n <= frame.length - this.#frameFill)) {
-      throw tmeshError(
-        'E_INTERNAL',
-        `a read of ${n} bytes does not fit the ${frame.length - this.#frameFill} leased`,
-      );
-    }
-    this.#frameFill += n;
+    if (!this.#body.landed(buf, n)) return this.push(buf.subarray(0, n));
     const out: DecodedMessage[] = [];
-    if (this.#frameFill < frame.length) return out;
-    this.#frame = undefined;
+    const frame = this.#body.finish();
+    if (frame === undefined) return out;
     this.#headFill = 0;
     try {
       this.#decode(frame, 0, frame.length, out);
@@ -962,27 +948,16 @@ class UniversalFrameDecoder implements UniversalMessageDecoder {
     return out;
   }
 
-  /** Give up the lease: the frame continues in a copy of what it holds so far. */
-  #moveFrame(): void {
-    this.#lease = undefined;
-    const frame = this.#frame;
-    if (frame === undefined) return;
-    const moved = Buffer.allocUnsafe(frame.length); // filled completely before use
-    moved.set(frame.subarray(0, this.#frameFill));
-    this.#frame = moved;
-  }
-
   push(chunk: Uint8Array): DecodedMessage[] {
     if (this.#failed) throw this.#failed;
-    if (this.#lease !== undefined) this.#moveFrame();
+    this.#body.unlease();
     try {
       if (!(chunk instanceof Uint8Array))
         throw tmeshError('E_INVALID_ARGUMENT', 'universal decoder: push needs a Uint8Array');
       return this.#push(chunk);
     } catch (error) {
       this.#failed = error;
-      this.#frame = undefined;
-      this.#lease = undefined;
+      this.#body.clear();
       this.#headFill = 0;
       throw error;
     }
@@ -1003,22 +978,13 @@ class UniversalFrameDecoder implements UniversalMessageDecoder {
     out.push(this.#codec.decodeEnvelope(bytes, start, end, this.#copy, this.#max, this.#compression));
   }
 
-  /** Start buffering an envelope of `length` bytes (checked against the limit by `frameLength`). */
-  #begin(length: number): Uint8Array {
-    // Filled completely before it is read.
-    const frame = Buffer.allocUnsafe(length);
-    this.#frame = frame;
-    this.#frameFill = 0;
-    return frame;
-  }
-
   #push(chunk: Uint8Array): DecodedMessage[] {
     const out: DecodedMessage[] = [];
     const n = chunk.length;
     let off = 0;
     // 1. Finish the frame that spans from earlier chunks: its prefix, then its envelope.
-    if (this.#headFill > 0 || this.#frame) {
-      if (!this.#frame) {
+    if (this.#headFill > 0 || this.#body.active) {
+      if (!this.#body.active) {
         const head = this.#head;
         let fill = this.#headFill;
         while (off < n && fill < 10) {
@@ -1028,17 +994,12 @@ class UniversalFrameDecoder implements UniversalMessageDecoder {
         }
         this.#headFill = fill;
         if (!readVarint(head, 0, fill)) return out; // (10 bytes without an end throw E_VARINT_OVERFLOW)
-        const length = frameLength(fill, this.#max);
-        this.#begin(length);
+        // (its length checked against the limit by `frameLength`)
+        this.#body.begin(frameLength(fill, this.#max));
       }
-      const frame = this.#frame!;
-      const take = Math.min(frame.length - this.#frameFill, n - off);
-      if (take > 0)
-        frame.set(take === n && off === 0 ? chunk : chunk.subarray(off, off + take), this.#frameFill);
-      this.#frameFill += take;
-      off += take;
-      if (this.#frameFill < frame.length) return out;
-      this.#frame = undefined;
+      off += this.#body.append(chunk, off, n);
+      const frame = this.#body.finish();
+      if (frame === undefined) return out;
       this.#headFill = 0;
       this.#decode(frame, 0, frame.length, out);
     }
@@ -1072,9 +1033,8 @@ class UniversalFrameDecoder implements UniversalMessageDecoder {
       const start = varint.pos;
       const length = frameLength(start - off, this.#max);
       this.#headFill = start - off;
-      const frame = this.#begin(length);
-      frame.set(chunk.subarray(start), 0);
-      this.#frameFill = n - start;
+      this.#body.begin(length);
+      this.#body.append(chunk, start, n);
     }
     return out;
   }

@@ -29,6 +29,7 @@ export {
   sealFrameAt,
   sealFrameParts,
 } from './frame.js';
+export { FrameAssembly } from './frame-assembly.js';
 export type { MachineIdOptions, MachineIdSource } from './machine-id.js';
 export { getMachineId, resolveMachineId } from './machine-id.js';
 export type {

@@ -10,6 +10,7 @@ import {
   type DecodedMessage,
   type FixedFrameLayout,
   FRAME_FLAGS,
+  FrameAssembly,
   type FrameHeader,
   type MessageRegistry,
   type MessageType,
@@ -269,11 +270,9 @@ export class FixedStreamReader {
   readonly #max: number;
   readonly #head: Uint8Array;
   #headFill = 0;
-  #frame: Uint8Array | undefined;
+  /** The payload of the frame that spans chunks (its header passed every check), and that header. */
+  readonly #body = new FrameAssembly();
   #frameHeader: FrameHeader | undefined;
-  #frameFill = 0;
-  /** The rest of #frame last handed to a read by `target` and not yet `filled`. */
-  #lease: Uint8Array | undefined;
   #failed: unknown;
 
   constructor(layout: FixedFrameLayout, maxFrameSize: number) {
@@ -284,7 +283,7 @@ export class FixedStreamReader {
 
   /** Bytes held of a frame not yet complete. */
   get bufferedBytes(): number {
-    return this.#frame ? this.#frameFill : this.#headFill;
+    return this.#body.active ? this.#body.fill : this.#headFill;
   }
 
   /**
@@ -294,10 +293,7 @@ export class FixedStreamReader {
    * first, so a read that lands late in the old one never touches a delivered payload.
    */
   target(min: number): Uint8Array | undefined {
-    const frame = this.#frame;
-    if (frame === undefined || this.#failed || frame.length - this.#frameFill < min) return undefined;
-    this.#lease = frame.subarray(this.#frameFill);
-    return this.#lease;
+    return this.#failed ? undefined : this.#body.target(min);
   }
 
   /**
@@ -305,23 +301,14 @@ export class FixedStreamReader {
    * complete), otherwise (a lease given up since) they are read as a chunk.
    */
   filled(buf: Uint8Array, n: number, emit: (header: FrameHeader, payload: Uint8Array) => void): void {
-    if (buf !== this.#lease || this.#lease === undefined) {
+    if (this.#failed) throw this.#failed;
+    if (!this.#body.landed(buf, n)) {
       this.push(buf.subarray(0, n), emit);
       return;
     }
-    this.#lease = undefined;
-    if (this.#failed) throw this.#failed;
-    const frame = this.#frame!;
-    if (!(n > 0 && n <= frame.length - this.#frameFill)) {
-      throw tmeshError(
-        'E_INTERNAL',
-        `a read of ${n} bytes does not fit the ${frame.length - this.#frameFill} leased`,
-      );
-    }
-    this.#frameFill += n;
-    if (this.#frameFill < frame.length) return;
+    const frame = this.#body.finish();
+    if (frame === undefined) return;
     const header = this.#frameHeader!;
-    this.#frame = undefined;
     this.#frameHeader = undefined;
     try {
       this.#deliver(header, frame, emit);
@@ -334,24 +321,14 @@ export class FixedStreamReader {
   /** Feed a chunk; `emit` gets every frame it completes, in order. */
   push(chunk: Uint8Array, emit: (header: FrameHeader, payload: Uint8Array) => void): void {
     if (this.#failed) throw this.#failed;
-    if (this.#lease !== undefined) this.#moveFrame();
+    this.#body.unlease();
     try {
       this.#push(chunk, emit);
     } catch (error) {
       this.#failed = error;
-      this.#frame = undefined;
+      this.#body.clear();
       throw error;
     }
-  }
-
-  /** Give up the lease: the frame continues in a copy of what it holds so far. */
-  #moveFrame(): void {
-    this.#lease = undefined;
-    const frame = this.#frame;
-    if (frame === undefined) return;
-    const moved = Buffer.allocUnsafe(frame.length); // filled completely before use
-    moved.set(frame.subarray(0, this.#frameFill));
-    this.#frame = moved;
   }
 
   #header(b: Uint8Array, o: number): FrameHeader {
@@ -388,8 +365,8 @@ export class FixedStreamReader {
     const n = chunk.length;
     let off = 0;
     // 1. Finish the frame that spans from earlier chunks.
-    if (this.#headFill > 0 || this.#frame) {
-      if (!this.#frame) {
+    if (this.#headFill > 0 || this.#body.active) {
+      if (!this.#body.active) {
         const take = Math.min(hs - this.#headFill, n);
         this.#head.set(chunk.subarray(0, take), this.#headFill);
         this.#headFill += take;
@@ -397,18 +374,13 @@ export class FixedStreamReader {
         if (this.#headFill < hs) return;
         const header = this.#header(this.#head, 0);
         this.#frameHeader = header;
-        this.#frame = Buffer.allocUnsafe(header.payloadSize); // filled completely before use
-        this.#frameFill = 0;
+        this.#body.begin(header.payloadSize);
         this.#headFill = 0;
       }
-      const frame = this.#frame;
-      const take = Math.min(frame.length - this.#frameFill, n - off);
-      frame.set(chunk.subarray(off, off + take), this.#frameFill);
-      this.#frameFill += take;
-      off += take;
-      if (this.#frameFill < frame.length) return;
+      off += this.#body.append(chunk, off, n);
+      const frame = this.#body.finish();
+      if (frame === undefined) return;
       const header = this.#frameHeader!;
-      this.#frame = undefined;
       this.#frameHeader = undefined;
       this.#deliver(header, frame, emit);
     }
@@ -431,9 +403,8 @@ export class FixedStreamReader {
       }
       const header = this.#header(chunk, off);
       this.#frameHeader = header;
-      this.#frame = Buffer.allocUnsafe(header.payloadSize); // filled completely before use
-      this.#frame.set(chunk.subarray(off + hs));
-      this.#frameFill = n - off - hs;
+      this.#body.begin(header.payloadSize);
+      this.#body.append(chunk, off + hs, n);
     }
   }
 }
