@@ -67,6 +67,13 @@ export interface UniversalMessageDecoder extends MessageDecoder {
    * a buffer of the caller's own (read as a pushed chunk). Returns the messages they complete.
    */
   filled(buf: Uint8Array, n: number): DecodedMessage[];
+  /**
+   * The caller is done with the messages returned last. With `reuse`, nothing refers to their bytes any
+   * more, and the buffer of a frame among them that spanned pushes or reads may hold the next big frame
+   * (see core's `FrameAssembly.release`); bytes fields decoded in place are views of that buffer, so pass
+   * `reuse` only when that is true.
+   */
+  release(reuse: boolean): void;
 }
 
 /** The universal wire codec: a `WireCodec` plus what only this wire has. */
@@ -930,6 +937,10 @@ class UniversalFrameDecoder implements UniversalMessageDecoder {
 
   target(min: number): Uint8Array | undefined {
     return this.#failed ? undefined : this.#body.target(min);
+  }
+
+  release(reuse: boolean): void {
+    this.#body.release(reuse);
   }
 
   filled(buf: Uint8Array, n: number): DecodedMessage[] {

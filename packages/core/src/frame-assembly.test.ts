@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isTmeshError } from './errors.js';
-import { FrameAssembly } from './frame-assembly.js';
+import { FrameAssembly, REUSE_MIN } from './frame-assembly.js';
 
 describe('FrameAssembly', () => {
   it('assembles a body from copies and from reads into its leased rest', () => {
@@ -63,5 +63,74 @@ describe('FrameAssembly', () => {
     a.clear();
     expect(a.active).toBe(false);
     expect(a.fill).toBe(0);
+  });
+
+  describe('release', () => {
+    /** Assemble a body of `size` bytes whose every byte is `v`, through a read into its lease. */
+    const body = (a: FrameAssembly, size: number, v: number): Uint8Array => {
+      a.begin(size);
+      const rest = a.target(1)!;
+      rest.fill(v);
+      a.landed(rest, size);
+      return a.finish()!;
+    };
+
+    it('with reuse, the next big body that fits is assembled in the released buffer', () => {
+      const a = new FrameAssembly();
+      const first = body(a, REUSE_MIN * 2, 1);
+      a.release(true);
+      const second = body(a, REUSE_MIN * 2, 2);
+      expect(second.buffer).toBe(first.buffer);
+      expect(second.every((b) => b === 2)).toBe(true);
+      a.release(true);
+      const smaller = body(a, REUSE_MIN + 3, 3); // fits: a view of the same buffer, of its own length
+      expect(smaller.buffer).toBe(first.buffer);
+      expect(smaller.length).toBe(REUSE_MIN + 3);
+    });
+
+    it('without reuse, or without release, every body is a new buffer', () => {
+      const a = new FrameAssembly();
+      const first = body(a, REUSE_MIN, 1);
+      a.release(false);
+      const second = body(a, REUSE_MIN, 2);
+      expect(second.buffer).not.toBe(first.buffer);
+      const third = body(a, REUSE_MIN, 3); // second never released
+      expect(third.buffer).not.toBe(second.buffer);
+      expect(first.every((b) => b === 1) && second.every((b) => b === 2)).toBe(true);
+      // release(false) forgets the body for good: a later release(true) cannot hand it out.
+      a.release(false);
+      a.release(true);
+      expect(body(a, REUSE_MIN, 4).buffer).not.toBe(third.buffer);
+      expect(third.every((b) => b === 3)).toBe(true);
+    });
+
+    it('small bodies are new buffers and leave the spare for big ones; a bigger body drops it', () => {
+      const a = new FrameAssembly();
+      const big = body(a, REUSE_MIN * 4, 1);
+      a.release(true);
+      const small = body(a, REUSE_MIN - 1, 2);
+      expect(small.buffer).not.toBe(big.buffer);
+      expect(body(a, REUSE_MIN * 2, 3).buffer).toBe(big.buffer);
+      a.release(true);
+      const bigger = body(a, REUSE_MIN * 4 + 1, 4);
+      expect(bigger.buffer).not.toBe(big.buffer);
+      a.release(false);
+      expect(body(a, REUSE_MIN, 5).buffer).not.toBe(big.buffer); // the too-small spare was dropped
+    });
+
+    it('a body moved off its lease is released as the moved copy; clear forgets everything', () => {
+      const a = new FrameAssembly();
+      a.begin(REUSE_MIN);
+      const lease = a.target(1)!;
+      a.unlease();
+      a.append(new Uint8Array(REUSE_MIN).fill(7), 0, REUSE_MIN);
+      const moved = a.finish()!;
+      expect(moved.buffer).not.toBe(lease.buffer);
+      a.release(true);
+      expect(body(a, REUSE_MIN, 8).buffer).toBe(moved.buffer); // never the old buffer a late read may hit
+      a.release(true);
+      a.clear();
+      expect(body(a, REUSE_MIN, 9).buffer).not.toBe(moved.buffer);
+    });
   });
 });

@@ -5,7 +5,9 @@
 //   npx tsx packages/net/bench/net.bench.ts --rounds 3  (every case once per round, interleaved; medians)
 // BENCH_ONLY=link-rust:oneway runs one case (a comma-separated list runs several, e.g.
 // BENCH_ONLY=raw:bulk,link-rust:bulk); BENCH_PROF=<dir> writes the receivers' CPU profiles there
-// (BENCH_PROF_US=25 samples every 25 µs instead of every 1000).
+// (BENCH_PROF_US=25 samples every 25 µs instead of every 1000); BENCH_RX_FLAGS='--trace-gc' passes Node
+// flags to the receivers. The 1 MiB case also runs each link with a receiver that reuses big frames'
+// buffers (`reuseReceiveBuffers`, kinds `link-<wire>+reuse`).
 //   npx tsx packages/net/bench/net.bench.ts --awake    (RTT cases with the CPUs kept awake, see below)
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import net from 'node:net';
@@ -17,7 +19,10 @@ import { connect, LINK_SERVICE, listen } from '../src/index.js';
 import { Blob, registry, self } from './common.js';
 
 type Mode = 'rtt' | 'oneway' | 'bulk';
-type Kind = 'raw' | 'grpc' | `link-${WireId}`;
+/** `+reuse`: a link whose receiver reuses big frames' buffers (`reuseReceiveBuffers`), 1 MiB case only. */
+type Kind = 'raw' | 'grpc' | `link-${WireId}` | `link-${WireId}+reuse`;
+
+const wireOf = (kind: Kind): WireId => kind.slice(5).replace('+reuse', '') as WireId;
 
 const SMALL = 64;
 const MIB = 1024 * 1024;
@@ -74,6 +79,7 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
       self: self('bench-server'),
       registry,
       heartbeatMs: 0,
+      reuseReceiveBuffers: kind.endsWith('+reuse'),
       onLink: (link) => {
         if (mode === 'rtt')
           link.onRequest((m) => {
@@ -112,6 +118,7 @@ function startReceiver(
     execArgv: [
       '--import',
       'tsx',
+      ...(process.env.BENCH_RX_FLAGS?.split(' ').filter(Boolean) ?? []),
       ...(process.env.BENCH_PROF
         ? [
             '--cpu-prof',
@@ -211,7 +218,7 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
       } else {
         const link = await connect(
           { kind: 'tcp', host: '127.0.0.1', port: rx.port },
-          { self: self('bench-client'), registry, wires: [kind.slice(5) as WireId], heartbeatMs: 0 },
+          { self: self('bench-client'), registry, wires: [wireOf(kind)], heartbeatMs: 0 },
         );
         const value = { data: payload };
         // The request's own promise, like the baselines' (no extra async wrapper's promise hops).
@@ -265,7 +272,7 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
     } else {
       const link = await connect(
         { kind: 'tcp', host: '127.0.0.1', port: rx.port },
-        { self: self('bench-client'), registry, wires: [kind.slice(5) as WireId], heartbeatMs: 0 },
+        { self: self('bench-client'), registry, wires: [wireOf(kind)], heartbeatMs: 0 },
       );
       const value = { data: payload };
       for (let i = 0; i < count; i++) {
@@ -293,6 +300,7 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const kinds: Kind[] = ['raw', 'link-rust', 'link-swift', 'link-universal', 'grpc'];
+  const reuseKinds: Kind[] = ['link-rust+reuse', 'link-swift+reuse', 'link-universal+reuse'];
   const counts: Record<Mode, (k: Kind) => number> = {
     rtt: (k) => (k === 'grpc' ? 5000 : 20_000) / (quick ? 4 : 1),
     oneway: (k) => (k === 'raw' ? 4_000_000 : k === 'grpc' ? 100_000 : 2_000_000) / (quick ? 4 : 1),
@@ -317,7 +325,7 @@ async function main(): Promise<void> {
     for (const mode of ['rtt', 'oneway', 'bulk'] as Mode[]) {
       const spinners = awake && mode === 'rtt' ? keepCpusAwake() : [];
       try {
-        for (const kind of kinds) {
+        for (const kind of mode === 'bulk' ? [...kinds, ...reuseKinds] : kinds) {
           if (only && !only.includes(`${kind}:${mode}`)) continue;
           const r = await run(kind, mode, Math.round(counts[mode](kind)));
           perRound.push([r]);
@@ -332,7 +340,7 @@ async function main(): Promise<void> {
   // Per case, the median of its rounds (RTT: the round with the median p50, its p99 alongside).
   const results: Result[] = [];
   for (const mode of ['rtt', 'oneway', 'bulk'] as Mode[]) {
-    for (const kind of kinds) {
+    for (const kind of mode === 'bulk' ? [...kinds, ...reuseKinds] : kinds) {
       const all = perRound
         .flat()
         .filter((r) => r.kind === kind && r.mode === mode)
@@ -340,7 +348,8 @@ async function main(): Promise<void> {
       results.push(all[Math.floor((all.length - 1) / 2)]!);
     }
   }
-  const row = (kind: Kind) => results.filter((r) => r.kind === kind);
+  const row = (kind: Kind) =>
+    (['rtt', 'oneway', 'bulk'] as Mode[]).map((m) => results.find((r) => r.kind === kind && r.mode === m));
   const base = (mode: Mode) => results.find((r) => r.kind === 'raw' && r.mode === mode)!;
   const grpcOf = (mode: Mode) => results.find((r) => r.kind === 'grpc' && r.mode === mode)!;
   console.log(
@@ -365,6 +374,19 @@ async function main(): Promise<void> {
     const [rtt, oneway, bulk] = row(kind) as [Result, Result, Result];
     console.log(
       `| ${kind} | ${rtt.cpuSend!.toFixed(2)} / ${rtt.cpuRecv!.toFixed(2)} | ${oneway.cpuSend!.toFixed(3)} / ${oneway.cpuRecv!.toFixed(3)} | ${bulk.cpuSend!.toFixed(0)} / ${bulk.cpuRecv!.toFixed(0)} | ${(cpuSum(bulk) / cpuSum(base('bulk'))).toFixed(2)}x |`,
+    );
+  }
+  // The 1 MiB stream again with receivers that reuse big frames' buffers (reuseReceiveBuffers: a
+  // payload is valid until the listener returns), beside the same raw TCP and grpc-js medians.
+  console.log('');
+  console.log(
+    '| receiver reuses frame buffers | 1 MiB stream (GB/s) | 1 MiB vs raw | 1 MiB vs grpc-js | 1 MiB CPU µs/msg sender / receiver |',
+  );
+  console.log('|---|---|---|---|---|');
+  for (const kind of reuseKinds) {
+    const bulk = row(kind)[2]!;
+    console.log(
+      `| ${kind} | ${(bulk.value / 1e9).toFixed(2)} | ${(bulk.value / base('bulk').value).toFixed(2)}x | ${(bulk.value / grpcOf('bulk').value).toFixed(1)}x | ${bulk.cpuSend!.toFixed(0)} / ${bulk.cpuRecv!.toFixed(0)} |`,
     );
   }
 }

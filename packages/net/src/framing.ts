@@ -51,7 +51,15 @@ export interface DirectFrameReader {
  * Turns pushed chunks into decoded messages (control and application alike); the SWFT/RUST readers also
  * take reads straight into a frame's buffer (`direct`).
  */
-export type FrameReader = ((chunk: Uint8Array) => DecodedMessage[]) & { direct?: DirectFrameReader };
+export type FrameReader = ((chunk: Uint8Array) => DecodedMessage[]) & {
+  direct?: DirectFrameReader;
+  /**
+   * The caller is done with the messages returned last; with `reuse`, nothing refers to their bytes any
+   * more and the buffer of a frame among them assembled across chunks or reads may hold the next big
+   * frame (core's `FrameAssembly.release`).
+   */
+  release(reuse: boolean): void;
+};
 
 /** What the link needs from a wire: encode a message into a frame, compress a frame, read a stream. */
 export interface WireAdapter {
@@ -241,11 +249,11 @@ class FixedWireAdapter implements WireAdapter {
       const plain = flag === 0 ? payload : decompress(flag, payload, maxFrameSize, accepted);
       out.push({ type: entry.type, header, value: entry.codec.decode(plain) });
     };
-    const reader: FrameReader = (chunk) => {
+    const reader = ((chunk: Uint8Array) => {
       out = [];
       frames.push(chunk, emit);
       return out;
-    };
+    }) as FrameReader;
     reader.direct = {
       target: (min) => frames.target(min),
       filled: (buf, n) => {
@@ -254,6 +262,7 @@ class FixedWireAdapter implements WireAdapter {
         return out;
       },
     };
+    reader.release = (reuse) => frames.release(reuse);
     return reader;
   }
 }
@@ -294,6 +303,11 @@ export class FixedStreamReader {
    */
   target(min: number): Uint8Array | undefined {
     return this.#failed ? undefined : this.#body.target(min);
+  }
+
+  /** The caller is done with the frames emitted last (see `FrameAssembly.release`). */
+  release(reuse: boolean): void {
+    this.#body.release(reuse);
   }
 
   /**
@@ -489,6 +503,7 @@ class UniversalWireAdapter implements WireAdapter {
         target: (min: number) => decoder.target(min),
         filled: (buf: Uint8Array, n: number) => decoder.filled(buf, n),
       },
+      release: (reuse: boolean) => decoder.release(reuse),
     });
   }
 }

@@ -312,6 +312,10 @@ export class LinkImpl extends EventEmitter implements Link {
   #adapter: WireAdapter | undefined;
   #stream: Duplex | undefined;
   #reader: FrameReader | undefined;
+  /** A message of the batch being dispatched is held past its dispatch (see #onMessages). */
+  #kept = false;
+  /** Depth of #onMessages calls (a listener could make one dispatch inside another). */
+  #dispatching = 0;
 
   // sending
   #nextSeq = 1;
@@ -1444,14 +1448,27 @@ export class LinkImpl extends EventEmitter implements Link {
 
   #onMessages(msgs: DecodedMessage[]): void {
     const stream = this.#stream;
-    for (let i = 0; i < msgs.length; i++) {
-      if (this.#stream !== stream) return; // a Close in this chunk dropped the connection
-      try {
-        this.#onMessage(msgs[i]!);
-      } catch (error) {
-        this.#protocolError(error);
-        return;
+    const reader = this.#reader;
+    const nested = this.#dispatching++ > 0;
+    let done = false;
+    if (!nested) this.#kept = false;
+    try {
+      for (let i = 0; i < msgs.length; i++) {
+        if (this.#stream !== stream) return; // a Close in this chunk dropped the connection
+        try {
+          this.#onMessage(msgs[i]!);
+        } catch (error) {
+          this.#protocolError(error);
+          return;
+        }
       }
+      done = true;
+    } finally {
+      // Every message went to 'message' listeners that returned, or was read and dropped: the buffer of
+      // a big frame among them is free for the next one (reuseReceiveBuffers).
+      // A batch dispatched from inside a listener of another never frees anything (the outer one runs).
+      if (--this.#dispatching === 0 && this.#opts.reuseReceiveBuffers)
+        reader?.release(done && !nested && !this.#kept);
     }
     if (this.#received > this.#ackSent) {
       if (this.#received - this.#ackSent >= ACK_EVERY || this.#rxSinceAck >= ACK_EVERY_BYTES) {
@@ -1494,6 +1511,7 @@ export class LinkImpl extends EventEmitter implements Link {
       return;
     }
     this.#messagesIn++;
+    if (flags & (FRAME_FLAGS.RESPONSE | FRAME_FLAGS.REQUEST)) this.#kept = true; // read later by its awaiter
     if (flags & FRAME_FLAGS.RESPONSE) {
       const request = this.#replyTo;
       this.#replyTo = undefined;
@@ -1574,6 +1592,7 @@ export class LinkImpl extends EventEmitter implements Link {
       this.emit('message', msg);
       return;
     }
+    this.#kept = true; // read later, by the iterator
     const puller = this.#pullers.shift();
     if (puller) {
       puller({ value: msg, done: false });
