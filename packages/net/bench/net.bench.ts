@@ -12,6 +12,7 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { WireId } from '@tmesh/core';
@@ -33,9 +34,21 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
   let received = 0;
   let reported = false;
   const cpu0 = process.cpuUsage();
+  const faults0 = process.resourceUsage().minorPageFault;
+  // Major (mark-compact) GCs and page faults of the receiver: what its CPU per MiB swings with.
+  let majorGcs = 0;
+  const gcs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      if (
+        (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR
+      )
+        majorGcs++;
+  });
+  gcs.observe({ entryTypes: ['gc'] });
   const done = (): void => {
     const { user, system } = process.cpuUsage(cpu0);
-    if (!reported && process.connected) process.send!({ done: true, cpuUs: user + system });
+    const faults = process.resourceUsage().minorPageFault - faults0;
+    if (!reported && process.connected) process.send!({ done: true, cpuUs: user + system, majorGcs, faults });
     reported = true;
   };
   if (kind === 'raw') {
@@ -107,13 +120,20 @@ interface Result {
    * the receiver process, in µs. */
   cpuSend?: number;
   cpuRecv?: number;
+  /** The receiver's major GCs and minor page faults during the case. */
+  rxGc?: RxGc;
+}
+
+interface RxGc {
+  majorGcs: number;
+  faults: number;
 }
 
 function startReceiver(
   kind: Kind,
   mode: Mode,
   expected: number,
-): Promise<{ port: number; done: Promise<number>; stop: () => void }> {
+): Promise<{ port: number; done: Promise<number>; gc: RxGc; stop: () => void }> {
   const child = fork(fileURLToPath(import.meta.url), ['--serve', kind, mode, String(expected)], {
     execArgv: [
       '--import',
@@ -135,9 +155,14 @@ function startReceiver(
     const done = new Promise<number>((r) => {
       markDone = r;
     });
-    child.on('message', (m: { port?: number; done?: boolean; cpuUs?: number }) => {
-      if (m.port) resolve({ port: m.port, done, stop: () => child.disconnect() });
-      if (m.done) markDone(m.cpuUs ?? 0);
+    const gc: RxGc = { majorGcs: 0, faults: 0 };
+    child.on('message', (m: { port?: number; done?: boolean; cpuUs?: number } & Partial<RxGc>) => {
+      if (m.port) resolve({ port: m.port, done, gc, stop: () => child.disconnect() });
+      if (m.done) {
+        gc.majorGcs = m.majorGcs ?? 0;
+        gc.faults = m.faults ?? 0;
+        markDone(m.cpuUs ?? 0);
+      }
     });
   });
 }
@@ -289,6 +314,7 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
       value: mode === 'oneway' ? count / seconds : (count * size) / seconds,
       cpuSend: (user + system) / count,
       cpuRecv: cpuRecv / count,
+      rxGc: rx.gc,
     };
   } finally {
     rx.stop();
@@ -410,7 +436,8 @@ function format(r: Result): string {
   const cpu = `, CPU per message: sender ${r.cpuSend!.toFixed(2)} µs, receiver ${r.cpuRecv!.toFixed(2)} µs`;
   if (r.mode === 'rtt') return `p50 ${r.value.toFixed(1)} µs, p99 ${r.p99!.toFixed(1)} µs${cpu}`;
   if (r.mode === 'oneway') return `${(r.value / 1e6).toFixed(3)} M msgs/s${cpu}`;
-  return `${(r.value / 1e9).toFixed(2)} GB/s${cpu}`;
+  const gc = r.rxGc ? `; receiver ${r.rxGc.majorGcs} major GCs, ${r.rxGc.faults} page faults` : '';
+  return `${(r.value / 1e9).toFixed(2)} GB/s${cpu}${gc}`;
 }
 
 if (process.argv[2] === '--serve') {

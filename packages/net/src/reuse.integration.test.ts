@@ -136,7 +136,12 @@ describe.each([
 it('reuseReceiveBuffers must be a boolean', async () => {
   const error = await listen(
     { kind: 'tcp', host: '127.0.0.1', port: 0 },
-    { self: node('server'), registry, reuseReceiveBuffers: 'yes' as unknown as boolean },
+    {
+      self: node('server'),
+      registry,
+      reuseReceiveBuffers: 'yes' as unknown as boolean,
+      onLink: () => {},
+    },
   ).catch((e: unknown) => e);
   expect(error).toMatchObject({ code: 'E_INVALID_ARGUMENT' });
 });
