@@ -6,7 +6,7 @@
 // BENCH_ONLY=link-rust:oneway runs one case (a comma-separated list runs several, e.g.
 // BENCH_ONLY=raw:bulk,link-rust:bulk); BENCH_PROF=<dir> writes the receivers' CPU profiles there
 // (BENCH_PROF_US=25 samples every 25 µs instead of every 1000); BENCH_RX_FLAGS='--trace-gc' passes Node
-// flags to the receivers. The 1 MiB case also runs each link with a receiver that reuses big frames'
+// flags to the receivers; BENCH_CPU_SPLIT=1 prints user and system CPU time apart. The 1 MiB case also runs each link with a receiver that reuses big frames'
 // buffers (`reuseReceiveBuffers`, kinds `link-<wire>+reuse`).
 //   npx tsx packages/net/bench/net.bench.ts --awake    (RTT cases with the CPUs kept awake, see below)
 import { type ChildProcess, fork, spawn } from 'node:child_process';
@@ -33,7 +33,17 @@ const MIB = 1024 * 1024;
 async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> {
   let received = 0;
   let reported = false;
-  const cpu0 = process.cpuUsage();
+  let cpu0 = process.cpuUsage();
+  // RTT: CPU time counts from the end of the warm-up (so the JIT's compilation of the warm-up is out).
+  const unit = kind === 'raw' ? (mode === 'bulk' ? MIB : SMALL) : 1;
+  const warmAt = mode === 'rtt' ? RTT_WARMUP * unit : 0;
+  let warm = warmAt === 0;
+  const warmed = (): void => {
+    if (!warm && received >= warmAt) {
+      warm = true;
+      cpu0 = process.cpuUsage();
+    }
+  };
   const faults0 = process.resourceUsage().minorPageFault;
   // Major (mark-compact) GCs and page faults of the receiver: what its CPU per MiB swings with.
   let majorGcs = 0;
@@ -47,6 +57,12 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
   gcs.observe({ entryTypes: ['gc'] });
   const done = (): void => {
     const { user, system } = process.cpuUsage(cpu0);
+    if (process.env.BENCH_CPU_SPLIT) {
+      const messages = (expected - warmAt) / unit;
+      console.error(
+        `  receiver ${kind} ${mode}: user ${(user / messages).toFixed(2)} µs, system ${(system / messages).toFixed(2)} µs per message`,
+      );
+    }
     const faults = process.resourceUsage().minorPageFault - faults0;
     if (!reported && process.connected) process.send!({ done: true, cpuUs: user + system, majorGcs, faults });
     reported = true;
@@ -58,6 +74,7 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
         socket.on('data', (d) => {
           socket.write(d);
           received += d.length;
+          warmed();
           if (received >= expected) done();
         });
       else
@@ -75,7 +92,9 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
       connect: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
         call.on('data', (d: Buffer) => {
           if (mode === 'rtt') call.write(d);
-          if (++received >= expected) done();
+          received++;
+          warmed();
+          if (received >= expected) done();
         });
         call.on('end', () => call.end());
       },
@@ -96,7 +115,9 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
       onLink: (link) => {
         if (mode === 'rtt')
           link.onRequest((m) => {
-            if (++received >= expected) done();
+            received++;
+            warmed();
+            if (received >= expected) done();
             return { type: Blob, value: m.value };
           });
         else
@@ -116,7 +137,7 @@ interface Result {
   mode: Mode;
   value: number;
   p99?: number;
-  /** CPU time (user + system) per message (RTT: per round trip, warm-up included) of the sender and of
+  /** CPU time (user + system) per message (RTT: per round trip after the warm-up) of the sender and of
    * the receiver process, in µs. */
   cpuSend?: number;
   cpuRecv?: number;
@@ -250,14 +271,20 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
         once = () => link.request(Blob, value);
         cleanup = () => void link.close();
       }
-      const cpu0 = process.cpuUsage();
       for (let i = 0; i < RTT_WARMUP; i++) await once();
+      const cpu0 = process.cpuUsage(); // after the warm-up, as the responder counts
       for (let i = 0; i < count; i++) {
         const t0 = process.hrtime.bigint();
         await once();
         times.push(Number(process.hrtime.bigint() - t0) / 1000);
       }
       const { user, system } = process.cpuUsage(cpu0);
+      if (process.env.BENCH_CPU_SPLIT) {
+        const n = count;
+        console.error(
+          `  requester ${kind} rtt: user ${(user / n).toFixed(2)} µs, system ${(system / n).toFixed(2)} µs per round trip`,
+        );
+      }
       const cpuRecv = await rx.done;
       cleanup();
       times.sort((a, b) => a - b);
@@ -266,8 +293,8 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
         mode,
         value: percentile(times, 0.5),
         p99: percentile(times, 0.99),
-        cpuSend: (user + system) / (count + RTT_WARMUP),
-        cpuRecv: cpuRecv / (count + RTT_WARMUP),
+        cpuSend: (user + system) / count,
+        cpuRecv: cpuRecv / count,
       };
     }
     // one-way and bulk: time from the first write until the receiver has everything.
