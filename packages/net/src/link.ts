@@ -1464,11 +1464,11 @@ export class LinkImpl extends EventEmitter implements Link {
       }
       done = true;
     } finally {
-      // Every message went to 'message' listeners that returned, or was read and dropped: the buffer of
-      // a big frame among them is free for the next one (reuseReceiveBuffers).
-      // A batch dispatched from inside a listener of another never frees anything (the outer one runs).
-      if (--this.#dispatching === 0 && this.#opts.reuseReceiveBuffers)
-        reader?.release(done && !nested && !this.#kept);
+      // With reuseReceiveBuffers, when every message went to 'message' listeners that returned (or was
+      // read and dropped), the buffer of a big frame among them is free for the next one; otherwise the
+      // reader just forgets it. A batch dispatched from inside a listener of another frees nothing.
+      if (--this.#dispatching === 0)
+        reader?.release(this.#opts.reuseReceiveBuffers && done && !nested && !this.#kept);
     }
     if (this.#received > this.#ackSent) {
       if (this.#received - this.#ackSent >= ACK_EVERY || this.#rxSinceAck >= ACK_EVERY_BYTES) {
