@@ -34,17 +34,21 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
   let received = 0;
   let reported = false;
   let cpu0 = process.cpuUsage();
-  // RTT: CPU time counts from the end of the warm-up (so the JIT's compilation of the warm-up is out).
+  // CPU time, page faults and GCs count from the end of the warm-up (the JIT compiles during it), which
+  // the receiver reports so the sender can start its clock.
   const unit = kind === 'raw' ? (mode === 'bulk' ? MIB : SMALL) : 1;
-  const warmAt = mode === 'rtt' ? RTT_WARMUP * unit : 0;
-  let warm = warmAt === 0;
+  const warmAt = warmup(kind, mode) * unit;
+  let warm = false;
   const warmed = (): void => {
     if (!warm && received >= warmAt) {
       warm = true;
       cpu0 = process.cpuUsage();
+      faults0 = process.resourceUsage().minorPageFault;
+      majorGcs = 0;
+      if (process.connected) process.send!({ warm: true });
     }
   };
-  const faults0 = process.resourceUsage().minorPageFault;
+  let faults0 = process.resourceUsage().minorPageFault;
   // Major (mark-compact) GCs and page faults of the receiver: what its CPU per MiB swings with.
   let majorGcs = 0;
   const gcs = new PerformanceObserver((list) => {
@@ -80,6 +84,7 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
       else
         socket.on('data', (d) => {
           received += d.length;
+          warmed();
           if (received >= expected) done();
         });
     });
@@ -122,7 +127,9 @@ async function serve(kind: Kind, mode: Mode, expected: number): Promise<number> 
           });
         else
           link.on('message', () => {
-            if (++received >= expected) done();
+            received++;
+            warmed();
+            if (received >= expected) done();
           });
       },
     },
@@ -154,7 +161,7 @@ function startReceiver(
   kind: Kind,
   mode: Mode,
   expected: number,
-): Promise<{ port: number; done: Promise<number>; gc: RxGc; stop: () => void }> {
+): Promise<{ port: number; warm: Promise<void>; done: Promise<number>; gc: RxGc; stop: () => void }> {
   const child = fork(fileURLToPath(import.meta.url), ['--serve', kind, mode, String(expected)], {
     execArgv: [
       '--import',
@@ -176,15 +183,23 @@ function startReceiver(
     const done = new Promise<number>((r) => {
       markDone = r;
     });
-    const gc: RxGc = { majorGcs: 0, faults: 0 };
-    child.on('message', (m: { port?: number; done?: boolean; cpuUs?: number } & Partial<RxGc>) => {
-      if (m.port) resolve({ port: m.port, done, gc, stop: () => child.disconnect() });
-      if (m.done) {
-        gc.majorGcs = m.majorGcs ?? 0;
-        gc.faults = m.faults ?? 0;
-        markDone(m.cpuUs ?? 0);
-      }
+    let markWarm: () => void;
+    const warm = new Promise<void>((r) => {
+      markWarm = r;
     });
+    const gc: RxGc = { majorGcs: 0, faults: 0 };
+    child.on(
+      'message',
+      (m: { port?: number; warm?: boolean; done?: boolean; cpuUs?: number } & Partial<RxGc>) => {
+        if (m.port) resolve({ port: m.port, warm, done, gc, stop: () => child.disconnect() });
+        if (m.warm) markWarm();
+        if (m.done) {
+          gc.majorGcs = m.majorGcs ?? 0;
+          gc.faults = m.faults ?? 0;
+          markDone(m.cpuUs ?? 0);
+        }
+      },
+    );
   });
 }
 
@@ -208,20 +223,24 @@ async function grpcClient(port: number) {
   return { client, call };
 }
 
-/** Round trips before the measured ones (their CPU time is counted too). */
+/** Round trips before the measured ones. */
 const RTT_WARMUP = 2000;
+
+/**
+ * Messages sent before the measured ones (neither timed nor counted in CPU time): the JIT compiles both
+ * sides' code during them. One-way: 100 blocks of 1024 records (raw TCP's writes).
+ */
+function warmup(kind: Kind, mode: Mode): number {
+  if (mode === 'rtt') return RTT_WARMUP;
+  if (mode === 'oneway') return kind === 'grpc' ? 5000 : 102_400;
+  return kind === 'grpc' ? 20 : 100;
+}
 
 async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
   const size = mode === 'bulk' ? MIB : SMALL;
-  // RTT: the responder reports its CPU time once it has answered the warm-up and the measured requests.
-  const expected =
-    mode === 'rtt'
-      ? kind === 'raw'
-        ? (count + RTT_WARMUP) * size
-        : count + RTT_WARMUP
-      : kind === 'raw'
-        ? count * size
-        : count;
+  // The receiver reports once it got the warm-up and once it got everything (warm-up and measured).
+  const warm = warmup(kind, mode);
+  const expected = kind === 'raw' ? (count + warm) * size : count + warm;
   const rx = await startReceiver(kind, mode, expected);
   const payload = new Uint8Array(size).fill(42);
   try {
@@ -297,27 +316,38 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
         cpuRecv: cpuRecv / count,
       };
     }
-    // one-way and bulk: time from the first write until the receiver has everything.
-    // CPU time is counted too: under load from other processes it moves far less than wall time.
-    const t0 = process.hrtime.bigint();
-    const cpu0 = process.cpuUsage();
+    // one-way and bulk: after the warm-up has arrived, time from the first measured write until the
+    // receiver has everything. CPU time is counted too: under load from other processes it moves far
+    // less than wall time.
+    let t0 = 0n;
+    let cpu0 = process.cpuUsage();
+    const sendAll = async (send: (n: number) => Promise<void>): Promise<number> => {
+      await send(warm);
+      await rx.warm;
+      t0 = process.hrtime.bigint();
+      cpu0 = process.cpuUsage();
+      await send(count);
+      return rx.done;
+    };
     let cpuRecv = 0;
     if (kind === 'raw') {
       const s = await rawClient(rx.port);
       const perWrite = mode === 'oneway' ? 1024 : 1; // 64 B records coalesced into 64 KiB writes
       const block = mode === 'oneway' ? Buffer.alloc(SMALL * perWrite, 42) : Buffer.from(payload);
-      for (let sent = 0; sent < count; sent += perWrite) {
-        if (!s.write(block)) await new Promise((r) => s.once('drain', r));
-      }
-      cpuRecv = await rx.done;
+      cpuRecv = await sendAll(async (n) => {
+        for (let sent = 0; sent < n; sent += perWrite) {
+          if (!s.write(block)) await new Promise((r) => s.once('drain', r));
+        }
+      });
       s.destroy();
     } else if (kind === 'grpc') {
       const { client, call } = await grpcClient(rx.port);
       const buf = Buffer.from(payload);
-      for (let i = 0; i < count; i++) {
-        if (!call.write(buf)) await new Promise((r) => call.once('drain', r));
-      }
-      cpuRecv = await rx.done;
+      cpuRecv = await sendAll(async (n) => {
+        for (let i = 0; i < n; i++) {
+          if (!call.write(buf)) await new Promise((r) => call.once('drain', r));
+        }
+      });
       call.on('error', () => {});
       call.cancel();
       client.close();
@@ -327,10 +357,11 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
         { self: self('bench-client'), registry, wires: [wireOf(kind)], heartbeatMs: 0 },
       );
       const value = { data: payload };
-      for (let i = 0; i < count; i++) {
-        if (!link.trySend(Blob, value)) await link.send(Blob, value);
-      }
-      cpuRecv = await rx.done;
+      cpuRecv = await sendAll(async (n) => {
+        for (let i = 0; i < n; i++) {
+          if (!link.trySend(Blob, value)) await link.send(Blob, value);
+        }
+      });
       await link.close();
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
