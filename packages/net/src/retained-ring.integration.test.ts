@@ -4,8 +4,7 @@
 // the ring shrank. Real sockets.
 import type { DecodedMessage } from '@tmesh/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Link, listen } from './index.js';
-import { chunk, FileChunk, node, registry, waitUntil } from './test-support.js';
+import { chunk, FileChunk, tcpPair, waitUntil } from './test-support.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -16,35 +15,20 @@ describe('retained-frame ring', () => {
   it('grows under a stalled reader, delivers everything once it reads, and keeps order after shrinking', async () => {
     const N = 40_000;
     const received: number[] = [];
-    let serverLink: Link | undefined;
-    const server = await listen(
-      { kind: 'tcp', host: '127.0.0.1', port: 0 },
-      {
-        self: node('server'),
-        registry,
-        heartbeatMs: 0,
-        // No 'message' listener yet: the link's inbox fills and it stops reading the socket.
-        onLink: (l) => {
-          serverLink = l;
-        },
-      },
-    );
-    cleanups.push(() => server.close());
-    const link = await connect(
-      { kind: 'tcp', host: '127.0.0.1', port: (server.address() as { port: number }).port },
-      { self: node('client'), registry, heartbeatMs: 0, sendQueue: { maxMessages: 65_536 } },
-    );
-    cleanups.push(() => link.close());
+    // No 'message' listener yet: the link's inbox fills and it stops reading the socket.
+    const pair = await tcpPair({}, { sendQueue: { maxMessages: 65_536 } });
+    cleanups.push(pair.close);
+    const { link } = pair;
     const data = new Uint8Array(40).fill(7);
     for (let i = 0; i < N; i++) expect(link.trySend(FileChunk, chunk(i, data))).toBe(true);
-    await waitUntil(() => serverLink !== undefined, 5000, 'the server link');
+    await waitUntil(() => pair.accepted() !== undefined, 5000, 'the server link');
     await new Promise((r) => setTimeout(r, 200));
     // Most of them are still unacknowledged: the reader stalled with its inbox full.
     const piled = link.stats().queuedMessages;
     expect(piled).toBeGreaterThan(16_384);
-    serverLink!.on('message', (m: DecodedMessage) =>
-      received.push((m.value as { sequence: number }).sequence),
-    );
+    pair
+      .accepted()!
+      .on('message', (m: DecodedMessage) => received.push((m.value as { sequence: number }).sequence));
     await link.flush();
     expect(link.stats().queuedMessages).toBe(0);
     for (let i = N; i < N + 3000; i++) await link.send(FileChunk, chunk(i, data));

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import type { DecodedMessage, WireId } from '@tmesh/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setDirectReads } from './direct-read.js';
-import { connect, type Link, type LinkOptions, listen } from './index.js';
-import { chunk, FileChunk, node, registry, waitUntil } from './test-support.js';
+import { type LinkOptions, listen } from './index.js';
+import { chunk, FileChunk, node, registry, tcpPair, waitUntil } from './test-support.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -28,27 +28,10 @@ const seqOf = (m: DecodedMessage) => (m.value as { sequence: number }).sequence;
 
 async function pair(wire: WireId, server: Partial<LinkOptions>, direct = true) {
   setDirectReads(direct); // false: Node's own chunks, copied into the frame (the TLS path)
-  let serverLink: Link | undefined;
-  const srv = await listen(
-    { kind: 'tcp', host: '127.0.0.1', port: 0 },
-    {
-      self: node('server'),
-      registry,
-      heartbeatMs: 0,
-      ...server,
-      onLink: (l) => {
-        serverLink = l;
-      },
-    },
-  );
-  cleanups.push(() => srv.close());
-  const link = await connect(
-    { kind: 'tcp', host: '127.0.0.1', port: (srv.address() as { port: number }).port },
-    { self: node('client'), registry, heartbeatMs: 0, wires: [wire] },
-  );
-  cleanups.push(() => link.close());
-  await waitUntil(() => serverLink !== undefined, 5000, 'the server link');
-  return { link, server: serverLink! };
+  const p = await tcpPair(server, { wires: [wire] });
+  cleanups.push(p.close);
+  await waitUntil(() => p.accepted() !== undefined, 5000, 'the server link');
+  return { link: p.link, server: p.accepted()! };
 }
 
 const N = 40;

@@ -1,6 +1,10 @@
 // Helpers shared by the integration tests (not exported from the package).
 import { once } from 'node:events';
 import { MessageRegistry, type NodeInfo, sampleMessages, type WireId } from '@tmesh/core';
+import type { LinkServer } from './acceptor.js';
+import type { Link } from './link.js';
+import type { LinkOptions } from './options.js';
+import { type ConnectOptions, connect, listen } from './socket.js';
 
 /** The registry the tests use: the sample FileChunk and Metrics messages. */
 export const registry = new MessageRegistry([sampleMessages.FileChunk, sampleMessages.Metrics]);
@@ -38,4 +42,47 @@ export async function waitUntil(cond: () => boolean, ms = 10000, what = 'conditi
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * A server on a free loopback TCP port (node 'server', no heartbeats, plus `server`) and a link to it
+ * (node 'client', no heartbeats, plus `client`); `accepted()` is the server's side of it once accepted.
+ * `close()` closes the link, then the server.
+ */
+export async function tcpPair(
+  server: Partial<LinkOptions> = {},
+  client: Partial<ConnectOptions> = {},
+): Promise<{ server: LinkServer; link: Link; accepted: () => Link | undefined; close: () => Promise<void> }> {
+  let accepted: Link | undefined;
+  const srv = await listen(
+    { kind: 'tcp', host: '127.0.0.1', port: 0 },
+    {
+      self: node('server'),
+      registry,
+      heartbeatMs: 0,
+      ...server,
+      onLink: (l) => {
+        accepted = l;
+      },
+    },
+  );
+  let link: Link;
+  try {
+    link = await connect(
+      { kind: 'tcp', host: '127.0.0.1', port: (srv.address() as { port: number }).port },
+      { self: node('client'), registry, heartbeatMs: 0, ...client },
+    );
+  } catch (error) {
+    await srv.close();
+    throw error;
+  }
+  return {
+    server: srv,
+    link,
+    accepted: () => accepted,
+    close: async () => {
+      await link.close();
+      await srv.close();
+    },
+  };
 }
