@@ -6,7 +6,8 @@
 // BENCH_ONLY=link-rust:oneway runs one case (a comma-separated list runs several, e.g.
 // BENCH_ONLY=raw:bulk,link-rust:bulk); BENCH_PROF=<dir> writes the receivers' CPU profiles there
 // (BENCH_PROF_US=25 samples every 25 µs instead of every 1000); BENCH_RX_FLAGS='--trace-gc' passes Node
-// flags to the receivers; BENCH_CPU_SPLIT=1 prints user and system CPU time apart. The 1 MiB case also runs each link with a receiver that reuses big frames'
+// flags to the receivers; BENCH_CPU_SPLIT=1 prints user and system CPU time apart. Every case warms up
+// before its clock starts. The 1 MiB case also runs each link with a receiver that reuses big frames'
 // buffers (`reuseReceiveBuffers`, kinds `link-<wire>+reuse`).
 //   npx tsx packages/net/bench/net.bench.ts --awake    (RTT cases with the CPUs kept awake, see below)
 import { type ChildProcess, fork, spawn } from 'node:child_process';
@@ -299,9 +300,8 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
       }
       const { user, system } = process.cpuUsage(cpu0);
       if (process.env.BENCH_CPU_SPLIT) {
-        const n = count;
         console.error(
-          `  requester ${kind} rtt: user ${(user / n).toFixed(2)} µs, system ${(system / n).toFixed(2)} µs per round trip`,
+          `  requester ${kind} rtt: user ${(user / count).toFixed(2)} µs, system ${(system / count).toFixed(2)} µs per round trip`,
         );
       }
       const cpuRecv = await rx.done;
