@@ -48,6 +48,28 @@ async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void
   }
 }
 
+/**
+ * Close `node` after its peer was SIGKILLed: close returns within PROMPT_MS, and the `expected`
+ * unacknowledged messages are all reported undelivered (E_CLOSED, delivery unknown).
+ */
+async function closeReportsUndelivered(
+  node: { close(): Promise<void> },
+  events: NodeEvent[],
+  expected: number,
+): Promise<void> {
+  const started = performance.now();
+  await node.close();
+  const closeMs = performance.now() - started;
+  const undelivered = events.filter((e) => e.kind === 'undelivered');
+  console.log(`close after the peer's SIGKILL: ${closeMs.toFixed(1)} ms; ${JSON.stringify(undelivered)}`);
+  expect(closeMs, `close took ${closeMs.toFixed(0)} ms; events ${JSON.stringify(events)}`).toBeLessThan(
+    PROMPT_MS,
+  );
+  expect(undelivered.length, JSON.stringify(events)).toBeGreaterThan(0);
+  for (const e of undelivered) expect(e.message).toMatch(/E_CLOSED: .*delivery unknown/);
+  expect(undelivered.reduce((n, e) => n + (e.count ?? 0), 0)).toBe(expected);
+}
+
 function chunk(i: number, bytes: number) {
   return { path: `c${i}`, offset: BigInt(i), sequence: i, last: false, data: new Uint8Array(bytes) };
 }
@@ -93,17 +115,7 @@ describe('node.close() after a TCP peer was SIGKILLed', () => {
     await sleep(100);
     await kill9(child);
     await sleep(300); // the accepted link has seen the connection drop and now waits for a resume
-    const started = performance.now();
-    await node.close();
-    const closeMs = performance.now() - started;
-    const undelivered = events.filter((e) => e.kind === 'undelivered');
-    console.log(`close after the peer's SIGKILL: ${closeMs.toFixed(1)} ms; ${JSON.stringify(undelivered)}`);
-    expect(closeMs, `close took ${closeMs.toFixed(0)} ms; events ${JSON.stringify(events)}`).toBeLessThan(
-      PROMPT_MS,
-    );
-    expect(undelivered.length, JSON.stringify(events)).toBeGreaterThan(0);
-    for (const e of undelivered) expect(e.message).toMatch(/E_CLOSED: .*delivery unknown/);
-    expect(undelivered.reduce((n, e) => n + (e.count ?? 0), 0)).toBe(REQUESTS);
+    await closeReportsUndelivered(node, events, REQUESTS);
   }, 60_000);
 
   it('dialed link: close stops reconnecting at once; unacknowledged sends fail E_CLOSED', async () => {
@@ -129,16 +141,6 @@ describe('node.close() after a TCP peer was SIGKILLed', () => {
     await sleep(100);
     await kill9(child);
     await sleep(300); // the link has seen the connection drop and is reconnecting
-    const started = performance.now();
-    await node.close();
-    const closeMs = performance.now() - started;
-    const undelivered = events.filter((e) => e.kind === 'undelivered');
-    console.log(`close after the peer's SIGKILL: ${closeMs.toFixed(1)} ms; ${JSON.stringify(undelivered)}`);
-    expect(closeMs, `close took ${closeMs.toFixed(0)} ms; events ${JSON.stringify(events)}`).toBeLessThan(
-      PROMPT_MS,
-    );
-    expect(undelivered.length, JSON.stringify(events)).toBeGreaterThan(0);
-    for (const e of undelivered) expect(e.message).toMatch(/E_CLOSED: .*delivery unknown/);
-    expect(undelivered.reduce((n, e) => n + (e.count ?? 0), 0)).toBe(QUEUED);
+    await closeReportsUndelivered(node, events, QUEUED);
   }, 60_000);
 });

@@ -156,36 +156,27 @@ function encodeOptions(): (
   };
 }
 
-/** Adapter for the SWFT and RUST wires: the codec's own encoder, decoding through core's frame decoder. */
-class FixedWireAdapter implements WireAdapter {
-  readonly wire: WireId;
-  readonly #layout: FixedFrameLayout;
-  readonly #codec: WireCodec;
-  readonly #registry: MessageRegistry;
-  readonly #payload = new Map<number, { type: MessageType<any>; codec: PayloadCodec<any> }>();
+/**
+ * What every wire's adapter does alike: encode through its codec (whole frames, and frames written
+ * straight into the link's send block) with one reusable options object.
+ */
+abstract class CodecAdapter<C extends WireCodec> {
+  protected readonly codec: C;
+  protected readonly options = encodeOptions();
 
-  constructor(layout: FixedFrameLayout, registry: MessageRegistry) {
-    this.wire = layout.wire;
-    this.#layout = layout;
-    this.#registry = registry;
-    this.#codec = codecFor(layout.wire, registry);
+  constructor(codec: C) {
+    this.codec = codec;
   }
 
   encode<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array {
-    return this.#codec.encode(type, value, this.#options(sequence, flags, undefined));
+    return this.codec.encode(type, value, this.options(sequence, flags, undefined));
   }
 
-  encodeParts<T>(
-    type: MessageType<T>,
-    value: T,
-    sequence: number,
-    flags: number,
-    timestamp?: number,
-  ): Uint8Array | Uint8Array[] {
-    const parts = this.#codec.encodeParts!(type, value, this.#options(sequence, flags, timestamp));
-    return parts.length === 1 ? parts[0]! : parts;
-  }
-
+  /**
+   * One frame straight into the link's send block (`WireCodec.encodeFrameInto`): its end, or `-need`
+   * when it does not fit. (A link that knows this method uses it instead of `encodeParts` for frames
+   * that fit a block.)
+   */
   encodeInto<T>(
     type: MessageType<T>,
     value: T,
@@ -195,10 +186,34 @@ class FixedWireAdapter implements WireAdapter {
     buf: Uint8Array,
     at: number,
   ): number {
-    return this.#codec.encodeFrameInto!(type, value, this.#options(sequence, flags, timestamp), buf, at);
+    return this.codec.encodeFrameInto!(type, value, this.options(sequence, flags, timestamp), buf, at);
+  }
+}
+
+/** Adapter for the SWFT and RUST wires: the codec's own encoder, decoding through core's frame decoder. */
+class FixedWireAdapter extends CodecAdapter<WireCodec> implements WireAdapter {
+  readonly wire: WireId;
+  readonly #layout: FixedFrameLayout;
+  readonly #registry: MessageRegistry;
+  readonly #payload = new Map<number, { type: MessageType<any>; codec: PayloadCodec<any> }>();
+
+  constructor(layout: FixedFrameLayout, registry: MessageRegistry) {
+    super(codecFor(layout.wire, registry));
+    this.wire = layout.wire;
+    this.#layout = layout;
+    this.#registry = registry;
   }
 
-  readonly #options = encodeOptions();
+  encodeParts<T>(
+    type: MessageType<T>,
+    value: T,
+    sequence: number,
+    flags: number,
+    timestamp?: number,
+  ): Uint8Array | Uint8Array[] {
+    const parts = this.codec.encodeParts!(type, value, this.options(sequence, flags, timestamp));
+    return parts.length === 1 ? parts[0]! : parts;
+  }
 
   reseal(parts: Uint8Array[]): void {
     resealFrameParts(this.#layout, parts);
@@ -231,7 +246,7 @@ class FixedWireAdapter implements WireAdapter {
     let entry = this.#payload.get(id);
     if (!entry) {
       const type = this.#registry.byId(id);
-      entry = { type, codec: this.#codec.compile(type.schema) };
+      entry = { type, codec: this.codec.compile(type.schema) };
       this.#payload.set(id, entry);
     }
     return entry;
@@ -424,16 +439,11 @@ export class FixedStreamReader {
 }
 
 /** Adapter for the universal wire: varint-delimited protobuf Envelopes (docs/PROTOCOL.md section 5). */
-class UniversalWireAdapter implements WireAdapter {
+class UniversalWireAdapter extends CodecAdapter<UniversalCodec> implements WireAdapter {
   readonly wire: WireId = 'universal';
-  readonly #codec: UniversalCodec;
 
   constructor(registry: MessageRegistry) {
-    this.#codec = codecFor('universal', registry) as UniversalCodec;
-  }
-
-  encode<T>(type: MessageType<T>, value: T, sequence: number, flags: number): Uint8Array {
-    return this.#codec.encode(type, value, this.#options(sequence, flags, undefined));
+    super(codecFor('universal', registry) as UniversalCodec);
   }
 
   encodeParts<T>(
@@ -444,7 +454,7 @@ class UniversalWireAdapter implements WireAdapter {
     timestamp?: number,
   ): Uint8Array | Uint8Array[] {
     // A gather encode: bytes fields of at least GATHER_MIN_BYTES stay the caller's arrays.
-    const parts = this.#codec.encodeGather(type, value, this.#options(sequence, flags, timestamp));
+    const parts = this.codec.encodeGather(type, value, this.options(sequence, flags, timestamp));
     if (!Array.isArray(parts)) return parts;
     // This wire also runs on grpc-js streams, which take Buffers only: a caller's plain array is given
     // as a Buffer view of the same memory (no copy; reseal and the lifetime rule work the same).
@@ -455,27 +465,8 @@ class UniversalWireAdapter implements WireAdapter {
     return parts;
   }
 
-  /**
-   * One frame straight into the link's send block (`UniversalCodec.encodeFrameInto`): its end, or `-need`
-   * when it does not fit. (A link that knows this method uses it instead of `encodeParts` for frames
-   * that fit a block.)
-   */
-  encodeInto<T>(
-    type: MessageType<T>,
-    value: T,
-    sequence: number,
-    flags: number,
-    timestamp: number,
-    buf: Uint8Array,
-    at: number,
-  ): number {
-    return this.#codec.encodeFrameInto(type, value, this.#options(sequence, flags, timestamp), buf, at);
-  }
-
-  readonly #options = encodeOptions();
-
   reseal(parts: Uint8Array[]): void {
-    this.#codec.resealParts(parts);
+    this.codec.resealParts(parts);
   }
 
   encodeCompressed<T>(
@@ -487,7 +478,7 @@ class UniversalWireAdapter implements WireAdapter {
     algorithm: CompressionAlgorithm,
   ): Uint8Array | undefined {
     // The universal codec compresses inside its envelope when the flags ask for it.
-    const packed = this.#codec.encode(type, value, { sequence, flags: flags | compressionFlag(algorithm) });
+    const packed = this.codec.encode(type, value, { sequence, flags: flags | compressionFlag(algorithm) });
     return packed.length < plain.length ? packed : undefined;
   }
 
@@ -496,7 +487,7 @@ class UniversalWireAdapter implements WireAdapter {
     accepted: readonly CompressionAlgorithm[] = SUPPORTED_COMPRESSION,
   ): FrameReader {
     const compression = envelopeCompressionFor(accepted);
-    const decoder = this.#codec.createDecoder({ maxFrameSize, compression });
+    const decoder = this.codec.createDecoder({ maxFrameSize, compression });
     // `direct`: a socket that can read straight into the frame being assembled (big frames) does.
     return Object.assign((chunk: Uint8Array) => decoder.push(chunk), {
       direct: {
