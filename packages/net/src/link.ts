@@ -319,12 +319,12 @@ export class LinkImpl extends EventEmitter implements Link {
 
   // sending
   #nextSeq = 1;
+  readonly #replyToScratch = { request: 0n };
   // Starts as a non-number so the field holds a reference to the number Date.now() returned: handing it
   // to the encoder then boxes nothing per frame (a field of plain numbers is unboxed, and re-boxed in a
   // new object at every call that takes it).
   #clock: number = undefined as unknown as number;
   #clockLeft = 0;
-  #clockArmed = false;
   // The unacknowledged numbered frames, oldest first, in parallel ring arrays with no object per
   // message: sequence numbers are consecutive, so position i (from #retainedHead up to #retainedTail)
   // holds sequence #retainedBase + i, in slot i & #retainedMask. The ring doubles when full (bounded by
@@ -389,7 +389,9 @@ export class LinkImpl extends EventEmitter implements Link {
 
   // liveness
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  /** When the heartbeat last saw bytes arrive (Date.now()), and #bytesIn then. */
   #lastRx = 0;
+  #lastRxBytes = 0;
   #pingId = 0;
   #pings = new Map<number, bigint>();
   #rttMs: number | undefined;
@@ -557,6 +559,7 @@ export class LinkImpl extends EventEmitter implements Link {
     this.#outBytes = 0;
     this.#replyTo = undefined;
     this.#lastRx = Date.now();
+    this.#lastRxBytes = this.#bytesIn;
     this.#state = this.#state === 'closing' ? 'closing' : 'open';
     stream.on('data', this.#onData);
     // A socket with onread: big frames are read straight into the buffer they are assembled in.
@@ -635,12 +638,15 @@ export class LinkImpl extends EventEmitter implements Link {
     }
   }
 
-  /** Encode and queue one numbered frame (optionally preceded by an unnumbered prefix frame). */
+  /**
+   * Encode and queue one numbered frame; a response (`replyTo`: the request's sequence number) is
+   * preceded by its unnumbered ReplyTo frame.
+   */
   #commit<T>(
     type: MessageType<T>,
     value: T,
     flags: number,
-    prefix: Uint8Array | undefined,
+    replyTo: number | undefined,
     onAck?: () => void,
     onFail?: (e: TmeshError) => void,
   ): number {
@@ -657,7 +663,7 @@ export class LinkImpl extends EventEmitter implements Link {
       else {
         if (adapter.encodeInto !== undefined && type !== this.#bigType) {
           // Straight into the send block: no frame array per message, no copy.
-          const end = this.#encodeInBlock(adapter, type, value, wireSeq, flags, prefix);
+          const end = this.#encodeInBlock(adapter, type, value, wireSeq, flags, replyTo);
           if (end >= 0) {
             this.#encoding = false;
             return this.#retainRange(this.#nextSeq, this.#blockFill, end, type, onAck, onFail);
@@ -672,7 +678,17 @@ export class LinkImpl extends EventEmitter implements Link {
     } finally {
       this.#encoding = false;
     }
+    const prefix =
+      replyTo === undefined
+        ? undefined
+        : this.#adapter!.encode(control.ReplyTo, this.#replyToValue(replyTo), 0, 0);
     return this.#retain(this.#nextSeq, frame, prefix, type, onAck, onFail);
+  }
+
+  /** The value of the ReplyTo frame before a response (one object, refilled). */
+  #replyToValue(request: number): { request: bigint } {
+    this.#replyToScratch.request = BigInt(request);
+    return this.#replyToScratch;
   }
 
   /** One frame, its payload compressed when that is on, above the threshold and shrinks it. */
@@ -692,32 +708,24 @@ export class LinkImpl extends EventEmitter implements Link {
   }
 
   /**
-   * The header timestamp (ms since the epoch): Date.now() read once per 64 frames and at least once per
-   * job (a microtask forgets it), not per frame; frames of one burst share a millisecond stamp.
+   * The header timestamp (ms since the epoch): Date.now() read once per 64 frames, and again for the first
+   * frame after each write (the stamp is kept only while a flush is scheduled), not per frame: frames
+   * that leave in one write share a millisecond stamp.
    */
   #now(): number {
-    if (this.#clockLeft-- > 0) return this.#clock;
+    if (this.#clockLeft-- > 0 && this.#flushScheduled) return this.#clock;
     this.#clock = Date.now();
     this.#clockLeft = 63;
-    if (!this.#clockArmed) {
-      this.#clockArmed = true;
-      queueMicrotask(this.#forgetClock);
-    }
     return this.#clock;
   }
-
-  readonly #forgetClock = (): void => {
-    this.#clockLeft = 0;
-    this.#clockArmed = false;
-  };
 
   #compressing(): boolean {
     return this.#compressionOn && this.#compression !== 'none';
   }
 
   /**
-   * Encode a frame (after `prefix`, if any) into the send block from #blockFill on, starting a new block
-   * when it does not fit the current one. Returns its end, or -1 when it goes the other way (bigger than
+   * Encode a frame (after the ReplyTo frame of `replyTo`, if any) into the send block from #blockFill
+   * on, starting a new block when it does not fit the current one. Returns its end, or -1 when it goes the other way (bigger than
    * INLINE_MAX: written from its own array; its type then skips this attempt until one of its frames is
    * small again, so a stream of big frames does not encode twice). Nothing is retained yet.
    */
@@ -727,23 +735,26 @@ export class LinkImpl extends EventEmitter implements Link {
     value: T,
     wireSeq: number,
     flags: number,
-    prefix: Uint8Array | undefined,
+    replyTo: number | undefined,
   ): number {
     const timestamp = this.#now();
-    const pre = prefix === undefined ? 0 : prefix.length;
     let block = this.#block;
     let fresh = false;
-    if (block === undefined || block.length - this.#blockFill < pre + MIN_BLOCK_ROOM) {
+    if (block === undefined || block.length - this.#blockFill < MIN_BLOCK_ROOM) {
       block = this.#newBlock(this.#writing());
       fresh = true;
     }
     for (;;) {
       const start = this.#blockFill;
-      if (prefix !== undefined) copyInto(block, start, prefix);
-      const end = adapter.encodeInto!(type, value, wireSeq, flags, timestamp, block, start + pre);
+      let at = start;
+      if (replyTo !== undefined) {
+        const rt = this.#replyToValue(replyTo);
+        at = adapter.encodeInto!(control.ReplyTo, rt, 0, 0, timestamp, block, start);
+      }
+      const end = at < 0 ? at : adapter.encodeInto!(type, value, wireSeq, flags, timestamp, block, at);
       if (end >= 0) return end;
-      // -end: the room the encoder asked for, an estimate of the frame's size.
-      if (fresh || pre - end > INLINE_MAX) {
+      // -end: the room the encoder asked for, an estimate of the frame's size (after the ReplyTo frame).
+      if (fresh || Math.max(at - start, 0) - end > INLINE_MAX) {
         this.#bigType = type;
         return -1;
       }
@@ -1126,19 +1137,18 @@ export class LinkImpl extends EventEmitter implements Link {
       );
       return;
     }
-    const prefix = this.#adapter!.encode(control.ReplyTo, { request: BigInt(request) }, 0, 0);
     if (this.#state === 'closed') return;
     if (this.#waiters.length === 0 && this.#hasSpace()) {
       // The common case, sent at once: no closures.
       try {
-        this.#commit(reply.type, reply.value, FRAME_FLAGS.RESPONSE, prefix);
+        this.#commit(reply.type, reply.value, FRAME_FLAGS.RESPONSE, request);
       } catch (error) {
         this.#respondError(request, error);
       }
       return;
     }
     const commit = (): void => {
-      this.#commit(reply.type, reply.value, FRAME_FLAGS.RESPONSE, prefix);
+      this.#commit(reply.type, reply.value, FRAME_FLAGS.RESPONSE, request);
     };
     this.#queueControlReply(commit, request);
   }
@@ -1419,7 +1429,6 @@ export class LinkImpl extends EventEmitter implements Link {
 
   readonly #onData = (chunk: Buffer): void => {
     this.#readSinceFlush = true;
-    this.#lastRx = Date.now();
     this.#bytesIn += chunk.length;
     let msgs: DecodedMessage[];
     try {
@@ -1434,7 +1443,6 @@ export class LinkImpl extends EventEmitter implements Link {
   /** A read that landed in the buffer of the frame the reader is assembling (see direct-read.ts). */
   readonly #onFilled = (buf: Uint8Array, n: number): void => {
     this.#readSinceFlush = true;
-    this.#lastRx = Date.now();
     this.#bytesIn += n;
     let msgs: DecodedMessage[];
     try {
@@ -1648,8 +1656,16 @@ export class LinkImpl extends EventEmitter implements Link {
     if (!(every > 0)) return;
     this.#heartbeatTimer = setInterval(() => {
       if (!this.#stream) return;
+      // Reads do not look at the clock (two clock reads per round trip were measurable): the tick that
+      // sees new bytes takes its own time as the last receipt, so a silent peer is declared gone after
+      // deadAfterMs to deadAfterMs + heartbeatMs of silence.
+      const now = Date.now();
+      if (this.#bytesIn !== this.#lastRxBytes) {
+        this.#lastRxBytes = this.#bytesIn;
+        this.#lastRx = now;
+      }
       // A side that paused its own reading cannot judge the peer; a peer that reads nothing still pings.
-      if (!this.#paused && Date.now() - this.#lastRx > this.#opts.deadAfterMs) {
+      if (!this.#paused && now - this.#lastRx > this.#opts.deadAfterMs) {
         this.#lost(
           tmeshError(
             'E_PEER_GONE',
