@@ -84,8 +84,24 @@ export const NO_ROOM: { readonly reason: string } = Object.freeze({ reason: 'no 
 
 const shared = new SlabWriter();
 const bound = new SlabWriter(0);
-let boundBuffer: Uint8Array | undefined;
-let boundDv: DataView = bound.dv;
+
+/**
+ * The DataViews of the last few buffers `bindWriter` bound (each link of a process writes into its own
+ * send block; one cached view would be rebuilt at every switch between them), replaced round robin.
+ */
+const BOUND_VIEWS = 4;
+const boundBuffers: (Uint8Array | undefined)[] = new Array(BOUND_VIEWS).fill(undefined);
+const boundDvs: DataView[] = new Array(BOUND_VIEWS).fill(bound.dv);
+let boundNext = 0;
+
+function viewOf(buf: Uint8Array): DataView {
+  for (let i = 0; i < BOUND_VIEWS; i++) if (boundBuffers[i] === buf) return boundDvs[i]!;
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  boundBuffers[boundNext] = buf;
+  boundDvs[boundNext] = dv;
+  boundNext = (boundNext + 1) % BOUND_VIEWS;
+  return dv;
+}
 
 /**
  * A writer that writes into `buf` from `at` on and throws `NO_ROOM` instead of growing (see
@@ -94,14 +110,10 @@ let boundDv: DataView = bound.dv;
 export function bindWriter(buf: Uint8Array, at: number): SlabWriter {
   let w = bound;
   if (w.busy) w = new SlabWriter(0);
-  else if (buf !== boundBuffer) {
-    boundBuffer = buf;
-    boundDv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
   w.busy = true;
   w.bounded = true;
   w.buf = buf;
-  w.dv = w === bound ? boundDv : new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  w.dv = w === bound ? viewOf(buf) : new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   w.start = at;
   return w;
 }

@@ -179,31 +179,11 @@ export function sealFrameAt(
   }
   const payloadSize = end - payloadStart;
   const timestamp = checkMeta(layout, payloadSize, meta);
-  const checksum = crc32Range(buf, payloadStart, end);
-  // Word stores through a DataView made once per buffer (a sender seals many frames into one).
-  if (buf.buffer !== viewBuffer) {
-    viewBuffer = buf.buffer;
-    view = new DataView(buf.buffer);
-  }
-  const dv = view;
-  const at = buf.byteOffset + start;
-  const flags = meta.flags ?? 0;
-  dv.setUint32(at, layout.magic, true);
-  dv.setUint8(at + 4, layout.version);
-  dv.setUint8(at + 5, meta.messageType);
-  dv.setUint16(at + 6, flags, true);
-  dv.setUint32(at + 8, payloadSize, true);
-  dv.setUint32(at + 12, meta.sequence ?? 0, true);
-  dv.setUint32(at + 16, timestamp >>> 0, true);
-  dv.setUint32(at + 20, Math.floor(timestamp / 0x100000000), true);
-  dv.setUint32(at + 24, checksum, true);
-  for (let i = 28; i < layout.headerSize; i += 4) dv.setUint32(at + i, 0, true);
+  // Byte stores, like sealFrame: a DataView cached per buffer cost a C++ call per frame (reading
+  // `buf.buffer`) and a new view each time the buffer changed (links of one process alternate).
+  writeHeader(layout, buf, start, payloadSize, crc32Range(buf, payloadStart, end), meta, timestamp);
   return end;
 }
-
-/** The buffer `view` covers (sealFrameAt). */
-let viewBuffer: ArrayBufferLike | undefined;
-let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
 /**
  * Bytes fields at least this long are written by reference when a codec encodes into parts
