@@ -6,11 +6,13 @@
 // BENCH_ONLY=link-rust:oneway runs one case (a comma-separated list runs several, e.g.
 // BENCH_ONLY=raw:bulk,link-rust:bulk); BENCH_PROF=<dir> writes the receivers' CPU profiles there
 // (BENCH_PROF_US=25 samples every 25 µs instead of every 1000); BENCH_RX_FLAGS='--trace-gc' passes Node
-// flags to the receivers; BENCH_CPU_SPLIT=1 prints user and system CPU time apart. Every case warms up
+// flags to the receivers; BENCH_CPU_SPLIT=1 prints user and system CPU time apart; BENCH_HIST=1 prints
+// more RTT percentiles; BENCH_PIN=same runs sender and receivers on CPU 0 (BENCH_PIN=split: receivers on
+// CPU 1), which makes RTT figures repeatable (see the RTT note further down). Every case warms up
 // before its clock starts. The 1 MiB case also runs each link with a receiver that reuses big frames'
 // buffers (`reuseReceiveBuffers`, kinds `link-<wire>+reuse`).
 //   npx tsx packages/net/bench/net.bench.ts --awake    (RTT cases with the CPUs kept awake, see below)
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
@@ -179,6 +181,8 @@ function startReceiver(
     ],
     stdio: 'inherit',
   });
+  if (process.env.BENCH_PIN && child.pid !== undefined)
+    pin(child.pid, process.env.BENCH_PIN === 'same' ? 0 : 1);
   return new Promise((resolve) => {
     let markDone: (cpuUs: number) => void;
     const done = new Promise<number>((r) => {
@@ -307,6 +311,10 @@ async function run(kind: Kind, mode: Mode, count: number): Promise<Result> {
       const cpuRecv = await rx.done;
       cleanup();
       times.sort((a, b) => a - b);
+      if (process.env.BENCH_HIST)
+        console.error(
+          `  ${kind} rtt percentiles 50/75/90/95/98/99/99.9: ${[0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.999].map((p) => percentile(times, p).toFixed(1)).join(' / ')} µs`,
+        );
       return {
         kind,
         mode,
@@ -398,7 +406,18 @@ async function main(): Promise<void> {
   // instead of ~18 µs), which hides what the software adds. --awake runs one busy loop per CPU at the
   // lowest priority (nice 19) during the RTT cases: it yields to the benchmark's processes at once but
   // keeps the CPUs out of their idle states.
+  // RTT note: with --awake, a round trip takes ~20 µs when the scheduler happens to put both processes
+  // on one CPU (the wakeup is a plain context switch) and ~45 µs when they sit on different CPUs (a
+  // cross-CPU wakeup, an IPI through the hypervisor); which one a case gets changes between cases and
+  // rounds, so unpinned --awake ratios mix the two. BENCH_PIN fixes the placement (`same`: one CPU, no
+  // spinner needed since the CPU never idles during a round trip; `split`: sender on CPU 0, receivers on
+  // CPU 1) and gives repeatable RTT figures.
   const awake = process.argv.includes('--awake');
+  const pinning = process.env.BENCH_PIN;
+  if (pinning !== undefined && pinning !== 'same' && pinning !== 'split') {
+    throw new Error(`BENCH_PIN must be 'same' or 'split', not '${pinning}'`);
+  }
+  if (pinning) pin(process.pid, 0);
   console.error(
     `# ${new Date().toISOString()}, node ${process.version}, load ${os
       .loadavg()
@@ -476,6 +495,11 @@ async function main(): Promise<void> {
 }
 
 /** One busy loop per CPU at nice 19 (bounded: killed after the RTT cases, or after 10 minutes). */
+/** Pin every thread of process `pid` to CPU `cpu` (taskset). */
+function pin(pid: number, cpu: number): void {
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
 function keepCpusAwake(): ChildProcess[] {
   return os.cpus().map(() => {
     const child = spawn(
