@@ -137,7 +137,15 @@ interface TypeEntry {
   nameBytes: Uint8Array;
   /** The UTF-8 of the type name alone. */
   rawName: Uint8Array;
+  /**
+   * The envelope's middle (timestamp, source, destination, type_name) last built for this type and what
+   * it was built from: a link alternates a few types (its messages, ReplyTo, Ack), each keeps its own.
+   */
+  mid: { timestamp: number; source: Uint8Array; destination: Uint8Array; bytes: Uint8Array };
 }
+
+/** How many recently used types the encoder and the decoder check before a map lookup. */
+const RECENT_TYPES = 8;
 
 function utf8(s: string): Uint8Array {
   return Buffer.from(s, 'utf8');
@@ -358,8 +366,8 @@ class UniversalCodecImpl implements UniversalCodec {
   readonly #types = new Map<MessageType<any>, TypeEntry>();
   readonly #source = new IdField(TAG_SOURCE, 'source');
   readonly #destination = new IdField(TAG_DESTINATION, 'destination');
-  #lastNamed: TypeEntry | undefined;
-  #lastEntry: TypeEntry | undefined;
+  /** The types encoded or decoded last (most recent first), checked before the map and the registry. */
+  readonly #recent: (TypeEntry | undefined)[] = new Array(RECENT_TYPES).fill(undefined);
 
   constructor(registry: MessageRegistry, options: UniversalCodecOptions) {
     this.registry = registry;
@@ -372,12 +380,16 @@ class UniversalCodecImpl implements UniversalCodec {
   }
 
   entry(type: MessageType<any>): TypeEntry {
-    // A sender mostly repeats one type: check the last one before the map.
-    const last = this.#lastEntry;
-    if (last !== undefined && last.type === type) return last;
+    // A sender repeats a few types: check the recent ones before the map.
+    const recent = this.#recent;
+    for (let i = 0; i < RECENT_TYPES; i++) {
+      const r = recent[i];
+      if (r === undefined) break;
+      if (r.type === type) return r;
+    }
     let e = this.#types.get(type);
     if (e) {
-      this.#lastEntry = e;
+      this.#remember(e);
       return e;
     }
     const registered = this.registry.byName(type?.name);
@@ -399,8 +411,10 @@ class UniversalCodecImpl implements UniversalCodec {
       lead,
       nameBytes: fieldString(TAG_TYPE_NAME, rawName),
       rawName,
+      mid: { timestamp: -1, source: EMPTY, destination: EMPTY, bytes: EMPTY },
     };
     this.#types.set(type, e);
+    this.#remember(e);
     return e;
   }
 
@@ -446,13 +460,9 @@ class UniversalCodecImpl implements UniversalCodec {
    * frames of one type with the same millisecond and the same ids.
    */
   #mid(timestamp: number, source: Uint8Array, destination: Uint8Array, e: TypeEntry): Uint8Array {
-    if (
-      timestamp === this.#midTimestamp &&
-      source === this.#midSource &&
-      destination === this.#midDestination &&
-      e === this.#midEntry
-    ) {
-      return this.#midBytes;
+    const cached = e.mid;
+    if (timestamp === cached.timestamp && source === cached.source && destination === cached.destination) {
+      return cached.bytes;
     }
     const tsSize = timestamp === 0 ? 0 : 1 + varintSize(timestamp);
     const name = e.nameBytes;
@@ -464,19 +474,21 @@ class UniversalCodecImpl implements UniversalCodec {
     mid.set(source, tsSize);
     mid.set(destination, tsSize + source.length);
     mid.set(name, tsSize + source.length + destination.length);
-    this.#midTimestamp = timestamp;
-    this.#midSource = source;
-    this.#midDestination = destination;
-    this.#midEntry = e;
-    this.#midBytes = mid;
+    cached.timestamp = timestamp;
+    cached.source = source;
+    cached.destination = destination;
+    cached.bytes = mid;
     return mid;
   }
 
-  #midTimestamp = -1;
-  #midSource: Uint8Array = EMPTY;
-  #midDestination: Uint8Array = EMPTY;
-  #midEntry: TypeEntry | undefined;
-  #midBytes: Uint8Array = EMPTY;
+  /** Put `e` first among the recent types (see RECENT_TYPES). */
+  #remember(e: TypeEntry): void {
+    const recent = this.#recent;
+    let i = recent.indexOf(e);
+    if (i < 0) i = RECENT_TYPES - 1;
+    for (; i > 0; i--) recent[i] = recent[i - 1];
+    recent[0] = e;
+  }
 
   /**
    * Encode one frame into the slab writer: a view of it, or with `gather` (and no compression) the parts
@@ -809,7 +821,7 @@ class UniversalCodecImpl implements UniversalCodec {
         `universal envelope: type ${type.name} has id ${type.id}, the envelope says ${messageType}`,
       );
     }
-    if (typeName !== '') this.#lastNamed = e;
+    if (typeName !== '') this.#remember(e);
     const sent = payEnd - payStart;
     let value: unknown;
     if (compression !== FRAME_FLAGS.COMPRESSION_NONE) {
@@ -836,14 +848,20 @@ class UniversalCodecImpl implements UniversalCodec {
     return out;
   }
 
-  /** The last decoded type, if its UTF-8 name is exactly `bytes[start, end)`. */
+  /** A recent type whose UTF-8 name is exactly `bytes[start, end)` (no string decoded), or undefined. */
   #sameName(bytes: Uint8Array, start: number, end: number): TypeEntry | undefined {
-    const e = this.#lastNamed;
-    if (!e) return undefined;
-    const name = e.rawName;
-    if (name.length !== end - start) return undefined;
-    for (let i = 0; i < name.length; i++) if (name[i] !== bytes[start + i]) return undefined;
-    return e;
+    const recent = this.#recent;
+    const n = end - start;
+    for (let k = 0; k < RECENT_TYPES; k++) {
+      const e = recent[k];
+      if (e === undefined) return undefined;
+      const name = e.rawName;
+      if (name.length !== n) continue;
+      let i = 0;
+      while (i < n && name[i] === bytes[start + i]) i++;
+      if (i === n) return e;
+    }
+    return undefined;
   }
 
   createDecoder(options: UniversalDecoderOptions = {}): UniversalMessageDecoder {

@@ -68,8 +68,13 @@ async function link(wire: 'rust' | 'swift' | 'universal'): Promise<number> {
 const rounds = Number(process.env.ROUNDS ?? 3);
 for (let r = 0; r < rounds; r++) {
   if (process.env.ONLY_LINK) {
-    const b = await link('rust');
-    console.log(`link-rust ${b.toFixed(2)}`);
+    // ONLY_LINK=1 (rust) or a wire name: that link alone, for a profiler.
+    const wire = (['swift', 'universal'].includes(process.env.ONLY_LINK) ? process.env.ONLY_LINK : 'rust') as
+      | 'rust'
+      | 'swift'
+      | 'universal';
+    const b = await link(wire);
+    console.log(`link-${wire} ${b.toFixed(2)}`);
     continue;
   }
   const a = await raw();
