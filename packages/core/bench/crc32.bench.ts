@@ -1,4 +1,4 @@
-// CRC-32 throughput, side by side in one run: `crc32` (zlib.crc32 from 128 bytes, JS below), the pure-JS
+// CRC-32 throughput, side by side in one run: `crc32` (zlib.crc32 from 192 bytes, JS below), the pure-JS
 // fallback, and Buffer.copy of the same bytes as a memory-bandwidth baseline.
 // Run: npx tsx packages/core/bench/crc32.bench.ts
 import { crc32, crc32Implementation, crc32Js } from '../src/crc32.js';
