@@ -1220,7 +1220,7 @@ export class LinkImpl extends EventEmitter implements Link {
     // is idle writes at the end of the current job, saving a loop turn of latency.
     if (!this.#readSinceFlush && performance.now() - this.#lastFlushAt < BUSY_WITHIN_MS) {
       setImmediate(this.#flush);
-    } else queueMicrotask(this.#flush);
+    } else RESOLVED.then(this.#flush); // a promise reaction: queueMicrotask adds an AsyncResource and a bind
   }
 
   readonly #flush = (): void => {
