@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Link, type LinkServer, listen } from './index.js';
-import { chunk, FileChunk, node, registry, waitUntil } from './test-support.js';
+import type { Link } from './index.js';
+import { chunk, FileChunk, tcpPair, waitUntil } from './test-support.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -8,14 +8,9 @@ afterEach(async () => {
 });
 
 async function pair(clientOpts: Record<string, unknown> = {}, onLink: (l: Link) => void = () => {}) {
-  const server: LinkServer = await listen(
-    { kind: 'tcp', host: '127.0.0.1', port: 0 },
-    { self: node('server'), registry, onLink },
-  );
-  cleanups.push(() => server.close());
-  const link = await connect(server.address(), { self: node('client'), registry, ...clientOpts });
-  cleanups.push(() => link.close());
-  return { server, link };
+  const p = await tcpPair({ heartbeatMs: 1000, onLink }, { heartbeatMs: 1000, ...clientOpts });
+  cleanups.push(p.close);
+  return { server: p.server, link: p.link };
 }
 
 describe('load', () => {

@@ -3,8 +3,7 @@
 // encoded is refused. Real sockets.
 import { type DecodedMessage, isTmeshError, sampleMessages, type WireId } from '@tmesh/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Link, listen } from './index.js';
-import { chunk, FileChunk, node, registry, waitUntil } from './test-support.js';
+import { chunk, FileChunk, tcpPair, waitUntil } from './test-support.js';
 
 const Metrics = sampleMessages.Metrics;
 const cleanups: (() => unknown)[] = [];
@@ -14,17 +13,9 @@ afterEach(async () => {
 
 async function pair(wire: WireId) {
   const received: DecodedMessage[] = [];
-  const server = await listen(
-    { kind: 'tcp', host: '127.0.0.1', port: 0 },
-    { self: node('server'), registry, onLink: (l) => l.on('message', (m) => received.push(m)) },
-  );
-  cleanups.push(() => server.close());
-  const link: Link = await connect(
-    { kind: 'tcp', host: '127.0.0.1', port: (server.address() as { port: number }).port },
-    { self: node('client'), registry, wires: [wire] },
-  );
-  cleanups.push(() => link.close());
-  return { link, received };
+  const p = await tcpPair({ onLink: (l) => l.on('message', (m) => received.push(m)) }, { wires: [wire] });
+  cleanups.push(p.close);
+  return { link: p.link, received };
 }
 
 /** A Metrics value numbered i with n counters (about 20 bytes each on the wire). */

@@ -2,8 +2,7 @@
 // read once per burst, requests and one-way messages share blocks. Real sockets, both wires.
 import type { DecodedMessage, WireId } from '@tmesh/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Link, listen } from './index.js';
-import { chunk, FileChunk, node, registry, waitUntil } from './test-support.js';
+import { chunk, FileChunk, tcpPair, waitUntil } from './test-support.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -12,24 +11,17 @@ afterEach(async () => {
 
 async function pair(wire: WireId) {
   const received: DecodedMessage[] = [];
-  const server = await listen(
-    { kind: 'tcp', host: '127.0.0.1', port: 0 },
+  const p = await tcpPair(
     {
-      self: node('server'),
-      registry,
       onLink: (l) => {
         l.on('message', (m) => received.push(m));
         l.onRequest((m) => ({ type: FileChunk, value: { ...(m.value as object), last: true } }));
       },
     },
+    { wires: [wire] },
   );
-  cleanups.push(() => server.close());
-  const link: Link = await connect(
-    { kind: 'tcp', host: '127.0.0.1', port: (server.address() as { port: number }).port },
-    { self: node('client'), registry, wires: [wire] },
-  );
-  cleanups.push(() => link.close());
-  return { link, received };
+  cleanups.push(p.close);
+  return { link: p.link, received };
 }
 
 describe.each(['rust', 'swift', 'universal'] as WireId[])('send path (%s)', (wire) => {
@@ -83,11 +75,8 @@ describe.each(['rust', 'swift', 'universal'] as WireId[])('send path (%s)', (wir
   }, 30_000);
 
   it('times requests out by their own deadlines (one sweep timer), a shorter one sent later first', async () => {
-    const server = await listen(
-      { kind: 'tcp', host: '127.0.0.1', port: 0 },
+    const p = await tcpPair(
       {
-        self: node('server'),
-        registry,
         onLink: (l) =>
           l.onRequest((m) => {
             const v = m.value as ReturnType<typeof chunk>;
@@ -96,13 +85,10 @@ describe.each(['rust', 'swift', 'universal'] as WireId[])('send path (%s)', (wir
             return new Promise(() => {});
           }),
       },
+      { wires: [wire] },
     );
-    cleanups.push(() => server.close());
-    const link = await connect(
-      { kind: 'tcp', host: '127.0.0.1', port: (server.address() as { port: number }).port },
-      { self: node('client'), registry, wires: [wire] },
-    );
-    cleanups.push(() => link.close());
+    cleanups.push(p.close);
+    const { link } = p;
     const t0 = performance.now();
     const settledAt: Record<string, number> = {};
     const codes: Record<string, string> = {};

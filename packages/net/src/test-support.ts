@@ -50,7 +50,8 @@ export async function waitUntil(cond: () => boolean, ms = 10000, what = 'conditi
  * `close()` closes the link, then the server.
  */
 export async function tcpPair(
-  server: Partial<LinkOptions> = {},
+  /** Server options; its `onLink`, if any, also sees the accepted link. */
+  server: Partial<LinkOptions> & { onLink?: (link: Link) => void } = {},
   client: Partial<ConnectOptions> = {},
 ): Promise<{ server: LinkServer; link: Link; accepted: () => Link | undefined; close: () => Promise<void> }> {
   let accepted: Link | undefined;
@@ -63,6 +64,7 @@ export async function tcpPair(
       ...server,
       onLink: (l) => {
         accepted = l;
+        server.onLink?.(l);
       },
     },
   );
