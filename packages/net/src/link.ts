@@ -1676,8 +1676,8 @@ export class LinkImpl extends EventEmitter implements Link {
     this.#heartbeatTimer = setInterval(() => {
       if (!this.#stream) return;
       // Reads do not look at the clock (two clock reads per round trip were measurable): the tick that
-      // sees new bytes takes its own time as the last receipt, so a silent peer is declared gone after
-      // deadAfterMs to deadAfterMs + heartbeatMs of silence.
+      // sees new bytes takes its own time as the last receipt (up to heartbeatMs late), so a silent peer
+      // is declared gone after deadAfterMs to deadAfterMs + 2 x heartbeatMs of silence.
       const now = Date.now();
       if (this.#bytesIn !== this.#lastRxBytes) {
         this.#lastRxBytes = this.#bytesIn;

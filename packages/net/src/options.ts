@@ -57,7 +57,11 @@ export interface LinkOptions {
   batchDelayMs?: number;
   /** Heartbeat interval (default 1000 ms; 0 disables heartbeats and dead-peer detection). */
   heartbeatMs?: number;
-  /** A peer silent this long is declared gone and the connection dropped (default 5000 ms). */
+  /**
+   * A peer silent this long is declared gone and the connection dropped (default 5000 ms). Checked at
+   * heartbeat ticks, which also note that bytes arrived: the silence acted on is deadAfterMs up to
+   * deadAfterMs + 2 x heartbeatMs.
+   */
   deadAfterMs?: number;
   /** Limit for the whole handshake (default 5000 ms). */
   handshakeTimeoutMs?: number;
