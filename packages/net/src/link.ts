@@ -728,9 +728,10 @@ export class LinkImpl extends EventEmitter implements Link {
 
   /**
    * Encode a frame (after the ReplyTo frame of `replyTo`, if any) into the send block from #blockFill
-   * on, starting a new block when it does not fit the current one. Returns its end, or -1 when it goes the other way (bigger than
-   * INLINE_MAX: written from its own array; its type then skips this attempt until one of its frames is
-   * small again, so a stream of big frames does not encode twice). Nothing is retained yet.
+   * on, starting a new block when it does not fit the current one. Returns its end, or -1 when it goes
+   * the other way (bigger than INLINE_MAX: written from its own array; its type then skips this attempt
+   * until one of its frames is small again, so a stream of big frames does not encode twice). Nothing is
+   * retained yet.
    */
   #encodeInBlock<T>(
     adapter: WireAdapter,
