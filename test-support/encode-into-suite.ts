@@ -2,6 +2,8 @@
 // the caller's buffer is byte for byte what encode() returns (which each wire's interop tests check against
 // a real third-party peer), at any offset; a frame that does not fit is reported with what it needs, not
 // moved elsewhere, and leaves the codec ready for the next encode. Test support: imported only by tests.
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   defineMessage,
@@ -135,6 +137,48 @@ export function describeEncodeFrameInto(s: EncodeIntoSuite): void {
       expect(codeOf(call(sampleMessages.FileChunk, good, {}, [1, 2, 3], 0))).toBe('E_INVALID_ARGUMENT');
       const end = into(sampleMessages.FileChunk, good, {}, buf, 10);
       expect(codec.decode(buf.subarray(10, end)).value).toEqual(good);
+    });
+
+    it('writes right into buffers used in turn (each link of a process has its own send block)', () => {
+      const blocks = Array.from({ length: 6 }, () => Buffer.alloc(4096, 0xee));
+      const at = new Array(blocks.length).fill(0);
+      const sent: { block: number; start: number; end: number; value: unknown }[] = [];
+      for (let i = 0; i < 60; i++) {
+        const b = (i * 5) % blocks.length; // every block in turn, more than the codec caches
+        const value = chunk(`p${i}`, new Uint8Array(i % 17).fill(i));
+        const end = into(
+          sampleMessages.FileChunk,
+          value,
+          { sequence: i, timestamp: 1_700_000_000_000 },
+          blocks[b]!,
+          at[b],
+        );
+        expect(end).toBeGreaterThan(at[b]);
+        sent.push({ block: b, start: at[b], end, value });
+        at[b] = end;
+      }
+      for (const [i, f] of sent.entries()) {
+        const frame = codec.encode(sampleMessages.FileChunk, f.value, {
+          sequence: i,
+          timestamp: 1_700_000_000_000,
+        });
+        expect(same(blocks[f.block]!.subarray(f.start, f.end), frame)).toBe(true);
+      }
+    });
+
+    it('does not keep a big caller buffer alive once the encode returned', async () => {
+      v8.setFlagsFromString('--expose-gc');
+      const gc = vm.runInNewContext('gc') as () => void;
+      let big: Uint8Array | undefined = new Uint8Array(4 << 20);
+      const end = into(sampleMessages.FileChunk, chunk('p', new Uint8Array(10)), {}, big, 100);
+      expect(end).toBeGreaterThan(100);
+      const ref = new WeakRef(big);
+      big = undefined;
+      for (let i = 0; i < 5 && ref.deref() !== undefined; i++) {
+        await new Promise((r) => setImmediate(r));
+        gc();
+      }
+      expect(ref.deref()).toBeUndefined();
     });
 
     it(`an encode from a getter of the value is ${s.getterEncode}`, () => {

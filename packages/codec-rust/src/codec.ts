@@ -25,7 +25,7 @@ import {
   tmeshError,
 } from '@tmesh/core';
 import { type CompiledBincode, compileDescRust, compileRust } from './compile.js';
-import { acquireWriter, bindWriter, NO_ROOM, releaseWriter } from './writer.js';
+import { acquireWriter, bindWriter, NO_ROOM, releaseBoundWriter, releaseWriter } from './writer.js';
 
 /** Options of {@link createRustCodec}. */
 export interface RustCodecOptions {
@@ -189,8 +189,7 @@ class RustCodec implements WireCodec {
       if (error === NO_ROOM) return -w.need;
       throw error;
     } finally {
-      w.bounded = false;
-      releaseWriter(w);
+      releaseBoundWriter(w);
     }
     this.#tooLarge(type, end - at);
     return sealFrameAt(RUST_FRAME, buf, at, end, meta(type, flags, sequence, timestamp));

@@ -90,6 +90,8 @@ const bound = new SlabWriter(0);
  * send block; one cached view would be rebuilt at every switch between them), replaced round robin.
  */
 const BOUND_VIEWS = 4;
+/** Buffers larger than this get a view per call: the cache must not keep a caller's big buffer alive. */
+const BOUND_VIEW_MAX_BYTES = 256 * 1024;
 const boundBuffers: (Uint8Array | undefined)[] = new Array(BOUND_VIEWS).fill(undefined);
 const boundDvs: DataView[] = new Array(BOUND_VIEWS).fill(bound.dv);
 let boundNext = 0;
@@ -97,6 +99,7 @@ let boundNext = 0;
 function viewOf(buf: Uint8Array): DataView {
   for (let i = 0; i < BOUND_VIEWS; i++) if (boundBuffers[i] === buf) return boundDvs[i]!;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (buf.buffer.byteLength > BOUND_VIEW_MAX_BYTES) return dv;
   boundBuffers[boundNext] = buf;
   boundDvs[boundNext] = dv;
   boundNext = (boundNext + 1) % BOUND_VIEWS;
@@ -127,5 +130,18 @@ export function acquireWriter(): SlabWriter {
 
 /** Give a writer back after an encode (successful or not). */
 export function releaseWriter(w: SlabWriter): void {
+  w.busy = false;
+}
+
+const NO_BYTES = new Uint8Array(0);
+const NO_VIEW = new DataView(NO_BYTES.buffer);
+
+/** Give back a writer from `bindWriter`; it forgets a caller's buffer too big for the view cache. */
+export function releaseBoundWriter(w: SlabWriter): void {
+  w.bounded = false;
+  if (w.buf.buffer.byteLength > BOUND_VIEW_MAX_BYTES) {
+    w.buf = NO_BYTES;
+    w.dv = NO_VIEW;
+  }
   w.busy = false;
 }
