@@ -95,11 +95,17 @@ const BOUND_VIEW_MAX_BYTES = 256 * 1024;
 const boundBuffers: (Uint8Array | undefined)[] = new Array(BOUND_VIEWS).fill(undefined);
 const boundDvs: DataView[] = new Array(BOUND_VIEWS).fill(bound.dv);
 let boundNext = 0;
+/** The shared bound writer holds a buffer the cache refused: `releaseBoundWriter` lets go of it. */
+let boundUncached = false;
 
 function viewOf(buf: Uint8Array): DataView {
+  boundUncached = false;
   for (let i = 0; i < BOUND_VIEWS; i++) if (boundBuffers[i] === buf) return boundDvs[i]!;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (buf.buffer.byteLength > BOUND_VIEW_MAX_BYTES) return dv;
+  if (buf.buffer.byteLength > BOUND_VIEW_MAX_BYTES) {
+    boundUncached = true;
+    return dv;
+  }
   boundBuffers[boundNext] = buf;
   boundDvs[boundNext] = dv;
   boundNext = (boundNext + 1) % BOUND_VIEWS;
@@ -139,9 +145,11 @@ const NO_VIEW = new DataView(NO_BYTES.buffer);
 /** Give back a writer from `bindWriter`; it forgets a caller's buffer too big for the view cache. */
 export function releaseBoundWriter(w: SlabWriter): void {
   w.bounded = false;
-  if (w.buf.buffer.byteLength > BOUND_VIEW_MAX_BYTES) {
+  // (A writer made because the shared one was busy is dropped by its caller anyway.)
+  if (w === bound && boundUncached) {
     w.buf = NO_BYTES;
     w.dv = NO_VIEW;
+    boundUncached = false;
   }
   w.busy = false;
 }

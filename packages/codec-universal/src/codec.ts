@@ -366,7 +366,7 @@ class UniversalCodecImpl implements UniversalCodec {
   readonly #types = new Map<MessageType<any>, TypeEntry>();
   readonly #source = new IdField(TAG_SOURCE, 'source');
   readonly #destination = new IdField(TAG_DESTINATION, 'destination');
-  /** The types encoded or decoded last (most recent first), checked before the map and the registry. */
+  /** Types encoded or decoded lately (newest first), checked before the map and the registry. */
   readonly #recent: (TypeEntry | undefined)[] = new Array(RECENT_TYPES).fill(undefined);
 
   constructor(registry: MessageRegistry, options: UniversalCodecOptions) {
