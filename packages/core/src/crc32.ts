@@ -5,7 +5,8 @@ import { tmeshError } from './errors.js';
 // Int32Array (table k at k * 256): one typed-array load per lookup, no per-call unpacking of eight
 // arrays (1.7-2x faster on the 64-128 byte payloads of small messages than eight separate tables).
 // Built when the module loads (8 KiB, microseconds): a lazily built table cost a check of a mutable
-// module binding per call, 64 -> 50 ns on a 72-byte payload.
+// module binding per call (pure JS on 72 bytes: 61 ns before, 50-52 after, `npx tsx
+// packages/net/bench/crc.bench.ts`).
 
 function buildTable(): Int32Array {
   const t = new Int32Array(8 * 256);
@@ -64,8 +65,9 @@ const nativeCrc: NativeCrc | undefined =
 export const crc32Implementation: 'zlib' | 'js' = nativeCrc ? 'zlib' : 'js';
 
 /**
- * Below this many bytes the pure-JS loop beats calling into zlib or the addon (~120 ns a call here): JS
- * 83 ns against 120 at 128 bytes, 127 against 120 at 192, 167 against 125 at 256.
+ * Below this many bytes the pure-JS loop is about as fast as calling into the addon or zlib, or faster
+ * (`npx tsx packages/net/bench/crc.bench.ts`: JS 89 ns against the addon's 113 at 128 bytes, 108-112
+ * against 115-118 at 160, 130 against 114-119 at 192, 168-176 against 120 at 256; zlib 98-165 ns there).
  */
 export const CRC32_NATIVE_THRESHOLD = 192;
 

@@ -17,7 +17,7 @@ const impls: [string, (d: Uint8Array) => number][] = [
   ['addon crc32fast', (d) => native(d, 0)],
   ['pure JS', (d) => crc32Js(d)],
 ];
-const sizes = [72, 128, 1024, 64 * 1024, 1 << 20];
+const sizes = [72, 128, 160, 192, 256, 1024, 64 * 1024, 1 << 20];
 const ROUNDS = 5;
 
 function timeNs(f: (d: Uint8Array) => number, data: Uint8Array): number {

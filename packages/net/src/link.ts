@@ -204,10 +204,9 @@ const ACK_EVERY_BYTES = 1024 * 1024;
  * Otherwise an ack rides along with every write that carries data (written into the send block with
  * it, no frame array of its own), and leaves on its own ACK_DELAY_MS after a write without data left
  * frames unacknowledged. In request/response traffic every write carries data, so no ack timer is armed
- * at all: a timer re-armed every few messages made ~10 % of 64 B round trips ~15 µs slower here (runs
- * of slow round trips; p90 28-37 µs against 25 µs, p99 54-94 against 47-48, `BENCH_PIN=same
- * BENCH_HIST=1`), and the in-block Ack costs less than the timer did (13.0-13.9 µs CPU per round trip
- * and side against 14.1-16.8).
+ * at all: a timer re-armed every few messages made ~10 % of 64 B round trips ~15 µs slower here, in
+ * runs (rust wire, one CPU, before and after: p90 27.4-32.5 µs against 24.4-25.1, p99 48.9-78.8
+ * against 42.2-48.7; BENCHMARKS.md, @tmesh/net, fifth session).
  */
 const ACK_DELAY_MS = 20;
 const INBOX_HIGH_MESSAGES = 8192;
